@@ -1,0 +1,7 @@
+"""Ledger API: POST /api/v1/cases (issue 2 §6)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -1,0 +1,66 @@
+"""Flask application factory (flaskr style): configuration read once, blueprints registered here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g
+from sqlalchemy.orm import Session
+
+from callback.config import Settings
+from callback.db import session_factory
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    settings = Settings.from_env(**(test_config or {}))
+    app = Flask(__name__, instance_relative_config=False)
+    app.config["SETTINGS"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["sessionmaker"] = session_factory(settings.database_url)
+    app.teardown_appcontext(_close_session)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from callback.api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+    for module_name in ("ivr.voice", "ivr.sms"):
+        _register_optional(app, module_name)
+
+
+def _register_optional(app: Flask, module_name: str) -> None:
+    """Telephony blueprints live in ivr/; register them when that package provides them."""
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    app.register_blueprint(module.bp)
+
+
+def settings() -> Settings:
+    from flask import current_app
+
+    return current_app.config["SETTINGS"]
+
+
+def db_session() -> Session:
+    """The request's session; one transaction per request, committed by the view."""
+    from flask import current_app
+
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["sessionmaker"]()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

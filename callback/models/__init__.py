@@ -1,0 +1,19 @@
+"""All models. Import from here so every table is registered on Base.metadata (Alembic reads it)."""
+
+from callback.models.base import Base, utcnow
+from callback.models.ledger import ApiToken, Case, Contact, Hall, ImportBatch, Staff, Window
+from callback.models.survey import (
+    Answer,
+    Attempt,
+    AuditEvent,
+    Callback,
+    Draw,
+    Message,
+    TranscriptEvent,
+    WebhookReceipt,
+)
+
+__all__ = [
+    "Answer", "ApiToken", "Attempt", "AuditEvent", "Base", "Callback", "Case", "Contact", "Draw", "Hall",
+    "ImportBatch", "Message", "Staff", "TranscriptEvent", "WebhookReceipt", "Window", "utcnow",
+]

@@ -1,0 +1,119 @@
+"""Halls, windows, staff, contacts, ledger cases, import batches and API tokens (issue 2 §3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from callback.models.base import Base, created_at, hall_fk, intpk, name_str, short_str, updated_at
+
+
+class Hall(Base):
+    """A service centre (政务服务中心/大厅). Every table holding a citizen's data carries its hall."""
+
+    __tablename__ = "halls"
+    id: Mapped[intpk]
+    code: Mapped[short_str] = mapped_column(unique=True)
+    name: Mapped[name_str]
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    created_at: Mapped[created_at]
+
+
+class Window(Base):
+    """A service window (窗口) of a hall, named as in the ledger."""
+
+    __tablename__ = "windows"
+    __table_args__ = (UniqueConstraint("hall_id", "name"),)
+    id: Mapped[intpk]
+    hall_id: Mapped[hall_fk]
+    name: Mapped[name_str]
+    created_at: Mapped[created_at]
+
+
+class Staff(Base):
+    """Window staff (经办人/受理人), as named in the ledger."""
+
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("hall_id", "name"),)
+    id: Mapped[intpk]
+    hall_id: Mapped[hall_fk]
+    name: Mapped[name_str]
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"))
+    created_at: Mapped[created_at]
+
+
+class Contact(Base):
+    """One per normalised phone number and hall: opt-out and last contact live here, not on cases."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("hall_id", "phone"),)
+    id: Mapped[intpk]
+    hall_id: Mapped[hall_fk]
+    phone: Mapped[str] = mapped_column(String(32))  # E.164 when valid, else the cleaned raw text
+    kind: Mapped[str] = mapped_column(String(16))  # mobile | landline | invalid
+    opted_out_at: Mapped[datetime | None]
+    opt_out_source: Mapped[str | None] = mapped_column(String(32))
+    last_contacted_at: Mapped[datetime | None]
+    created_at: Mapped[created_at]
+
+    @property
+    def dialable(self) -> bool:
+        return self.kind in ("mobile", "landline")
+
+
+class ImportBatch(Base):
+    """One run of a ledger import (file or API call) with its counts and rejected rows."""
+
+    __tablename__ = "import_batches"
+    id: Mapped[intpk]
+    hall_id: Mapped[hall_fk]
+    source: Mapped[str] = mapped_column(String(300))
+    started_at: Mapped[created_at]
+    finished_at: Mapped[datetime | None]
+    rows: Mapped[int] = mapped_column(default=0)
+    imported: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Case(Base):
+    """A ledger case (办件). Unique by hall and case number; re-imports update in place."""
+
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("hall_id", "case_no"),)
+    id: Mapped[intpk]
+    hall_id: Mapped[hall_fk]
+    case_no: Mapped[str] = mapped_column(String(100))
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    item_name: Mapped[str | None] = mapped_column(String(300))
+    item_kind: Mapped[str | None] = mapped_column(String(50))
+    applicant: Mapped[str | None] = mapped_column(String(200))
+    phone_raw: Mapped[str | None] = mapped_column(String(200))
+    accepted_at: Mapped[datetime] = mapped_column(index=True)
+    promised_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    row_hash: Mapped[str] = mapped_column(String(64))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]
+
+    window: Mapped[Window] = relationship(lazy="joined")
+    contact: Mapped[Contact | None] = relationship()
+
+
+class ApiToken(Base):
+    """A per-hall token for the ledger API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[intpk]
+    hall_id: Mapped[hall_fk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_at]
+    revoked_at: Mapped[datetime | None]
