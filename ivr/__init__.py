@@ -1,0 +1,1 @@
+"""Telephony: the provider seam (Twilio, simulator), the voice and SMS webhooks, dialing."""
