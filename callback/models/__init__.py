@@ -2,6 +2,7 @@
 
 from callback.models.base import Base, utcnow
 from callback.models.ledger import ApiToken, Case, Contact, Hall, ImportBatch, Staff, Window
+from callback.models.rectification import Rectification, RectificationEvent  # noqa: F401
 from callback.models.survey import (
     Answer,
     Attempt,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 03:05:45.271250
+Create Date: 2026-11-26 03:07:41.027606
 """
 
 from alembic import op
@@ -279,6 +279,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_messages_callback_id'), ['callback_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_hall_id'), ['hall_id'], unique=False)
 
+    op.create_table('rectifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('hall_id', sa.Integer(), nullable=False),
+    sa.Column('callback_id', sa.Integer(), nullable=False),
+    sa.Column('window_id', sa.Integer(), nullable=False),
+    sa.Column('reasons', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('integrity', sa.Boolean(), nullable=False),
+    sa.Column('excerpt', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('opened_at', callback.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', callback.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_estimated', sa.Boolean(), nullable=False),
+    sa.Column('remind_at', callback.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reminded_at', callback.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('escalated_at', callback.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('action', sa.Text(), nullable=True),
+    sa.Column('rectified_at', callback.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('rectified_by', sa.String(length=100), nullable=True),
+    sa.Column('feedback', sa.Text(), nullable=True),
+    sa.Column('feedback_via', sa.String(length=8), nullable=True),
+    sa.Column('feedback_at', callback.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('feedback_by', sa.String(length=100), nullable=True),
+    sa.Column('feedback_message_id', sa.Integer(), nullable=True),
+    sa.Column('closed_at', callback.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_by', sa.String(length=100), nullable=True),
+    sa.Column('revisit_callback_id', sa.Integer(), nullable=True),
+    sa.Column('revisit_rating', sa.String(length=1), nullable=True),
+    sa.Column('revisit_linked_at', callback.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', callback.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', callback.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['callback_id'], ['callbacks.id'], name=op.f('fk_rectifications_callback_id_callbacks')),
+    sa.ForeignKeyConstraint(['feedback_message_id'], ['messages.id'], name=op.f('fk_rectifications_feedback_message_id_messages')),
+    sa.ForeignKeyConstraint(['hall_id'], ['halls.id'], name=op.f('fk_rectifications_hall_id_halls'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['revisit_callback_id'], ['callbacks.id'], name=op.f('fk_rectifications_revisit_callback_id_callbacks')),
+    sa.ForeignKeyConstraint(['window_id'], ['windows.id'], name=op.f('fk_rectifications_window_id_windows')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rectifications')),
+    sa.UniqueConstraint('callback_id', name=op.f('uq_rectifications_callback_id'))
+    )
+    with op.batch_alter_table('rectifications', schema=None) as batch_op:
+        batch_op.create_index('ix_rectifications_deadline', ['state', 'due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rectifications_hall_id'), ['hall_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rectifications_window_id'), ['window_id'], unique=False)
+
     op.create_table('transcript_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('hall_id', sa.Integer(), nullable=False),
@@ -297,16 +340,44 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_transcript_events_callback_id'), ['callback_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_transcript_events_hall_id'), ['hall_id'], unique=False)
 
+    op.create_table('rectification_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('hall_id', sa.Integer(), nullable=False),
+    sa.Column('rectification_id', sa.Integer(), nullable=False),
+    sa.Column('at', callback.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=100), nullable=False),
+    sa.Column('action', sa.String(length=40), nullable=False),
+    sa.Column('audience', sa.String(length=16), nullable=False),
+    sa.Column('detail', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.ForeignKeyConstraint(['hall_id'], ['halls.id'], name=op.f('fk_rectification_events_hall_id_halls'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['rectification_id'], ['rectifications.id'], name=op.f('fk_rectification_events_rectification_id_rectifications')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rectification_events'))
+    )
+    with op.batch_alter_table('rectification_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rectification_events_hall_id'), ['hall_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rectification_events_rectification_id'), ['rectification_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('rectification_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rectification_events_rectification_id'))
+        batch_op.drop_index(batch_op.f('ix_rectification_events_hall_id'))
+
+    op.drop_table('rectification_events')
     with op.batch_alter_table('transcript_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_transcript_events_hall_id'))
         batch_op.drop_index(batch_op.f('ix_transcript_events_callback_id'))
 
     op.drop_table('transcript_events')
+    with op.batch_alter_table('rectifications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rectifications_window_id'))
+        batch_op.drop_index(batch_op.f('ix_rectifications_hall_id'))
+        batch_op.drop_index('ix_rectifications_deadline')
+
+    op.drop_table('rectifications')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_hall_id'))
         batch_op.drop_index(batch_op.f('ix_messages_callback_id'))
