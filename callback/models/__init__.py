@@ -1,6 +1,7 @@
 """All models. Import from here so every table is registered on Base.metadata (Alembic reads it)."""
 
 from callback.models.base import Base, utcnow
+from callback.models.calendar import CalendarDay  # noqa: F401
 from callback.models.ledger import ApiToken, Case, Contact, Hall, ImportBatch, Staff, Window
 from callback.models.rectification import Rectification, RectificationEvent  # noqa: F401
 from callback.models.survey import (
