@@ -95,6 +95,7 @@ class Case(Base):
     item_kind: Mapped[str | None] = mapped_column(String(50))
     applicant: Mapped[str | None] = mapped_column(String(200))
     phone_raw: Mapped[str | None] = mapped_column(String(200))
+    phone_kind: Mapped[str] = mapped_column(String(16), default="missing")  # mobile|landline|invalid|missing
     accepted_at: Mapped[datetime] = mapped_column(index=True)
     promised_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
