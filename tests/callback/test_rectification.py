@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import make_case, make_hall, make_window
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,6 +31,7 @@ from callback.rectification import (
     scrub,
 )
 from ivr.provider import CallRequest, CallStatus, PlacedCall, ProviderError, Recording, SentSms, SmsRequest
+from tests.factories import make_case, make_hall, make_window
 
 ALL_GOOD = {"attitude": "S", "efficiency": "S", "by_the_rules": "S", "in_hall": "Y", "integrity": "N", "overall": "S"}
 # 2026-09-30 10:00 in Asia/Shanghai, the day before the National Day holiday.
@@ -476,3 +476,68 @@ def test_revisit_refused_for_an_opted_out_number(session: Session) -> None:
     session.get(Contact, case.callback.contact_id).opted_out_at = OPENED
     with pytest.raises(RectificationError, match="退订"):
         schedule_revisit(session, case, OPENED + timedelta(days=9), actor="s")
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------
+
+
+def _cli(database_url: str, monkeypatch: pytest.MonkeyPatch, at: datetime, *args: str):  # noqa: ANN202
+    from click.testing import CliRunner
+
+    import callback.cli_rectify as cli_rectify
+    from callback.cli import main
+
+    monkeypatch.setattr(cli_rectify, "now", lambda: at)
+    env = {"DATABASE_URL": database_url, "DEFAULT_HALL": "DEMO", "TELEPHONY": "simulator"}
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_cli_lifecycle(session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    case = _opened(session)
+    hidden = _opened(session, ALL_GOOD | {"integrity": "Y"})
+    session.commit()
+    listed = json.loads(_cli(database_url, monkeypatch, OPENED, "rectifications", "--open", "--json").output)
+    assert [r["id"] for r in listed] == [case.id, hidden.id]
+    assert {k: listed[0][k] for k in ("window", "reasons", "state", "opened_at", "due_at", "estimated")} == {
+        "window": "市场监管窗口", "reasons": ["overall"], "state": "open",
+        "opened_at": "2026-09-30T10:00:00+08:00", "due_at": "2026-10-10T23:59:59+08:00", "estimated": False,
+    }
+    window_view = _cli(database_url, monkeypatch, OPENED, "rectifications", "--window", "市场监管窗口", "--json")
+    assert [r["id"] for r in json.loads(window_view.output)] == [case.id]
+
+    late = datetime(2026, 10, 11, 1, 0, tzinfo=UTC)
+    overdue = json.loads(_cli(database_url, monkeypatch, late, "rectifications", "--overdue", "--json").output)
+    assert [r["id"] for r in overdue] == [case.id, hidden.id] and overdue[0]["deadline"] == "overdue"
+    ran = json.loads(_cli(database_url, monkeypatch, late, "deadlines", "--json").output)
+    assert ran == {"reminded": [], "escalated": [case.id, hidden.id]}
+
+    refused = _cli(database_url, monkeypatch, late, "feedback", str(case.id), "--text", "已告知", "--via", "phone")
+    assert refused.exit_code == 2 and "请先登记整改措施" in refused.output
+    ok = _cli(database_url, monkeypatch, late, "rectify", str(case.id), "--action", "已约谈窗口人员", "--actor", "李四")
+    assert ok.exit_code == 0, ok.output
+    fed = _cli(database_url, monkeypatch, late, "feedback", str(case.id), "--text", "已电话告知", "--via", "phone", "--json")
+    assert json.loads(fed.output)["deadline"] == "late"
+    revisit = json.loads(_cli(database_url, monkeypatch, late, "revisit", str(case.id), "--json").output)
+    assert revisit["rectification_id"] == case.id
+    assert _cli(database_url, monkeypatch, late, "close", str(case.id)).exit_code == 0
+
+    session.expire_all()
+    stored = session.get(Rectification, case.id)
+    assert (stored.state, stored.rectified_by, stored.revisit_callback_id) == ("closed", "李四", revisit["callback_id"])
+    assert session.get(Callback, revisit["callback_id"]).revisit_of_id == stored.callback_id
+    done = _cli(database_url, monkeypatch, late, "rectify", str(case.id), "--action", "再改")
+    assert done.exit_code == 2 and "已办结" in done.output
+
+
+def test_cli_finds_a_case_by_ledger_case_number(session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from callback.models import Case
+
+    case = _opened(session)
+    case_no = session.get(Case, case.callback.case_id).case_no
+    session.commit()
+    result = _cli(database_url, monkeypatch, OPENED, "rectify", case_no, "--action", "已整改")
+    assert result.exit_code == 0, result.output
+    unknown = _cli(database_url, monkeypatch, OPENED, "rectify", "NO-SUCH", "--action", "已整改")
+    assert unknown.exit_code == 2 and "找不到整改" in unknown.output
