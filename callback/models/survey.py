@@ -39,6 +39,7 @@ class Draw(Base):
     per_window: Mapped[int | None]
     candidates: Mapped[int]
     excluded: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # ledger window, as-of time, cooldown, deny list
     sample_case_ids: Mapped[list[Any]] = mapped_column(default=list)
     reason: Mapped[str | None] = mapped_column(Text)  # why a redraw replaced the previous draw
     superseded_at: Mapped[datetime | None]
@@ -67,9 +68,13 @@ class Callback(Base):
     channel: Mapped[str] = mapped_column(String(8), default="voice")  # voice | sms | manual
     attempts_used: Mapped[int] = mapped_column(default=0)
     next_action_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]  # set when the dispatcher hands the callback to a worker (issue 3 §4)
     token: Mapped[str] = mapped_column(String(32), unique=True)  # opaque id used in webhook URLs
     revisit_of_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"))
     suggestion: Mapped[str | None] = mapped_column(Text)
+    suggestion_confidence: Mapped[float | None]  # speech recogniser's confidence, 0..1 (voice only)
+    recording_url: Mapped[str | None] = mapped_column(String(500))  # the suggestion as recorded, for listening
+    recording_duration: Mapped[int | None]
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     finished_at: Mapped[datetime | None]
     created_at: Mapped[created_at]
@@ -91,6 +96,7 @@ class Attempt(Base):
     status: Mapped[str] = mapped_column(String(20), default="queued")
     answered_by: Mapped[str | None] = mapped_column(String(32))
     last_sequence: Mapped[int] = mapped_column(default=-1)
+    disposition: Mapped[str | None] = mapped_column(String(20))  # no_answer | busy | failed | machine | answered
     error: Mapped[str | None] = mapped_column(Text)
     placed_at: Mapped[datetime | None]
     answered_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 03:09:51.444658
+Create Date: 2026-11-26 03:13:14.745897
 """
 
 from alembic import op

@@ -1,0 +1,431 @@
+"""The voice survey flow: one function per webhook turn, returning the TwiML to speak next (issue 4 §2).
+
+Rules (篇2 二, DESIGN §2.4 and §3):
+- the call identifies the centre and the item (事项名称) only, never personal data; a consent step comes first:
+  1 starts the survey, 9 opts the number out for good;
+- the six items of 篇2 二 in order, each prompt nested in its ``<Gather numDigits=1>`` so a caller may press during
+  it; ``*`` repeats; an invalid key or silence re-prompts at most twice, then the item is left unanswered and the
+  flow moves on — a missed key never ends the call (``actionOnEmptyResult`` plus a ``<Redirect>`` after every
+  ``<Gather>``);
+- the suggestion (篇2 二六) by Mandarin speech (``SpeechResult``/``Confidence`` kept), then a length-limited
+  ``<Record>`` of the same answer so a person can listen (Twilio's transcription does not serve Chinese);
+- every answer is saved as it arrives, so a hang-up after item 3 keeps items 1–3.
+
+Services take their collaborators (session, settings, clock) and never commit: the webhook view commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import VoiceResponse
+
+from callback.config import Settings
+from callback.models import Answer, Attempt, AuditEvent, Callback, Case, Contact, Hall
+from callback.rectification import open_for_callback
+from ivr.prompts import Catalog, Prompt, load_catalog
+from ivr.receipts import first_delivery
+from ivr.transcript import add_event
+from ivr.urls import webhook_url
+from survey.complaints import complaint_signals
+from survey.questionnaire import ITEMS, ITEMS_BY_CODE, Item, interpret_key
+from survey.questionnaire import Answer as KeyAnswer
+
+MAX_REPROMPTS = 2  # an item is asked at most 1 + 2 times
+MAX_REPEATS = 3  # `*` repeats that do not count as a try
+GATHER_TIMEOUT = 8  # seconds of silence before the Gather gives up
+RECORD_MAX_SECONDS = 60
+LATE_ANSWER_WINDOW = timedelta(minutes=10)
+MACHINE_ANSWERS = frozenset(
+    {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
+)
+SURVEY_OUTCOMES = ("complete", "partial", "break_off", "refused")
+STEPS = ("answer", "consent", "item", "suggestion", "recording")
+CONSENT_MEANINGS = {"1": "同意参加回访", "9": "今后不再接受回访（退订）"}
+OUTCOME_LABELS = {
+    "complete": "完成", "partial": "部分完成", "break_off": "中途挂断（未答题）", "refused": "未同意参加",
+    "opted_out": "退订", "no_answer": "无人接听", "busy": "忙线", "failed": "呼叫失败", "machine": "答录机",
+    "unreachable": "无法联系",
+}
+
+
+@dataclass(frozen=True)
+class VoiceTurn:
+    """One voice webhook request, parsed: where the caller is in the flow and what Twilio reported."""
+
+    token: str
+    step: str
+    call_sid: str = ""
+    attempt_id: int | None = None
+    item: str | None = None
+    tries: int = 0
+    repeats: int = 0
+    digits: str = ""
+    speech: str = ""
+    confidence: float | None = None
+    recording_url: str = ""
+    recording_duration: int | None = None
+    answered_by: str = ""
+    url: str = ""  # the public URL Twilio requested; with the inputs it identifies a delivery
+
+    @property
+    def key(self) -> str:
+        """The first key pressed ("" for silence)."""
+        return self.digits.strip()[:1]
+
+    @property
+    def delivery_key(self) -> str:
+        raw = "|".join((self.call_sid, self.url, self.digits, self.speech, self.recording_url, self.answered_by))
+        return "voice:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class _Ctx:
+    """Collaborators of one turn. ``fresh`` is False for a repeated delivery: it gets the same TwiML, changes nothing."""
+
+    session: Session
+    callback: Callback
+    attempt: Attempt | None
+    settings: Settings
+    now: datetime
+    catalog: Catalog
+    turn: VoiceTurn
+    fresh: bool
+
+    def log(self, kind: str, text: str, **data: Any) -> None:
+        if self.fresh:
+            add_event(
+                self.session, hall_id=self.callback.hall_id, callback_id=self.callback.id, kind=kind, text=text,
+                at=self.now, attempt_id=self.attempt.id if self.attempt else None, data=data,
+            )
+
+    def url(self, path: str, **params: object) -> str:
+        return webhook_url(self.settings, self.callback.token, path, a=self.attempt.id if self.attempt else None,
+                           **params)
+
+    def speak(self, node: Any, key: str, **values: str) -> Prompt:
+        prompt = self.catalog.prompt(key, **values)
+        if prompt.audio_url:
+            node.play(prompt.audio_url)
+        else:
+            node.say(prompt.text, voice=self.catalog.voice(self.settings.tts_voice),
+                     language=self.catalog.say_language(self.settings.tts_language))
+        self.log("prompt", prompt.text, prompt=key)
+        return prompt
+
+
+def handle_turn(
+    session: Session, turn: VoiceTurn, settings: Settings, now: datetime, catalog: Catalog | None = None
+) -> VoiceResponse:
+    """Advance the survey by one webhook turn and return the TwiML to play next. Does not commit."""
+    callback = session.scalar(select(Callback).where(Callback.token == turn.token).with_for_update())
+    if callback is None or turn.step not in STEPS:
+        return _hangup_only()
+    attempt = _attempt_for(session, callback, turn)
+    fresh = first_delivery(session, turn.delivery_key)
+    ctx = _Ctx(session, callback, attempt, settings, now, catalog or load_catalog(), turn, fresh)
+    if turn.step == "answer":
+        return _on_answer(ctx)
+    if not _accepting(ctx):
+        ctx.log("note", f"通话已结束（{callback.state}），忽略迟到的请求")
+        return _hangup_only()
+    return _HANDLERS[turn.step](ctx)
+
+
+def _attempt_for(session: Session, callback: Callback, turn: VoiceTurn) -> Attempt | None:
+    attempt = session.get(Attempt, turn.attempt_id) if turn.attempt_id else None
+    if attempt is None or attempt.callback_id != callback.id:
+        attempt = _attempt_by_sid(session, callback, turn.call_sid)
+    if attempt is not None and attempt.provider_call_id is None and turn.call_sid:
+        attempt.provider_call_id = turn.call_sid  # the webhook may beat the dialer's own write of the sid
+    return attempt
+
+
+def _attempt_by_sid(session: Session, callback: Callback, call_sid: str) -> Attempt | None:
+    if call_sid:
+        found = session.scalar(select(Attempt).where(Attempt.provider_call_id == call_sid))
+        if found is not None and found.callback_id == callback.id:
+            return found
+    return session.scalar(
+        select(Attempt).where(Attempt.callback_id == callback.id).order_by(Attempt.id.desc()).limit(1)
+    )
+
+
+def _accepting(ctx: _Ctx) -> bool:
+    """In a survey; or just finished by this call's hang-up, whose status callback overtook the last answer."""
+    cb = ctx.callback
+    if cb.state == "in_survey":
+        return True
+    late = cb.state in ("partial", "break_off", "refused") and cb.finished_at is not None
+    same_call = ctx.attempt is not None and cb.flags.get("finished_by_attempt") == ctx.attempt.id
+    return late and same_call and not cb.flags.get("reached_end") and ctx.now - cb.finished_at < LATE_ANSWER_WINDOW
+
+
+# --- turns -------------------------------------------------------------------------------------------------------
+
+
+def _on_answer(ctx: _Ctx) -> VoiceResponse:
+    cb, attempt, turn = ctx.callback, ctx.attempt, ctx.turn
+    if turn.answered_by in MACHINE_ANSWERS:
+        if attempt is not None:
+            attempt.answered_by = turn.answered_by
+        ctx.log("status", "答录机/传真应答，挂断", answered_by=turn.answered_by)
+        return _hangup_only()
+    if cb.state not in ("calling", "in_survey"):
+        ctx.log("note", f"回访状态为 {cb.state}，不进行调查")
+        return _hangup_only()
+    _mark_answered(ctx)
+    return _ask_consent(ctx)
+
+
+def _mark_answered(ctx: _Ctx) -> None:
+    cb, attempt = ctx.callback, ctx.attempt
+    if cb.state == "calling":
+        ctx.log("status", "电话已接通")
+    cb.state = "in_survey"
+    if attempt is not None:
+        attempt.answered_at = attempt.answered_at or ctx.now
+        attempt.answered_by = ctx.turn.answered_by or attempt.answered_by
+    contact = ctx.session.get(Contact, cb.contact_id)
+    if contact is not None:
+        contact.last_contacted_at = ctx.now
+
+
+def _on_consent(ctx: _Ctx) -> VoiceResponse:
+    key, turn = ctx.turn.key, ctx.turn
+    if key in CONSENT_MEANINGS:
+        ctx.log("key", f"{key}：{CONSENT_MEANINGS[key]}", key=key, meaning=CONSENT_MEANINGS[key])
+    if key == "1":
+        _set_flags(ctx.callback, consent=True)
+        return _ask_item(ctx, ITEMS[0])
+    if key == "9":
+        opt_out(ctx.session, ctx.callback, ctx.now, source="ivr_key9")
+        ctx.log("status", "已退订：今后不再回访")
+        return _say_and_hangup(ctx, "opted_out")
+    if key == "*" and turn.repeats < MAX_REPEATS:
+        ctx.log("key", "*：重听", key="*", meaning="重听")
+        return _ask_consent(ctx, tries=turn.tries, repeats=turn.repeats + 1)
+    _log_bad_key(ctx, key)
+    if turn.tries < MAX_REPROMPTS:
+        return _ask_consent(ctx, tries=turn.tries + 1, preface="invalid" if key else "silence")
+    finish_survey(ctx.session, ctx.callback, ctx.now, attempt=ctx.attempt)
+    return _say_and_hangup(ctx, "no_consent")
+
+
+def _on_item(ctx: _Ctx) -> VoiceResponse:
+    turn = ctx.turn
+    item = ITEMS_BY_CODE.get(turn.item or "")
+    if item is None:
+        return _hangup_only()
+    if turn.key == "*" and turn.repeats < MAX_REPEATS:
+        ctx.log("key", "*：重听", key="*", meaning="重听", item=item.code)
+        return _ask_item(ctx, item, tries=turn.tries, repeats=turn.repeats + 1)
+    answer = interpret_key(item, turn.key) if turn.key else None
+    if answer is not None:
+        _record_answer(ctx, item, answer)
+        return _after(ctx, item)
+    _log_bad_key(ctx, turn.key, item)
+    if turn.tries < MAX_REPROMPTS:
+        return _ask_item(ctx, item, tries=turn.tries + 1, preface="invalid" if turn.key else "silence")
+    ctx.log("note", f"{item.label}：{MAX_REPROMPTS + 1} 次未获有效按键，本题跳过", item=item.code)
+    return _after(ctx, item, preface="skipped")
+
+
+def _on_suggestion(ctx: _Ctx) -> VoiceResponse:
+    cb, turn = ctx.callback, ctx.turn
+    speech = turn.speech.strip()
+    if not speech:
+        ctx.log("note", "未提出意见建议")
+        return _thank(ctx)
+    if ctx.fresh:
+        cb.suggestion, cb.suggestion_confidence = speech, turn.confidence
+        signals = complaint_signals(speech)
+        _set_flags(cb, complaint=bool(signals.complaint), integrity_in_suggestion=bool(signals.integrity))
+    ctx.log("speech", speech, confidence=turn.confidence, item="suggestion")
+    return _ask_recording(ctx)
+
+
+def _on_recording(ctx: _Ctx) -> VoiceResponse:
+    cb, turn = ctx.callback, ctx.turn
+    if turn.recording_url:
+        cb.recording_url, cb.recording_duration = turn.recording_url, turn.recording_duration
+        ctx.log("recording", "意见建议录音", url=turn.recording_url, duration=turn.recording_duration)
+    return _thank(ctx)
+
+
+_HANDLERS = {"consent": _on_consent, "item": _on_item, "suggestion": _on_suggestion, "recording": _on_recording}
+
+
+# --- saving ------------------------------------------------------------------------------------------------------
+
+
+def _record_answer(ctx: _Ctx, item: Item, answer: KeyAnswer) -> None:
+    save_answer(ctx.session, ctx.callback, answer, channel="voice")
+    ctx.log("key", f"{item.label}：按 {answer.key}（{answer.label}）", key=answer.key, meaning=answer.label,
+            item=item.code)
+    if answer.alert and ctx.fresh:
+        raise_integrity_alert(ctx.session, ctx.callback, ctx.now, source="ivr")
+        ctx.log("note", "廉洁自律问题：已即时提醒督查科", item=item.code)
+
+
+def save_answer(session: Session, callback: Callback, answer: KeyAnswer, channel: str) -> Answer:
+    """Store (or overwrite) one item's answer at once, so a later hang-up keeps it."""
+    value = (answer.rating or answer.yes_no).value  # type: ignore[union-attr]
+    row = session.scalar(select(Answer).where(Answer.callback_id == callback.id, Answer.item == answer.item))
+    if row is None:
+        row = Answer(hall_id=callback.hall_id, callback_id=callback.id, item=answer.item, channel=channel)
+        session.add(row)
+    row.value, row.key, row.channel = value, answer.key, channel
+    session.flush()
+    return row
+
+
+def raise_integrity_alert(session: Session, callback: Callback, now: datetime, source: str) -> None:
+    """A "yes" on 廉洁自律 alerts supervisors at once (DESIGN §2.4), not at the end of the call."""
+    _set_flags(callback, integrity_alert=True)
+    session.add(AuditEvent(hall_id=callback.hall_id, at=now, actor=source, entity="callback",
+                           entity_id=callback.id, action="integrity_alert", detail={"week": callback.week}))
+
+
+def opt_out(session: Session, callback: Callback, now: datetime, source: str) -> None:
+    """Key 9 (or TD/退订): the number is never contacted again; the callback ends as opted_out (final)."""
+    contact = session.get(Contact, callback.contact_id)
+    if contact is not None and contact.opted_out_at is None:
+        contact.opted_out_at, contact.opt_out_source = now, source
+    callback.state = callback.outcome = "opted_out"
+    callback.finished_at, callback.next_action_at = now, None
+    session.add(AuditEvent(hall_id=callback.hall_id, at=now, actor=source, entity="callback",
+                           entity_id=callback.id, action="opted_out", detail={}))
+
+
+def answered_items(session: Session, callback: Callback) -> int:
+    codes = [item.code for item in ITEMS]
+    query = select(func.count()).select_from(Answer).where(Answer.callback_id == callback.id, Answer.item.in_(codes))
+    return int(session.scalar(query) or 0)
+
+
+def survey_outcome(answered: int, consented: bool) -> str:
+    """complete (all six items) | partial (≥1) | break_off (consented, none answered) | refused (no consent)."""
+    if answered >= len(ITEMS):
+        return "complete"
+    if answered:
+        return "partial"
+    return "break_off" if consented else "refused"
+
+
+def finish_survey(
+    session: Session, callback: Callback, now: datetime, attempt: Attempt | None = None, reached_end: bool = False
+) -> str:
+    """End a voice survey with its outcome; opens a rectification case for complete/partial answers (篇2 五)."""
+    outcome = survey_outcome(answered_items(session, callback), bool(callback.flags.get("consent")))
+    was = callback.state
+    callback.state = callback.outcome = outcome
+    callback.finished_at, callback.next_action_at = now, None
+    _set_flags(callback, finished_by_attempt=attempt.id if attempt else None, reached_end=reached_end)
+    if was != outcome:
+        add_event(session, hall_id=callback.hall_id, callback_id=callback.id, kind="status", at=now,
+                  attempt_id=attempt.id if attempt else None, text=f"回访结束：{OUTCOME_LABELS[outcome]}",
+                  data={"outcome": outcome})
+    if outcome in ("complete", "partial"):
+        open_for_callback(session, callback, now)  # 篇2 五: it decides whether a case is needed
+    return outcome
+
+
+def _set_flags(callback: Callback, **values: Any) -> None:
+    callback.flags = {**(callback.flags or {}), **values}  # reassign: JSON columns do not track in-place edits
+
+
+def _log_bad_key(ctx: _Ctx, key: str, item: Item | None = None) -> None:
+    code = item.code if item else "consent"
+    if key:
+        ctx.log("key", f"按 {key}：无效按键", key=key, meaning="无效", item=code)
+    else:
+        ctx.log("key", "未按键（超时）", key="", meaning="无输入", item=code)
+
+
+# --- TwiML -------------------------------------------------------------------------------------------------------
+
+
+def _ask(ctx: _Ctx, action: str, prompts: list[tuple[str, dict[str, str]]]) -> VoiceResponse:
+    """Prompts nested in a one-digit Gather, then a Redirect so a missed key never ends the call."""
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT,
+                             action_on_empty_result=True)
+    for key, values in prompts:
+        ctx.speak(gather, key, **values)
+    response.redirect(action, method="POST")
+    return response
+
+
+def _ask_consent(ctx: _Ctx, tries: int = 0, repeats: int = 0, preface: str | None = None) -> VoiceResponse:
+    centre, item_name = _names(ctx)
+    intro = ("intro", {"centre": centre, "item": item_name}) if item_name else ("intro_no_item", {"centre": centre})
+    prompts = ([(preface, {})] if preface else []) + [intro]
+    return _ask(ctx, ctx.url("consent", n=tries, r=repeats), prompts)
+
+
+def _ask_item(
+    ctx: _Ctx, item: Item, tries: int = 0, repeats: int = 0, preface: str | None = None
+) -> VoiceResponse:
+    prompts = ([(preface, {})] if preface else []) + [(f"item.{item.code}", {})]
+    return _ask(ctx, ctx.url(f"item/{item.code}", n=tries, r=repeats), prompts)
+
+
+def _after(ctx: _Ctx, item: Item, preface: str | None = None) -> VoiceResponse:
+    position = ITEMS.index(item)
+    if position + 1 < len(ITEMS):
+        return _ask_item(ctx, ITEMS[position + 1], preface=preface)
+    return _ask_suggestion(ctx, preface)
+
+
+def _ask_suggestion(ctx: _Ctx, preface: str | None = None) -> VoiceResponse:
+    response = VoiceResponse()
+    action = ctx.url("suggestion")
+    language = ctx.catalog.speech_language(ctx.settings.speech_language)
+    gather = response.gather(input="speech", language=language, speech_timeout="auto", timeout=GATHER_TIMEOUT,
+                             action=action, method="POST", action_on_empty_result=True)
+    if preface:
+        ctx.speak(gather, preface)
+    ctx.speak(gather, "suggestion")
+    response.redirect(action, method="POST")
+    return response
+
+
+def _ask_recording(ctx: _Ctx) -> VoiceResponse:
+    response = VoiceResponse()
+    action = ctx.url("recording")
+    ctx.speak(response, "record")
+    response.record(action=action, method="POST", max_length=RECORD_MAX_SECONDS, finish_on_key="#",
+                    play_beep=True, timeout=5, trim="trim-silence")
+    response.redirect(action, method="POST")
+    return response
+
+
+def _thank(ctx: _Ctx) -> VoiceResponse:
+    if ctx.fresh or ctx.callback.state == "in_survey":
+        finish_survey(ctx.session, ctx.callback, ctx.now, attempt=ctx.attempt, reached_end=True)
+    return _say_and_hangup(ctx, "thanks")
+
+
+def _say_and_hangup(ctx: _Ctx, key: str) -> VoiceResponse:
+    response = VoiceResponse()
+    ctx.speak(response, key)
+    response.hangup()
+    return response
+
+
+def _hangup_only() -> VoiceResponse:
+    response = VoiceResponse()
+    response.hangup()
+    return response
+
+
+def _names(ctx: _Ctx) -> tuple[str, str]:
+    hall = ctx.session.get(Hall, ctx.callback.hall_id)
+    case = ctx.session.get(Case, ctx.callback.case_id)
+    return (hall.name if hall else ""), ((case.item_name or "") if case else "")

@@ -1,0 +1,192 @@
+"""Call status callbacks: the attempt's life, retries and the hand-off to SMS (issue 4 §3, DESIGN §4).
+
+- De-duplication is atomic in the database: each delivery inserts a unique WebhookReceipt key
+  (CallSid + CallStatus + SequenceNumber, else Twilio's ``I-Twilio-Idempotency-Token``); a repeat changes nothing.
+- Status never moves backwards: a lower ``SequenceNumber`` or an earlier status than the one stored is ignored,
+  and a finished attempt stays finished.
+- busy / no-answer / failed / machine → another attempt ≥ CALL_RETRY_MINUTES later inside calling hours, up to
+  CALL_ATTEMPTS; then the survey goes by SMS (mobile) or the callback ends ``unreachable`` (landline). The state
+  ``sms`` is set only once the last call has ended, so an SMS never overlaps a live call.
+- A call that ends during the survey finishes it: complete / partial / break_off / refused (ivr/flow.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callback.config import Settings
+from callback.models import Attempt, Callback, Contact
+from ivr.flow import MACHINE_ANSWERS, OUTCOME_LABELS, finish_survey
+from ivr.receipts import first_delivery
+from ivr.transcript import add_event
+
+TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+CLOSED = TERMINAL | {"not_placed"}  # an attempt in one of these never changes again
+RANK = {"dialing": 0, "queued": 1, "initiated": 2, "ringing": 3, "in-progress": 4, "answered": 4}
+STATUS_LABELS = {
+    "queued": "已排队", "initiated": "开始呼叫", "ringing": "振铃中", "in-progress": "已接通", "answered": "已接通",
+    "completed": "通话结束", "busy": "忙线", "no-answer": "无人接听", "failed": "呼叫失败", "canceled": "呼叫取消",
+}
+DISPOSITIONS = {"busy": "busy", "no-answer": "no_answer", "failed": "failed", "canceled": "failed"}
+RETRYABLE = frozenset({"busy", "no_answer", "failed", "machine"})
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """One call-status report, from a webhook or from the reconciler asking the provider."""
+
+    token: str
+    call_sid: str
+    call_status: str
+    attempt_id: int | None = None
+    sequence: int | None = None
+    duration: int | None = None
+    answered_by: str = ""
+    idempotency_token: str = ""
+    error_code: str = ""
+    source: str = "webhook"
+
+    @property
+    def delivery_key(self) -> str:
+        if self.sequence is not None:
+            return f"status:{self.call_sid}:{self.call_status}:{self.sequence}"
+        if self.idempotency_token:
+            return f"status-token:{self.idempotency_token}"
+        return f"status:{self.call_sid}:{self.call_status}:{self.source}"
+
+
+def parse_status(token: str, args: Mapping, form: Mapping, headers: Mapping) -> StatusUpdate:
+    """A StatusUpdate from Twilio's status-callback parameters, named exactly as Twilio names them."""
+    return StatusUpdate(
+        token=token, attempt_id=_int(args.get("a")), call_sid=form.get("CallSid", ""),
+        call_status=form.get("CallStatus", ""), sequence=_int(form.get("SequenceNumber")),
+        duration=_int(form.get("CallDuration")), answered_by=form.get("AnsweredBy", ""),
+        idempotency_token=headers.get("I-Twilio-Idempotency-Token", ""), error_code=form.get("ErrorCode", ""),
+    )
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def record_status(session: Session, update: StatusUpdate, settings: Settings, now: datetime) -> str:
+    """Apply one status report. Returns unknown | duplicate | stale | updated | closed. Does not commit."""
+    callback = session.scalar(select(Callback).where(Callback.token == update.token).with_for_update())
+    attempt = _attempt(session, callback, update) if callback is not None else None
+    if callback is None or attempt is None or update.call_status not in STATUS_LABELS:
+        return "unknown"
+    if not first_delivery(session, update.delivery_key):
+        return "duplicate"
+    if attempt.provider_call_id is None and update.call_sid:
+        attempt.provider_call_id = update.call_sid
+    if _is_stale(attempt, update):
+        return "stale"
+    _apply(attempt, update, now)
+    _log(session, callback, attempt, now, STATUS_LABELS[update.call_status], status=update.call_status,
+         sequence=update.sequence, source=update.source)
+    if update.call_status not in TERMINAL:
+        return "updated"
+    close_attempt(session, callback, attempt, settings, now)
+    return "closed"
+
+
+def _attempt(session: Session, callback: Callback, update: StatusUpdate) -> Attempt | None:
+    attempt = session.get(Attempt, update.attempt_id) if update.attempt_id else None
+    if attempt is None and update.call_sid:
+        attempt = session.scalar(select(Attempt).where(Attempt.provider_call_id == update.call_sid))
+    return attempt if attempt is not None and attempt.callback_id == callback.id else None
+
+
+def _is_stale(attempt: Attempt, update: StatusUpdate) -> bool:
+    if attempt.status in CLOSED:
+        return True
+    if update.sequence is not None and update.sequence <= attempt.last_sequence:
+        return True
+    return update.call_status not in TERMINAL and RANK[update.call_status] < RANK.get(attempt.status, 0)
+
+
+def _apply(attempt: Attempt, update: StatusUpdate, now: datetime) -> None:
+    attempt.status = update.call_status
+    if update.sequence is not None:
+        attempt.last_sequence = update.sequence
+    if update.answered_by:
+        attempt.answered_by = update.answered_by
+    if update.call_status in ("in-progress", "answered"):
+        attempt.answered_at = attempt.answered_at or now
+    if update.call_status in TERMINAL:
+        attempt.ended_at = now
+        attempt.duration = update.duration if update.duration is not None else attempt.duration
+        attempt.error = update.error_code or attempt.error
+
+
+def attempt_disposition(attempt: Attempt) -> str:
+    """machine | busy | no_answer | failed | answered, from the attempt's final status and answering machine."""
+    if (attempt.answered_by or "") in MACHINE_ANSWERS:
+        return "machine"
+    return DISPOSITIONS.get(attempt.status, "answered")
+
+
+def close_attempt(session: Session, callback: Callback, attempt: Attempt, settings: Settings, now: datetime) -> str:
+    """The call has ended: finish the survey it carried, or schedule what comes next. Returns the disposition."""
+    disposition = attempt_disposition(attempt)
+    attempt.disposition = disposition
+    if callback.state == "in_survey":
+        finish_survey(session, callback, now, attempt=attempt)
+    elif callback.state == "calling" and _is_latest(session, callback, attempt):
+        # Answered but the survey never started (the voice webhook failed): a failed attempt, retried.
+        retry_or_hand_off(session, callback, "failed" if disposition == "answered" else disposition, settings, now)
+    return disposition
+
+
+def _is_latest(session: Session, callback: Callback, attempt: Attempt) -> bool:
+    query = select(Attempt.id).where(Attempt.callback_id == callback.id).order_by(Attempt.id.desc()).limit(1)
+    return session.scalar(query) == attempt.id
+
+
+def retry_or_hand_off(session: Session, callback: Callback, disposition: str, settings: Settings, now: datetime) -> None:
+    """Another attempt later (≥ CALL_RETRY_MINUTES, inside calling hours) or, attempts used up, SMS / unreachable."""
+    callback.flags = {**(callback.flags or {}), "last_disposition": disposition}
+    if callback.attempts_used < settings.call_attempts:
+        at = next_call_moment(session, settings, now + timedelta(minutes=settings.call_retry_minutes))
+        callback.state, callback.next_action_at = "drawn", at
+        local = at.astimezone(ZoneInfo(settings.timezone)).strftime("%m-%d %H:%M")
+        _log(session, callback, None, now, f"{OUTCOME_LABELS[disposition]}，{local} 再次呼叫", disposition=disposition)
+        return
+    hand_off(session, callback, disposition, now)
+
+
+def hand_off(session: Session, callback: Callback, disposition: str, now: datetime) -> None:
+    """Calls used up: a mobile gets the survey by SMS (the SMS service takes it from state ``sms``); a landline
+    ends ``unreachable``. ``outcome`` keeps the last call's disposition until the SMS survey settles it."""
+    contact = session.get(Contact, callback.contact_id)
+    callback.outcome = disposition
+    if contact is not None and contact.kind == "mobile":
+        callback.state, callback.channel, callback.next_action_at = "sms", "sms", now
+        _log(session, callback, None, now, f"{OUTCOME_LABELS[disposition]}；电话回访次数已用完，改为短信回访")
+        return
+    callback.state, callback.next_action_at, callback.finished_at = "unreachable", None, now
+    _log(session, callback, None, now, f"{OUTCOME_LABELS[disposition]}；电话回访次数已用完，无法联系")
+
+
+def next_call_moment(session: Session, settings: Settings, at: datetime) -> datetime:
+    """The first moment ≥ ``at`` inside calling hours on a working day (callback.policy, official calendar)."""
+    from callback.calendar import load_calendar
+    from callback.policy import CallingPolicy
+
+    return CallingPolicy.from_settings(settings, load_calendar(session)).next_call_moment(at)
+
+
+def _log(
+    session: Session, callback: Callback, attempt: Attempt | None, now: datetime, text: str, **data: object
+) -> None:
+    add_event(session, hall_id=callback.hall_id, callback_id=callback.id, kind="status", text=text, at=now,
+              attempt_id=attempt.id if attempt else None, data={k: v for k, v in data.items() if v is not None})
