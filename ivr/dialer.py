@@ -1,0 +1,276 @@
+"""Placing survey calls: idempotent, claim-first, rate-limited (issue 4 §3; DESIGN §4; STYLE: RapidPro/mailroom).
+
+``dial_callback`` is what the beat tick runs for each due callback, and may run twice for the same id (a redelivered
+task, two workers): only the transaction whose conditional UPDATE moves the row from ``drawn`` to ``calling`` goes
+on to dial. The Attempt row is written and committed *before* the provider is asked — it is the outbox row for a
+send that is not idempotent — and its id travels in the webhook URLs, so even a worker killed right after placing
+the call loses nothing: the call's own status callbacks find their attempt.
+
+Unlike most services this one commits (three short transactions): a phone call cannot be rolled back, so the claim
+must be durable before it and the provider's answer durable right after it.
+
+Counting: ``attempts_used`` is raised with the claim and given back if the provider did not accept the call, so an
+attempt counts only once the provider accepted it. A transient provider error retries later without using an
+attempt; a permanent one hands the callback on as if its calls were used up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from callback.config import Settings
+from callback.models import Attempt, Callback, Contact
+from ivr.provider import CallRequest, Provider, ProviderError
+from ivr.ratelimit import RateLimiter, get_limiter
+from ivr.status import CLOSED, TERMINAL, StatusUpdate, hand_off, next_call_moment, record_status
+from ivr.transcript import add_event
+from ivr.urls import webhook_url
+
+RING_TIMEOUT_SECONDS = 30
+DIAL_ERROR_BACKOFF = timedelta(minutes=5)
+MAX_DIAL_ERRORS = 5  # transient provider errors in a row before the callback is handed on
+STALE_AFTER = timedelta(minutes=15)  # no final status by then: ask the provider
+GIVE_UP_AFTER = timedelta(hours=2)  # still "in progress" at the provider by then: close as failed
+
+
+@dataclass(frozen=True)
+class DialResult:
+    callback_id: int
+    result: str  # placed | skipped | deferred | opted_out | error | handed_off
+    attempt_id: int | None = None
+    call_sid: str | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"callback_id": self.callback_id, "result": self.result, "attempt_id": self.attempt_id,
+                "call_sid": self.call_sid, "detail": self.detail}
+
+
+def due_callback_ids(session: Session, now: datetime, limit: int | None = None) -> list[int]:
+    """Callbacks waiting to be dialed whose time has come, oldest first."""
+    query = (
+        select(Callback.id)
+        .where(Callback.state == "drawn", or_(Callback.next_action_at.is_(None), Callback.next_action_at <= now))
+        .order_by(Callback.next_action_at, Callback.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def dial_due(
+    session: Session, provider: Provider, settings: Settings, now: datetime, limiter: RateLimiter | None = None
+) -> list[DialResult]:
+    """Dial every callback due now (what `callback dial` and the beat tick do)."""
+    return [dial_callback(session, cid, provider, settings, now, limiter=limiter)
+            for cid in due_callback_ids(session, now)]
+
+
+def dial_callback(
+    session: Session,
+    callback_id: int,
+    provider: Provider,
+    settings: Settings,
+    now: datetime,
+    *,
+    limiter: RateLimiter | None = None,
+) -> DialResult:
+    """Place the next call for one callback if it is still due; safe to run any number of times."""
+    callback = session.get(Callback, callback_id, populate_existing=True)
+    if callback is None or not _due(callback, now):
+        session.rollback()
+        return DialResult(callback_id, "skipped", detail="not due")
+    early = _before_dialing(session, callback, settings, now)
+    if early is not None:
+        return early
+    (limiter or get_limiter(settings)).acquire()  # before the claim: a claimed row never waits on the limiter
+    attempt = _claim(session, callback_id, now)
+    if attempt is None:
+        return DialResult(callback_id, "skipped", detail="claimed elsewhere")
+    return _place(session, attempt, provider, settings, now)
+
+
+def _due(callback: Callback, now: datetime) -> bool:
+    return callback.state == "drawn" and (callback.next_action_at is None or callback.next_action_at <= now)
+
+
+def _before_dialing(session: Session, callback: Callback, settings: Settings, now: datetime) -> DialResult | None:
+    """Opted out since the draw → close; outside calling hours → move to the next calling moment."""
+    contact = session.get(Contact, callback.contact_id)
+    if contact is not None and contact.opted_out_at is not None:
+        _close_opted_out(session, callback, now)
+        return DialResult(callback.id, "opted_out")
+    moment = next_call_moment(session, settings, now)
+    if moment > now:
+        session.execute(_conditional(callback.id, now).values(next_action_at=moment))
+        session.commit()
+        return DialResult(callback.id, "deferred", detail=moment.isoformat())
+    session.rollback()  # end the read transaction before waiting on the limiter
+    return None
+
+
+def _conditional(callback_id: int, now: datetime):  # noqa: ANN202
+    """UPDATE … WHERE the row is still drawn and due: the atomic claim (no check-then-write)."""
+    return (
+        update(Callback)
+        .where(Callback.id == callback_id, Callback.state == "drawn",
+               or_(Callback.next_action_at.is_(None), Callback.next_action_at <= now))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _close_opted_out(session: Session, callback: Callback, now: datetime) -> None:
+    result = session.execute(_conditional(callback.id, now).values(
+        state="opted_out", outcome="opted_out", finished_at=now, next_action_at=None))
+    if result.rowcount == 1:
+        _log(session, callback, None, now, "号码已退订，不再呼叫")
+    session.commit()
+
+
+def _claim(session: Session, callback_id: int, now: datetime) -> Attempt | None:
+    result = session.execute(_conditional(callback_id, now).values(
+        state="calling", attempts_used=Callback.attempts_used + 1, updated_at=now))
+    if result.rowcount != 1:
+        session.rollback()
+        return None
+    callback = session.get(Callback, callback_id, populate_existing=True)
+    attempt = Attempt(hall_id=callback.hall_id, callback_id=callback.id, number=callback.attempts_used,
+                      status="dialing")
+    session.add(attempt)
+    session.flush()
+    _log(session, callback, attempt, now, f"第 {attempt.number} 次呼叫：拨号中")
+    session.commit()
+    return attempt
+
+
+def _place(session: Session, attempt: Attempt, provider: Provider, settings: Settings, now: datetime) -> DialResult:
+    callback = session.get(Callback, attempt.callback_id)
+    contact = session.get(Contact, callback.contact_id)
+    request = CallRequest(
+        to=contact.phone, from_=settings.twilio_from,
+        url=webhook_url(settings, callback.token, "answer", a=attempt.id),
+        status_callback=webhook_url(settings, callback.token, "status", a=attempt.id),
+        timeout_seconds=RING_TIMEOUT_SECONDS, machine_detection=True,
+    )
+    session.commit()  # no transaction stays open while the provider is on the line
+    try:
+        placed = provider.place_call(request)
+    except ProviderError as exc:
+        return _not_placed(session, attempt.id, exc, settings, now)
+    return _placed(session, attempt.id, placed.sid, placed.status, now)
+
+
+def _placed(session: Session, attempt_id: int, sid: str, status: str, now: datetime) -> DialResult:
+    attempt = session.get(Attempt, attempt_id, populate_existing=True)
+    if attempt.provider_call_id is None:
+        attempt.provider_call_id = sid  # a status webhook may already have written the same sid
+    if attempt.status == "dialing":
+        attempt.status = status if status in ("queued", "initiated", "ringing") else "queued"
+    attempt.placed_at = attempt.placed_at or now
+    contact = session.get(Contact, attempt.callback.contact_id)
+    contact.last_contacted_at = now
+    session.commit()
+    return DialResult(attempt.callback_id, "placed", attempt_id=attempt.id, call_sid=sid)
+
+
+def _not_placed(session: Session, attempt_id: int, exc: ProviderError, settings: Settings, now: datetime) -> DialResult:
+    attempt = session.get(Attempt, attempt_id, populate_existing=True)
+    callback = session.get(Callback, attempt.callback_id, populate_existing=True)
+    attempt.status, attempt.error = "not_placed", f"{exc.code or ''} {exc}".strip()[:500]
+    errors = int(callback.flags.get("dial_errors", 0)) + 1
+    result = release_unplaced(session, callback, attempt, settings, now, errors=errors, permanent=not exc.transient)
+    session.commit()
+    return DialResult(callback.id, result, attempt_id=attempt.id, detail=attempt.error or "")
+
+
+def release_unplaced(
+    session: Session, callback: Callback, attempt: Attempt, settings: Settings, now: datetime, *,
+    errors: int, permanent: bool = False,
+) -> str:
+    """The provider never accepted this attempt: give it back; retry later, or hand on after repeated errors."""
+    attempt.status = "not_placed"
+    if callback.state != "calling":
+        return "error"
+    callback.attempts_used -= 1
+    callback.flags = {**(callback.flags or {}), "dial_errors": errors}
+    if permanent or errors >= MAX_DIAL_ERRORS:
+        _log(session, callback, attempt, now, f"呼叫未能发起（{attempt.error or '未知原因'}），不再重试")
+        hand_off(session, callback, "failed", now)
+        return "handed_off"
+    at = next_call_moment(session, settings, now + DIAL_ERROR_BACKOFF * 2 ** (errors - 1))
+    callback.state, callback.next_action_at = "drawn", at
+    _log(session, callback, attempt, now, f"呼叫未能发起（{attempt.error or '未知原因'}），稍后重试，不计次数")
+    return "error"
+
+
+# --- reconciler ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    attempt_id: int
+    action: str  # released | closed | failed | pending | unreachable_provider
+    status: str = ""
+
+
+def reconcile_stale_calls(session: Session, provider: Provider, settings: Settings, now: datetime) -> list[Reconciled]:
+    """Close attempts whose final status never arrived (RapidPro's hard expiry). Commits per attempt.
+
+    - never accepted (no call id after STALE_AFTER; the worker died while dialing) → released, attempt given back;
+    - accepted → ask the provider; a final status is applied as if its webhook had come;
+    - still not final after GIVE_UP_AFTER → closed as failed, so nothing stays "in progress" forever.
+    """
+    done = [_reconcile_one(session, attempt_id, provider, settings, now) for attempt_id in _stale_ids(session, now)]
+    return [r for r in done if r is not None]
+
+
+def _stale_ids(session: Session, now: datetime) -> list[int]:
+    query = (
+        select(Attempt.id)
+        .where(Attempt.status.not_in(CLOSED), Attempt.created_at < now - STALE_AFTER)
+        .order_by(Attempt.id)
+    )
+    ids = list(session.scalars(query))
+    session.rollback()
+    return ids
+
+
+def _reconcile_one(
+    session: Session, attempt_id: int, provider: Provider, settings: Settings, now: datetime
+) -> Reconciled | None:
+    attempt = session.scalar(select(Attempt).where(Attempt.id == attempt_id).with_for_update(skip_locked=True))
+    if attempt is None or attempt.status in CLOSED:
+        session.rollback()
+        return None
+    if attempt.provider_call_id is None:
+        callback = session.get(Callback, attempt.callback_id, populate_existing=True)
+        attempt.error = "no call id: the dialer stopped before the provider accepted the call"
+        release_unplaced(session, callback, attempt, settings, now, errors=int(callback.flags.get("dial_errors", 0)))
+        session.commit()
+        return Reconciled(attempt_id, "released")
+    return _ask_provider(session, attempt, provider, settings, now)
+
+
+def _ask_provider(session: Session, attempt: Attempt, provider: Provider, settings: Settings, now: datetime) -> Reconciled:
+    sid, token, created = attempt.provider_call_id or "", attempt.callback.token, attempt.created_at
+    session.rollback()  # do not hold the lock while the provider answers
+    try:
+        status = provider.fetch_call(sid)
+    except ProviderError as exc:
+        return Reconciled(attempt.id, "unreachable_provider", str(exc))
+    final = status.status if status.status in TERMINAL else ("failed" if now - created > GIVE_UP_AFTER else "")
+    if not final:
+        return Reconciled(attempt.id, "pending", status.status)
+    update_ = StatusUpdate(token=token, call_sid=sid, call_status=final, attempt_id=attempt.id,
+                           duration=status.duration, answered_by=status.answered_by or "", source="reconciler")
+    record_status(session, update_, settings, now)
+    session.commit()
+    return Reconciled(attempt.id, "closed" if final == status.status else "failed", final)
+
+
+def _log(session: Session, callback: Callback, attempt: Attempt | None, now: datetime, text: str) -> None:
+    add_event(session, hall_id=callback.hall_id, callback_id=callback.id, kind="status", text=text, at=now,
+              attempt_id=attempt.id if attempt else None)

@@ -1,0 +1,96 @@
+"""A calls-per-second cap shared by every dialing worker (CALLS_PER_SECOND, issue 4 §3).
+
+Each caller reserves the next free slot and sleeps until it: slots are ``1 / rate`` seconds apart. With REDIS_URL
+the reservation is one atomic Lua script on the Redis server's own clock, so workers on different machines share
+one cap; without Redis it is a lock in this process (the embedded mode runs one dialer).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from callback.config import Settings
+
+KEY = "callback:ivr:calls-per-second:next-slot"
+
+# KEYS[1] next free slot (µs since the epoch); ARGV[1] slot width (µs). Returns how long the caller must wait (µs).
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local free = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(now, free)
+local after = slot + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.floor((after - now) / 1000) + 1000)
+return math.floor(slot - now)
+"""
+
+
+class RateLimiter(Protocol):
+    def acquire(self) -> float:
+        """Block until this caller may place one call; returns the seconds waited."""
+        ...
+
+
+class LocalRateLimiter:
+    def __init__(self, rate: float, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._sleep, self._clock = sleep, clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        wait = slot - now
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+class RedisRateLimiter:
+    def __init__(self, redis_url: str, rate: float, key: str = KEY,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        import redis
+
+        self.interval_us = int(1_000_000 / rate) if rate > 0 else 0
+        self._client = redis.Redis.from_url(redis_url)
+        self._reserve = self._client.register_script(_RESERVE)
+        self._key, self._sleep = key, sleep
+
+    def acquire(self) -> float:
+        wait = int(self._reserve(keys=[self._key], args=[self.interval_us])) / 1_000_000
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+class NoLimit:
+    def acquire(self) -> float:
+        return 0.0
+
+
+_limiters: dict[tuple[str, float], RateLimiter] = {}
+_lock = threading.Lock()
+
+
+def get_limiter(settings: Settings) -> RateLimiter:
+    """The process's limiter for these settings: Redis-backed when REDIS_URL is set, else in-process."""
+    key = (settings.redis_url, settings.calls_per_second)
+    with _lock:
+        if key not in _limiters:
+            _limiters[key] = _build(settings)
+        return _limiters[key]
+
+
+def _build(settings: Settings) -> RateLimiter:
+    if settings.calls_per_second <= 0:
+        return NoLimit()
+    if settings.redis_url:
+        return RedisRateLimiter(settings.redis_url, settings.calls_per_second)
+    return LocalRateLimiter(settings.calls_per_second)
