@@ -7,11 +7,11 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from fake_twilio import FakeTwilio
 
 from callback.config import Settings
 from ivr.provider import CallRequest, ProviderError, SmsRequest, get_provider
 from ivr.twilio_provider import TwilioHttpClient, TwilioProvider, rebase_url
+from tests.ivr.fake_twilio import FakeTwilio
 
 TO = "+8613812345678"
 FROM = "+861080000000"
