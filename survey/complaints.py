@@ -3,7 +3,7 @@
 Keyword lists are data (Simplified; Traditional text is folded to Simplified before matching).
 
 Negation: an occurrence directly preceded by a negator (``没有收钱``, ``沒人刁難``, ``从不推诿``,
-``未收红包``) does not count.  Only the characters right before the keyword are looked at, so a longer
+``未收红包``, ``没要好处费``) does not count.  Only the characters right before the keyword are looked at, so a longer
 negation (``没有任何人收钱``) still counts as a signal: a false alarm a supervisor can dismiss costs
 less than a missed integrity report.  Other occurrences of the same keyword in the text still count.
 """
@@ -23,6 +23,8 @@ INTEGRITY_WORDS: tuple[str, ...] = (
 )
 NEGATORS: tuple[str, ...] = (
     "没有人", "没人", "无人", "从没", "从不", "不曾", "没有", "没", "未", "无", "不", "别",
+    # "did not take / ask for" before the object: 没收红包, 未收红包, 没要好处费, 拒收红包
+    "没有收", "没收", "未收", "不收", "拒收", "没有要", "没要", "未要", "不要", "没拿", "不拿",
 )
 
 
