@@ -81,10 +81,12 @@ class SimulatorProvider:
         start_delay: float = 0.2,
         http_timeout: float = 10.0,
         max_requests: int = 200,
+        strict_twiml: bool = True,
     ) -> None:
         """`state_dir` holds the network's records (a fresh temporary directory when None); `citizens_file` the
         script registry (default `state_dir/citizens.json`). `start_delay`: real seconds between `place_call`
-        returning and the first status callback, as on Twilio, so the caller can commit the attempt first."""
+        returning and the first status callback, as on Twilio, so the caller can commit the attempt first.
+        `strict_twiml`: a TwiML document that `check_twiml` faults ends the call as an application error."""
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.public_base_url = public_base_url.rstrip("/")
@@ -95,7 +97,7 @@ class SimulatorProvider:
             Path(citizens_file) if citizens_file else self.state_dir / "citizens.json"
         )
         self.time_scale, self.start_delay = time_scale, start_delay
-        self.http_timeout, self.max_requests = http_timeout, max_requests
+        self.http_timeout, self.max_requests, self.strict_twiml = http_timeout, max_requests, strict_twiml
         self._calls: dict[str, SimCall] = {}
         self._agents: dict[str, Callable[[], Agent]] = {}
         self._threads: set[threading.Thread] = set()
@@ -196,6 +198,7 @@ class SimulatorProvider:
                 recording_url=self.recording_url,
                 time_scale=self.time_scale,
                 max_requests=self.max_requests,
+                strict=self.strict_twiml,
             ).run()
         finally:
             webhooks.close()

@@ -23,6 +23,7 @@ from ivr._phones import mask
 from ivr.simulator.citizens import CitizenRegistry
 from ivr.simulator.state import StateStore
 from ivr.simulator.webhooks import Webhooks
+from ivr.twiml_spec import check_twiml
 
 log = logging.getLogger("ivr.simulator")
 API_VERSION = "2010-04-01"
@@ -202,6 +203,10 @@ class SmsNetwork:
             root = ET.fromstring(text.encode("utf-8"))
         except ET.ParseError:
             log.warning("inbound SMS webhook answered something that is not TwiML")
+            return []
+        problems = check_twiml(text, kind="messaging")
+        if problems:
+            log.warning("inbound SMS webhook answered TwiML with problems: %s", "; ".join(problems))
             return []
         sent = []
         for element in root.iter("Message"):

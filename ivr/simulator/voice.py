@@ -14,6 +14,8 @@ fetched and its TwiML interpreted:
   the action and continues, as Twilio does); `recordingStatusCallback` gets `RecordingStatus=completed`;
 - `<Redirect method>`, `<Hangup/>`, `<Reject/>`; the end of the document hangs up.
 Anything else, an unparseable body or a non-2xx answer is an application error: the call hangs up, as on Twilio.
+With `strict` (the default) so is any document `ivr.twiml_spec.check_twiml` faults — an undocumented attribute,
+a value out of range — each problem logged as an `error` entry, so end-to-end tests catch bad TwiML.
 
 Time is virtual (speech at ~4 Chinese characters a second, ring and gather timeouts as given) so durations and
 timestamps are realistic; `time_scale` > 0 also sleeps that fraction of it in real time.
@@ -38,6 +40,7 @@ from ivr._phones import mask
 from ivr.simulator.agents import Agent, GatherContext, Input, RecordContext
 from ivr.simulator.state import StateStore, tone_wav
 from ivr.simulator.webhooks import Webhooks
+from ivr.twiml_spec import check_twiml
 
 log = logging.getLogger("ivr.simulator")
 API_VERSION = "2010-04-01"
@@ -132,12 +135,14 @@ class CallRun:
         recording_url: Callable[[str], str],
         time_scale: float = 0.0,
         max_requests: int = 200,
+        strict: bool = True,
         lock: threading.Lock | None = None,
     ) -> None:
         self.call, self.outcome, self.agent = call, outcome, agent
         self.webhooks, self.store = webhooks, store
         self.recording_url = recording_url
         self.time_scale, self.max_requests = time_scale, max_requests
+        self.strict = strict
         self.lock = lock or threading.Lock()
         self.started = datetime.now(UTC)
         self.elapsed = 0.0
@@ -280,7 +285,10 @@ class CallRun:
         if root.tag != "Response":
             self.note("error", f"TwiML root is <{root.tag}>, not <Response>")
             return None
-        return root
+        problems = check_twiml(reply.text, kind="voice") if self.strict else []
+        for problem in problems:
+            self.note("error", f"TwiML problem: {problem}")
+        return None if problems else root
 
     def _execute(self, root: ET.Element, url: str) -> None:
         for verb in root:

@@ -511,6 +511,36 @@ def test_bad_twiml_is_an_application_error_and_the_call_ends(
     assert provider.fetch_call(sid).status == "completed"
 
 
+def test_strict_twiml_refuses_an_undocumented_attribute(provider: SimulatorProvider, server: TwimlServer):
+    server.twiml(
+        "/voice", '<Response><Gather numdigits="1" action="/next"><Say>请按键</Say></Gather></Response>'
+    )
+    provider.script(PHONE, citizens.answers_all())
+    sid = call(provider, server)
+    errors = [e.text for e in provider.call_log(sid) if e.kind == "error"]
+    assert any("unknown attribute 'numdigits'" in e for e in errors)
+    assert provider.call(sid).heard() == ["(application error)"] and server.hits_to("/next") == []
+
+
+def test_lenient_twiml_plays_what_parses(server: TwimlServer, tmp_path: Path):
+    lenient = SimulatorProvider(
+        auth_token=TOKEN, public_base_url=server.url, state_dir=tmp_path, start_delay=0, strict_twiml=False
+    )
+    server.twiml(
+        "/voice", '<Response><Gather numdigits="1" action="/next"><Say>请按键</Say></Gather></Response>'
+    )
+    server.twiml("/next", VoiceResponse())
+    lenient.script(PHONE, citizens.answers_all())
+    sid = call(lenient, server)
+    assert lenient.call(sid).heard() == ["请按键"] and len(server.hits_to("/next")) == 1
+
+
+def test_messaging_twiml_with_problems_sends_nothing(provider: SimulatorProvider, server: TwimlServer):
+    server.twiml("/sms/inbound", "<Response><Message/></Response>")
+    assert provider.citizen_texts(PHONE, "111111") == []
+    assert provider.outbox == []
+
+
 def test_server_error_ends_the_call(provider: SimulatorProvider, server: TwimlServer):
     from flask import Response
 
