@@ -1,0 +1,73 @@
+"""`callback report --week W [--hall CODE] [--json] [--xlsx FILE]` (issue 6 §3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import select
+
+from callback.cli import echo_json, fail, main, pass_settings
+from callback.config import Settings
+from callback.db import transaction
+from callback.models import Hall
+from callback.report import weekly_report, write_xlsx
+
+
+def now() -> datetime:
+    """The CLI's clock (tests replace it)."""
+    return datetime.now(UTC)
+
+
+def _current_week(tz: str) -> str:
+    year, week, _ = now().astimezone(ZoneInfo(tz)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@main.command("report")
+@click.option("--week", default=None, help="ISO 周，例如 2026-W48（默认本周）")
+@click.option("--hall", "hall_code", default=None, help="中心代码（默认 DEFAULT_HALL）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="另存为 Excel 工作簿（窗口汇总、分项统计、整改情况、整改明细）")
+@pass_settings
+def report(settings: Settings, week: str | None, hall_code: str | None, as_json: bool, xlsx: Path | None) -> None:
+    """按窗口统计一周回访结果：抽取、接通、评价、得分、95% 区间、等级和整改情况。"""
+    code = hall_code or settings.default_hall
+    with transaction(settings.database_url) as session:
+        hall = session.scalar(select(Hall).where(Hall.code == code))
+        if hall is None:
+            fail(f"未知的中心代码 {code!r}")
+        payload = weekly_report(session, hall, week or _current_week(hall.timezone), now())
+    if xlsx is not None:
+        write_xlsx(payload, xlsx)
+    if as_json:
+        echo_json(payload)
+        return
+    _print(payload)
+    if xlsx is not None:
+        click.echo(f"已保存 Excel：{xlsx}")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _print(payload: dict[str, Any]) -> None:
+    click.echo(f"{payload['hall_name']} {payload['week']} 电话回访结果")
+    if not payload["windows"]:
+        click.echo("本周没有回访记录")
+        return
+    for row in [*payload["windows"], payload["totals"]]:
+        score = "—" if row["score"] is None else f"{row['score']:.1f}"
+        rect = row["rectifications"]
+        click.echo(
+            f"{row['window']:<12} 抽取 {row['drawn']:>2}  电话 {row['reached_phone']:>2}  短信 {row['reached_sms']:>2}  "
+            f"未联系上 {row['unreachable']:>2}  退订 {row['opted_out']:>2}  评价 {row['n']:>2} "
+            f"(满意 {row['satisfied']} / 基本满意 {row['basic']} / 不满意 {row['unsatisfied']})  "
+            f"得分 {score}  满意率区间 {_pct(row['ci_low'])}–{_pct(row['ci_high'])}  {row['grade']}  "
+            f"整改 {rect['opened']}（按时 {rect['on_time']}，超期 {rect['overdue']}）"
+        )
