@@ -138,7 +138,7 @@ def _claim(session: Session, callback_id: int, now: datetime) -> Attempt | None:
         return None
     callback = session.get(Callback, callback_id, populate_existing=True)
     attempt = Attempt(hall_id=callback.hall_id, callback_id=callback.id, number=callback.attempts_used,
-                      status="dialing")
+                      status="dialing", created_at=now)
     session.add(attempt)
     session.flush()
     _log(session, callback, attempt, now, f"第 {attempt.number} 次呼叫：拨号中")

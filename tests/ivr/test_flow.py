@@ -14,6 +14,7 @@ from callback.db import session_factory
 from callback.models import Answer, AuditEvent, Callback, Contact, TranscriptEvent
 from callback.rectification import get_for_callback
 from ivr.prompts import check_catalog, load_catalog
+from ivr.twiml_spec import check_twiml
 from tests.ivr.ivr_support import (
     BASE,
     NOW,
@@ -288,8 +289,6 @@ def test_unknown_token_hangs_up_and_stores_nothing(app, db: Session) -> None:  #
 
 
 def test_every_twiml_response_passes_the_twiml_check(call: Caller) -> None:
-    from ivr.twiml_spec import check_twiml
-
     twiml = call.press(call.answer(), "*")
     twiml = call.press(call.press(twiml, ""), "1")
     twiml = run_items(call, call.press(twiml, "8"), "1211*1")
