@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_PHONE_LIKE = re.compile(r"\+?\d{7,15}")
+_PHONE_LIKE = re.compile(r"\+?\d(?:[ -]?\d){6,14}")  # spaced or dashed too: "+86 138 1234 5678"
 
 
 def is_e164(number: str) -> bool:

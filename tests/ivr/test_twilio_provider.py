@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from callback.config import Settings
+from ivr._phones import scrub
 from ivr.provider import CallRequest, ProviderError, SmsRequest, get_provider
 from ivr.twilio_provider import TwilioHttpClient, TwilioProvider, rebase_url
 from tests.ivr.fake_twilio import FakeTwilio
@@ -250,3 +251,16 @@ def test_get_provider_builds_twilio_from_settings(fake: FakeTwilio) -> None:
     provider = get_provider(settings)
     assert isinstance(provider, TwilioProvider) and provider.name == "twilio"
     assert provider.place_call(CALL).sid in fake.calls
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Invalid 'To' Phone Number: +8613812345678", "Invalid 'To' Phone Number: 138****5678"),
+        ("The number +86 138 1234 5678 is unreachable", "The number 138****5678 is unreachable"),
+        ("landline +861088886666", "landline 108****6666"),
+        ("error 21211", "error 21211"),
+    ],
+)
+def test_error_messages_never_carry_a_whole_number(text: str, expected: str) -> None:
+    assert scrub(text) == expected
