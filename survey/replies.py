@@ -3,7 +3,8 @@
 What people actually type is accepted: ``112111``, ``1 1 2 1 1 1``, ``1,1,2``, ``1、1、2``, full-width
 ``１１２``, Chinese numerals ``一一二一一一``, a word (满意 / 基本满意 / 不满意 / 一般 / 差 …, Simplified or
 Traditional) for the overall rating, and a trailing comment that becomes the suggestion.  Fewer digits than
-items is a partial answer.  Opt-out words (TD, 退订, STOP, 取消, 不要再发 …) opt out for good.
+items is a partial answer.  Opt-out words (TD, 退订, STOP, 取消, 不要再发 …) opt out for good; see
+OPT_OUT_PHRASES and WEAK_OPT_OUT_WORDS for the words that only count in context.
 
 Nothing is ever guessed.  These are ``ambiguous`` (ask once more, score nothing):
 - a key that is not valid on its item — 0, 4–9 anywhere, 3 on a yes/no item (``in_hall``, ``integrity``:
@@ -68,10 +69,19 @@ RATING_WORDS: dict[str, Rating] = {
 # Longest first, so 不满意 wins over 满意 and 一般般 over 一般.
 _RATING_WORDS_LONGEST = sorted(RATING_WORDS, key=len, reverse=True)
 
-OPT_OUT_WORDS: tuple[str, ...] = (
-    "退订", "不要再发", "别再发", "不要发了", "别发了", "不要再打", "别再打", "拒收", "拉黑",
-)
+OPT_OUT_WORDS: tuple[str, ...] = ("退订", "不要发了", "别发了", "拉黑")
+"""Opt out wherever they appear (Traditional folded first: 退訂, 別發了)."""
 OPT_OUT_ASCII: tuple[str, ...] = ("td", "stop", "unsubscribe")
+"""Opt out wherever they appear as a word of their own, any case and width (``ＴＤ``, ``111111td``)."""
+# These opt out only when followed by the end, punctuation, a digit or one of the listed words, because
+# the same characters start ordinary complaints: 不要再发生这种事, 不要再打官腔, 窗口拒收我的材料.
+OPT_OUT_PHRASES: dict[str, tuple[str, ...]] = {
+    "不要再发": ("短信", "信息", "消息", "了", "啦", "给我", "回访", "这", "过来", "来"),
+    "别再发": ("短信", "信息", "消息", "了", "啦", "给我", "回访", "这", "过来", "来"),
+    "不要再打": ("电话", "了", "啦", "给我", "扰", "过来", "来"),
+    "别再打": ("电话", "了", "啦", "给我", "扰", "过来", "来"),
+    "拒收": ("短信", "信息", "消息", "了", "啦"),
+}
 # 取消 opts out only when nothing else but these (and digits, punctuation) is in the reply:
 # "取消", "请取消订阅" yes; "取消了我的预约" no (that is a comment, and ambiguous).
 WEAK_OPT_OUT_WORDS: tuple[str, ...] = ("取消",)
@@ -79,7 +89,11 @@ OPT_OUT_FILLERS: tuple[str, ...] = (
     "谢谢", "麻烦", "一下", "订阅", "短信", "消息", "通知", "回访", "服务", "帮我", "我要", "要", "请",
     "吧", "了", "啊", "呀", "哦", "的", "嗯",
 )
-_OPT_OUT_ASCII_RE = re.compile(r"(?<![a-z])(?:" + "|".join(OPT_OUT_ASCII) + r")(?![a-z])")
+_OPT_OUT_RES = (
+    re.compile(r"(?<![a-z])(?:" + "|".join(OPT_OUT_ASCII) + r")(?![a-z])"),
+    re.compile("|".join(map(re.escape, OPT_OUT_WORDS))),
+    *(re.compile(re.escape(w) + r"(?=$|[\W\d_]|" + "|".join(f) + ")") for w, f in OPT_OUT_PHRASES.items()),
+)
 _PARTICLES = set("的了吧啊呀哦呢嘛啦哈嗯")
 
 
@@ -170,10 +184,7 @@ def _clean_comment(text: str) -> str:
 # ---- opt-out -------------------------------------------------------------------------------------------
 
 def _strong_opt_out_spans(folded: str) -> list[tuple[int, int]]:
-    spans = [m.span() for m in _OPT_OUT_ASCII_RE.finditer(folded)]
-    for word in OPT_OUT_WORDS:
-        spans += [(m.start(), m.end()) for m in re.finditer(re.escape(word), folded)]
-    return spans
+    return [m.span() for pattern in _OPT_OUT_RES for m in pattern.finditer(folded)]
 
 
 def _weak_opt_out_spans(folded: str) -> list[tuple[int, int]]:

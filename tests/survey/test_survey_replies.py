@@ -1,6 +1,7 @@
 """SMS reply parsing (DESIGN §3 "SMS replies"): the corpus, edge cases and properties."""
 
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from survey.questionnaire import ITEMS, ITEMS_BY_CODE
 from survey.replies import (
     OPT_OUT_ASCII,
+    OPT_OUT_PHRASES,
     OPT_OUT_WORDS,
     SmsReply,
     parse_sms_reply,
@@ -118,13 +120,12 @@ def test_valid_keys_round_trip(keys, sep):
 
 
 def _no_ascii_letters(ch: str) -> bool:
-    import unicodedata
-
+    """Characters that cannot glue onto TD/STOP as letters: no ASCII letter after NFKC, no combining mark."""
     folded = unicodedata.normalize("NFKC", ch)
     return unicodedata.category(ch)[0] != "M" and not any(c.isascii() and c.isalpha() for c in folded)
 
 
-_NEUTRAL = st.text(st.characters(exclude_categories=("Cs",)).filter(_NO := _no_ascii_letters), max_size=8)
+_NEUTRAL = st.text(st.characters(exclude_categories=("Cs",)).filter(_no_ascii_letters), max_size=8)
 _FILLER = st.lists(st.sampled_from([" ", "，", ",", "。", "!", "！", "请", "吧", "了", "谢谢", "1"]), max_size=4).map("".join)
 
 
@@ -145,3 +146,18 @@ def test_opt_out_words_anywhere_in_a_short_reply_opt_out(data, before, after):
 def test_cancel_alone_opts_out(data, before, after):
     word = data.draw(st.sampled_from(["取消", "取消订阅", "取消訂閱"]))
     assert parse_sms_reply(before + word + after).kind == "opt_out"
+
+
+_END = st.lists(st.sampled_from([" ", "，", "。", "!", "1", "了"]), max_size=3).map("".join)
+
+
+@given(st.data(), _NEUTRAL, _END)
+def test_contextual_opt_out_phrases_opt_out_at_the_end_of_a_reply(data, before, after):
+    word = data.draw(st.sampled_from([*OPT_OUT_PHRASES, "別再發", "不要再發", "不要再打電話"]))
+    assert parse_sms_reply(before + word + after).kind == "opt_out"
+
+
+@pytest.mark.parametrize("text", ["希望不要再发生这种事", "别再打官腔了", "窗口拒收我的材料", "取消了我的预约"])
+def test_complaints_that_look_like_opt_outs_do_not_opt_out(text):
+    assert parse_sms_reply(text).kind == "ambiguous"
+    assert parse_sms_reply("111111 " + text).kind == "answers"
