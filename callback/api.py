@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request
 from callback.app import db_session
 from callback.ledger.headers import field_for_header
 from callback.ledger.importer import import_records
+from callback.ledger.values import cell_text
 from callback.tokens import hall_for_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -37,7 +38,7 @@ def _canonical(record: dict[str, Any]) -> dict[str, Any]:
     for key, value in record.items():
         name = field_for_header(key)
         if name is not None and name not in out:
-            out[name] = "" if value is None else value
+            out[name] = cell_text(value) if isinstance(value, str) else ("" if value is None else value)
     return out
 
 

@@ -11,17 +11,17 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from callback.ledger.reader import records
-from callback.ledger.records import CaseRow, Rejected, build_case_row
+from callback.ledger.parallel import ValidatedChunk, validate_records, validated_chunks
+from callback.ledger.records import CaseRow
 from callback.models import Case, Contact, Hall, ImportBatch, Staff, Window, utcnow
 
-CHUNK_ROWS = 5000
+CHUNK_ROWS = 20000
 MAX_REJECTIONS_KEPT = 10_000  # a broken export can reject every row; keep the report bounded
 
 
@@ -45,25 +45,33 @@ class ImportSummary:
 
 
 def import_file(session: Session, hall: Hall, path: Path, *, sheet: str | None = None,
-                progress: Callable[[int], None] | None = None) -> ImportSummary:
+                progress: Callable[[int], None] | None = None, workers: int | None = None) -> ImportSummary:
     """Import a CSV/XLSX ledger file. Raises UnreadableFile / MissingColumns before writing anything."""
-    _header, rows = records(path, sheet)
-    return import_records(session, hall, rows, source=path.name, progress=progress)
+    chunks = validated_chunks(path, sheet, workers)
+    return _import_chunks(session, hall, chunks, source=path.name, progress=progress)
 
 
 def import_records(session: Session, hall: Hall, rows: Iterable[tuple[int, dict[str, Any]]], *, source: str,
                    progress: Callable[[int], None] | None = None) -> ImportSummary:
     """Import numbered records ({field: raw value}); the caller commits."""
+    chunks = (validate_records(chunk) for chunk in _chunks(rows, CHUNK_ROWS))
+    return _import_chunks(session, hall, chunks, source=source, progress=progress)
+
+
+def _import_chunks(session: Session, hall: Hall, chunks: Iterable[ValidatedChunk], *, source: str,
+                   progress: Callable[[int], None] | None) -> ImportSummary:
     batch = ImportBatch(hall_id=hall.id, source=source[:300])
     session.add(batch)
     session.flush()
-    writer = _ChunkWriter(session, hall.id, batch.id)
+    writer = _writer_for(session, hall.id, batch.id)
     summary = ImportSummary()
-    for chunk in _chunks(rows, CHUNK_ROWS):
-        good = _validate(chunk, summary)
-        writer.write(good, summary)
+    for count, good, rejected, lines in chunks:
+        summary.rows += count
+        for number, reason in rejected:
+            summary.reject(number, reason)
+        writer.write(_last_per_case(good, lines, summary), summary)
         if progress:
-            progress(len(chunk))
+            progress(count)
     _finish(batch, summary)
     return summary
 
@@ -74,20 +82,19 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _validate(chunk: list[tuple[int, dict[str, Any]]], summary: ImportSummary) -> dict[str, CaseRow]:
-    """Valid rows of a chunk keyed by case number; a number repeated within the chunk keeps its last row."""
-    good: dict[str, CaseRow] = {}
-    for number, record in chunk:
-        summary.rows += 1
-        try:
-            row = build_case_row(record)
-        except Rejected as exc:
-            summary.reject(number, str(exc))
-            continue
+def _last_per_case(rows: list[CaseRow], lines: list[str], summary: ImportSummary) -> dict[str, StagedRow]:
+    """Valid rows keyed by case number; a number repeated within a chunk keeps its last row."""
+    good: dict[str, StagedRow] = {}
+    for row, line in zip(rows, lines, strict=True):
         if row.case_no in good:
             summary.unchanged += 1  # superseded by a later row of the same file
-        good[row.case_no] = row
+        good[row.case_no] = StagedRow(row, line)
     return good
+
+
+class StagedRow(NamedTuple):
+    row: CaseRow
+    copy_line: str
 
 
 def _finish(batch: ImportBatch, summary: ImportSummary) -> None:
@@ -101,15 +108,23 @@ def _dialect_insert(session: Session, table: Any) -> Any:
     return module.insert(table)
 
 
+def _writer_for(session: Session, hall_id: int, batch_id: int) -> _ChunkWriter:
+    if session.get_bind().dialect.name == "postgresql":
+        return _CopyWriter(session, hall_id, batch_id)
+    return _ChunkWriter(session, hall_id, batch_id)
+
+
 class _ChunkWriter:
-    """Writes validated rows chunk by chunk, resolving windows, staff and contacts with small caches."""
+    """Writes validated rows chunk by chunk with executemany (SQLite, and any dialect without COPY),
+    resolving windows, staff and contacts with small caches."""
 
     def __init__(self, session: Session, hall_id: int, batch_id: int) -> None:
         self.session, self.hall_id, self.batch_id = session, hall_id, batch_id
         self.windows: dict[str, int] = {}
         self.staff: dict[str, int] = {}
 
-    def write(self, rows: dict[str, CaseRow], summary: ImportSummary) -> None:
+    def write(self, staged: dict[str, StagedRow], summary: ImportSummary) -> None:
+        rows = {no: s.row for no, s in staged.items()}
         if not rows:
             return
         self._ensure_names(Window, self.windows, {r.window for r in rows.values()})
@@ -185,3 +200,81 @@ class _ChunkWriter:
         if not full:
             values["updated_at"] = utcnow()
         return values
+
+
+_STAGE_COLUMNS = ("case_no", "window_name", "staff", "phone", "phone_kind", "phone_raw", "accepted_at", "promised_at",
+                  "completed_at", "item_name", "item_kind", "applicant", "row_hash")
+_CASE_UPDATES = {  # case column → (staged expression, ledger field that must be present to overwrite it)
+    "window_id": ("w.id", "window"), "accepted_at": ("s.accepted_at", "accepted_at"),
+    "contact_id": ("c.id", "phone"), "phone_raw": ("s.phone_raw", "phone"), "phone_kind": ("s.phone_kind", "phone"),
+    "promised_at": ("s.promised_at", "promised_at"), "completed_at": ("s.completed_at", "completed_at"),
+    "item_name": ("s.item_name", "item_name"), "item_kind": ("s.item_kind", "item_kind"),
+    "applicant": ("s.applicant", "applicant"), "staff_id": ("st.id", "staff"),
+}
+
+
+class _CopyWriter(_ChunkWriter):
+    """PostgreSQL: COPY each chunk into a temporary staging table and merge it with set-based SQL.
+
+    One INSERT … ON CONFLICT DO UPDATE … WHERE row_hash differs classifies every row: `xmax = 0` marks a fresh
+    insert, any other returned row an update, and rows not returned are unchanged.
+    """
+
+    def __init__(self, session: Session, hall_id: int, batch_id: int) -> None:
+        super().__init__(session, hall_id, batch_id)
+        cols = ", ".join(f"{c} {'timestamptz' if c.endswith('_at') else 'text'}" for c in _STAGE_COLUMNS)
+        self.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS ledger_stage ({cols}) ON COMMIT DROP"))
+
+    def write(self, staged: dict[str, StagedRow], summary: ImportSummary) -> None:
+        groups: dict[frozenset[str], list[StagedRow]] = {}
+        for item in staged.values():
+            groups.setdefault(item.row.present, []).append(item)
+        for present, group in groups.items():
+            self._stage(group)
+            inserted, updated = self._merge(present)
+            summary.imported += inserted
+            summary.updated += updated
+            summary.unchanged += len(group) - inserted - updated
+
+    def _stage(self, rows: list[StagedRow]) -> None:
+        self.session.execute(text("TRUNCATE ledger_stage"))
+        raw = self.session.connection().connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY ledger_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+            copy.write("".join(r.copy_line for r in rows).encode())
+        # temporary tables are never auto-analysed; without statistics the merge picks nested-loop scans
+        self.session.execute(text("ANALYZE ledger_stage"))
+
+    def _merge(self, present: frozenset[str]) -> tuple[int, int]:
+        params = {"hall": self.hall_id, "batch": self.batch_id, "now": utcnow()}
+        for statement in _NAME_AND_CONTACT_INSERTS:
+            self.session.execute(text(statement), params)
+        updates = [f"{col} = EXCLUDED.{col}" for col, (_, field_) in _CASE_UPDATES.items() if field_ in present]
+        updates += ["row_hash = EXCLUDED.row_hash", "import_batch_id = EXCLUDED.import_batch_id",
+                    "updated_at = EXCLUDED.updated_at"]
+        columns = ", ".join(_CASE_UPDATES)
+        values = ", ".join(expr for expr, _ in _CASE_UPDATES.values())
+        result = self.session.execute(text(f"""
+            WITH merged AS (
+              INSERT INTO cases (hall_id, case_no, {columns}, row_hash, import_batch_id, created_at, updated_at)
+              SELECT :hall, s.case_no, {values}, s.row_hash, :batch, :now, :now
+              FROM ledger_stage s
+              JOIN windows w ON w.hall_id = :hall AND w.name = s.window_name
+              LEFT JOIN staff st ON st.hall_id = :hall AND st.name = s.staff
+              LEFT JOIN contacts c ON c.hall_id = :hall AND c.phone = s.phone
+              ON CONFLICT (hall_id, case_no) DO UPDATE SET {", ".join(updates)}
+              WHERE cases.row_hash IS DISTINCT FROM EXCLUDED.row_hash
+              RETURNING (xmax = 0) AS inserted)
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"""), params)
+        inserted, updated = result.one()
+        return inserted, updated
+
+
+_NAME_AND_CONTACT_INSERTS = (
+    "INSERT INTO windows (hall_id, name, created_at) SELECT DISTINCT :hall, window_name, CAST(:now AS timestamptz) "
+    "FROM ledger_stage ON CONFLICT DO NOTHING",
+    "INSERT INTO staff (hall_id, name, created_at) SELECT DISTINCT :hall, staff, CAST(:now AS timestamptz) "
+    "FROM ledger_stage WHERE staff IS NOT NULL ON CONFLICT DO NOTHING",
+    "INSERT INTO contacts (hall_id, phone, kind, created_at) "
+    "SELECT DISTINCT ON (phone) :hall, phone, phone_kind, CAST(:now AS timestamptz) FROM ledger_stage "
+    "WHERE phone IS NOT NULL ORDER BY phone ON CONFLICT DO NOTHING",
+)
