@@ -73,7 +73,7 @@ def _run_pool(source: Any, header: HeaderMap, data: Iterator[Any], workers: int)
     try:
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(header,)) as pool:
             # map() keeps file order; it submits ahead, so bound the window to keep memory flat
-            for window in _chunks(_chunks(data, RAW_CHUNK_ROWS), workers * 4):
+            for window in _chunks(_chunks(data, RAW_CHUNK_ROWS), workers * 2):
                 yield from pool.map(_validate_raw, window)
     finally:
         source.close()
