@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from twilio.base import values
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -114,15 +115,18 @@ class TwilioProvider:
         """Create the outbound call; Twilio fetches `request.url` for TwiML once answered (AnsweredBy included
         when machine detection is on) and posts initiated/ringing/answered/completed to `status_callback`."""
         options: dict[str, object] = {"machine_detection": "Enable"} if request.machine_detection else {}
+        if request.status_callback:  # an empty StatusCallback is an invalid URL to Twilio (error 21609)
+            options |= {
+                "status_callback": request.status_callback,
+                "status_callback_event": STATUS_CALLBACK_EVENTS,
+                "status_callback_method": "POST",
+            }
         call = _mapped(
             lambda: self.client.calls.create(
                 to=request.to,
                 from_=request.from_,
                 url=request.url,
                 method="POST",
-                status_callback=request.status_callback,
-                status_callback_event=STATUS_CALLBACK_EVENTS,
-                status_callback_method="POST",
                 timeout=request.timeout_seconds,
                 **options,
             )
@@ -132,7 +136,10 @@ class TwilioProvider:
     def send_sms(self, request: SmsRequest) -> SentSms:
         message = _mapped(
             lambda: self.client.messages.create(
-                to=request.to, from_=request.from_, body=request.body, status_callback=request.status_callback
+                to=request.to,
+                from_=request.from_,
+                body=request.body,
+                status_callback=request.status_callback or values.unset,
             )
         )
         segments = int(message.num_segments or 0) or 1

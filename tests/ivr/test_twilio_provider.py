@@ -100,9 +100,20 @@ def test_send_sms_parameters_and_segments(provider: TwilioProvider, fake: FakeTw
     assert (sent.status, sent.segments) == ("queued", 1)
 
 
-def test_long_chinese_sms_counts_segments_as_twilio_reports(provider: TwilioProvider) -> None:
+def test_long_chinese_sms_counts_segments_as_twilio_reports(
+    provider: TwilioProvider, fake: FakeTwilio
+) -> None:
     body = "请" * 71  # one over the 70-character UCS-2 segment
     assert provider.send_sms(SmsRequest(to=TO, from_=FROM, body=body, status_callback="")).segments == 2
+    assert "StatusCallback" not in fake.requests[0].form  # no callback: the parameter is left out, not empty
+
+
+def test_call_without_status_callback_sends_no_callback_parameters(
+    provider: TwilioProvider, fake: FakeTwilio
+) -> None:
+    provider.place_call(CallRequest(to=TO, from_=FROM, url=CALL.url, status_callback=""))
+    form = fake.requests[0].form
+    assert not {"StatusCallback", "StatusCallbackEvent", "StatusCallbackMethod"} & form.keys()
 
 
 def test_fetch_call_reads_status_duration_and_answered_by(provider: TwilioProvider, fake: FakeTwilio) -> None:
