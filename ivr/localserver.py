@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
 class SimClock:
@@ -39,12 +39,20 @@ class SimClock:
         return self.now()
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: the transcript tells the story, and a request line never carries personal data anyway."""
+
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
 class LocalServer:
     """Serve ``app`` on ``host``:``port`` (0 = any free port) and point its PUBLIC_BASE_URL at that address."""
 
     def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True,
+                                                   request_handler=_QuietHandler)
         self.url = f"http://{host}:{self._server.server_port}"
         app.config["SETTINGS"] = replace(app.config["SETTINGS"], public_base_url=self.url)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-server", daemon=True)

@@ -1,0 +1,388 @@
+"""Telephony commands: serve, dial, callbacks, run-week, call-me (issue 4 §6). Thin: each calls the services."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import secrets
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy.orm import Session
+
+from callback.cli import echo_json, fail, main, pass_settings
+from callback.config import Settings
+from callback.db import session_factory
+from callback.models import Callback, Case, Contact, Hall
+from ivr.dialer import STALE_AFTER, DialResult, dial_callback, due_callback_ids, reconcile_stale_calls
+from ivr.ratelimit import LocalRateLimiter, RateLimiter, get_limiter
+
+SIMULATED_CPS = 20.0
+BEAT_INTERVAL = timedelta(minutes=1)
+DEMO_PHONE = "+8613800138000"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except OSError:
+        return "cli"
+
+
+def _week(settings: Settings, week: str | None, now: datetime) -> str:
+    from callback.draw import week_of
+
+    return week or week_of(now, ZoneInfo(settings.timezone))
+
+
+def _hall(session: Session, settings: Settings, code: str | None) -> Hall:
+    from callback.halls import UnknownHall, get_hall
+
+    try:
+        return get_hall(session, code or settings.default_hall)
+    except UnknownHall as exc:
+        fail(f"{exc}；请先导入受理台账 (callback import-ledger FILE)")
+        raise
+
+
+# --- serve / dial -------------------------------------------------------------------------------------------------
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """启动 Web 服务（含 /ivr/ 电话回调）— run the web app; production: gunicorn 'callback.app:create_app()'."""
+    from werkzeug.serving import run_simple
+
+    from callback.app import create_app
+
+    app = create_app()
+    click.echo(f"回访服务已启动：http://{host}:{port}  (PUBLIC_BASE_URL={app.config['SETTINGS'].public_base_url})")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command("dial")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@pass_settings
+def dial(settings: Settings, as_json: bool) -> None:
+    """拨打所有已到期的回访（与 worker 定时任务相同）— place every call that is due now."""
+    from ivr.provider import get_provider
+
+    provider = get_provider(settings)
+    with session_factory(settings.database_url)() as session:
+        results = [dial_callback(session, cid, provider, settings, _now())
+                   for cid in due_callback_ids(session, _now())]
+    _wait_for_simulated_calls(provider)
+    if as_json:
+        echo_json([r.as_dict() for r in results])
+        return
+    for r in results:
+        click.echo(f"回访#{r.callback_id}: {_RESULT_LABELS.get(r.result, r.result)} {r.detail}".rstrip())
+    click.echo(f"共处理 {len(results)} 条到期回访，拨出 {sum(r.result == 'placed' for r in results)} 通")
+
+
+_RESULT_LABELS = {
+    "placed": "已拨出", "skipped": "跳过（已被处理或未到期）", "deferred": "不在呼叫时段，顺延至",
+    "opted_out": "已退订，不再呼叫", "error": "呼叫未能发起，稍后重试", "handed_off": "呼叫失败，转短信/无法联系",
+}
+
+
+def _wait_for_simulated_calls(provider: object, timeout: float = 600) -> None:
+    wait_idle = getattr(provider, "wait_idle", None)
+    if wait_idle is not None:  # simulated calls run in this process's threads: let them finish
+        wait_idle(timeout)
+
+
+# --- callbacks --week ---------------------------------------------------------------------------------------------
+
+
+@main.command("callbacks")
+@click.option("--week", help="ISO week, e.g. 2026-W45 (default: this week)")
+@click.option("--hall", "hall_code", help="hall code (default: DEFAULT_HALL)")
+@click.option("--transcript/--no-transcript", default=True, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_settings
+def callbacks(settings: Settings, week: str | None, hall_code: str | None, transcript: bool, as_json: bool) -> None:
+    """查看某周回访：状态、呼叫、答案、通话记录（号码脱敏；查看通话记录记入审计）。"""
+    from ivr.overview import audit_transcript_views, describe, summary, week_callbacks
+
+    with session_factory(settings.database_url)() as session:
+        hall = _hall(session, settings, hall_code)
+        week = _week(settings, week, _now())
+        rows = week_callbacks(session, week, hall.id)
+        data = [describe(session, c, transcript=transcript) for c in rows]
+        if transcript:
+            audit_transcript_views(session, rows, _actor(), via="cli callbacks")
+        counts = summary(rows)
+        session.commit()
+        if as_json:
+            echo_json({"week": week, "hall": hall.code, "summary": counts, "callbacks": data})
+            return
+        _print_table(session, rows, week)
+        if transcript:
+            for row in data:
+                click.echo(f"\n── 回访#{row['id']} {row['window']} {row['phone']} 通话记录")
+                for event in row["transcript"]:
+                    click.echo(f"  {event['at'][11:19]} [{event['kind']}] {event['text']}")
+
+
+def _print_table(session: Session, rows: list[Callback], week: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ivr.overview import GROUP_LABELS, STATE_LABELS, answer_keys, describe, summary
+
+    table = Table(title=f"{week} 电话回访结果")
+    for header in ("回访", "窗口", "号码", "结果", "次数", "答案1-6", "意见建议"):
+        table.add_column(header, no_wrap=header != "意见建议")
+    for callback in rows:
+        info = describe(session, callback, transcript=False)
+        table.add_row(str(callback.id), info["window"] or "", info["phone"],
+                      STATE_LABELS.get(callback.state, callback.state), str(callback.attempts_used),
+                      answer_keys(session, callback), (callback.suggestion or "")[:16])
+    console = Console(width=max(Console().width, 100))
+    console.print(table)
+    counts = summary(rows)
+    console.print("  ".join(f"{GROUP_LABELS[g]} {n}" for g, n in counts.items()) + f"  合计 {len(rows)}")
+
+
+# --- run-week -----------------------------------------------------------------------------------------------------
+
+
+@main.command("run-week")
+@click.option("--week", help="ISO week to draw (default: this week)")
+@click.option("--hall", "hall_code", help="hall code (default: DEFAULT_HALL)")
+@click.option("--size", default=20, show_default=True, type=int, help="sample size (篇2 三(一): 20 a week)")
+@click.option("--seed", help="draw seed (reproduce a draw)")
+@click.option("--simulate", is_flag=True, help="simulator + local web server + fast clock: retries in seconds")
+@click.option("--cps", type=float, help=f"calls per second (default: CALLS_PER_SECOND; {SIMULATED_CPS:g} simulated)")
+@click.option("--mix/--hashed-citizens", default=True, show_default=True,
+              help="simulated citizens not scripted in SIMULATOR_CITIZENS get a varied demo mix of behaviours")
+@click.option("--json", "as_json", is_flag=True)
+@pass_settings
+def run_week(settings: Settings, week: str | None, hall_code: str | None, size: int, seed: str | None,
+             simulate: bool, cps: float | None, mix: bool, as_json: bool) -> None:
+    """抽取本周样本并外呼：--simulate 用模拟器端到端跑完（含重拨）；否则用配置的电话服务拨出已到期的回访，
+    重拨由 worker 在呼叫时段内完成。"""
+    if simulate:
+        _simulate_week(settings, week, hall_code, size, seed, cps or SIMULATED_CPS, mix, as_json)
+    else:
+        _live_week(settings, week, hall_code, size, seed, cps, as_json)
+
+
+def _draw(session: Session, settings: Settings, hall_code: str | None, week: str | None, size: int,
+          seed: str | None, now: datetime) -> Any:
+    from callback.draw import DrawError, draw_weekly_sample
+
+    hall = _hall(session, settings, hall_code)
+    try:
+        result = draw_weekly_sample(session, hall, _week(settings, week, now), size=size, seed=seed, now=now,
+                                    settings=settings)
+    except DrawError as exc:
+        fail(f"抽取失败：{exc}")
+        raise
+    session.commit()
+    return result
+
+
+def _simulate_week(settings: Settings, week: str | None, hall_code: str | None, size: int, seed: str | None,
+                   cps: float, mix: bool, as_json: bool) -> None:
+    from callback.app import create_app
+    from ivr.localserver import LocalServer, SimClock
+    from ivr.simulator import SimulatorProvider
+
+    app = create_app({**asdict(settings), "telephony": "simulator"})
+    clock = SimClock()
+    app.config["CLOCK"] = clock
+    with LocalServer(app) as server, session_factory(settings.database_url)() as session:
+        settings = server.settings
+        provider = SimulatorProvider.from_settings(settings, start_delay=0.05)
+        drawn = _draw(session, settings, hall_code, week, size, seed, clock.now())
+        ids = [s.callback_id for s in drawn.sample]
+        if mix:
+            script_demo_mix(session, provider, ids)
+        if not as_json:
+            click.echo(f"{drawn.draw.week} 抽取 {len(ids)} 人（候选 {drawn.draw.candidates}，种子 {drawn.draw.seed}）")
+        rounds = call_until_settled(session, provider, settings, clock, ids, LocalRateLimiter(cps),
+                                    echo=None if as_json else click.echo)
+        _report_week(session, drawn, ids, rounds, as_json)
+
+
+def demo_mix() -> list[Any]:
+    """Twenty citizens who between them do everything the survey must cope with (cycled over the sample)."""
+    from ivr.simulator import citizens as c
+
+    return [
+        c.answers_all("1111111"), c.answers_all("1121111"), c.hangs_up_after(4, keys="1112"), c.no_answer(times=1),
+        c.wrong_keys_then_valid("1111111"), c.answers_all("1111121"), c.busy(), c.voicemail(), c.opt_out(),
+        c.speaks("窗口人员态度不好，让我来回跑了三趟", keys="1332111"), c.silent(), c.no_answer(),
+        c.answers_all("1112111"), c.hangs_up_after(2), c.busy(times=1), c.answers_all("1111131"),
+        c.provider_error(times=1), c.answers_all("1211111"), c.answers_all("1111111"), c.replies_by_sms("111111"),
+    ]
+
+
+def script_demo_mix(session: Session, provider: Any, ids: list[int]) -> None:
+    """Script the demo mix for sampled numbers that SIMULATOR_CITIZENS does not already script."""
+    mix = demo_mix()
+    for position, callback_id in enumerate(ids):
+        phone = session.get(Contact, session.get(Callback, callback_id).contact_id).phone
+        if provider.registry.scripted(phone) is None:
+            provider.script(phone, mix[position % len(mix)])
+
+
+def call_until_settled(session: Session, provider: Any, settings: Settings, clock: Any, ids: list[int],
+                       limiter: RateLimiter, echo: Any = None, max_rounds: int = 12) -> int:
+    """Dial what is due, let the calls finish, jump the clock to the next retry; until nothing is left to dial."""
+    from ivr.overview import week_callbacks
+
+    for round_no in range(1, max_rounds + 1):
+        due = sorted(set(due_callback_ids(session, clock.now())) & set(ids))
+        results = [dial_callback(session, cid, provider, settings, clock.now(), limiter=limiter) for cid in due]
+        provider.wait_idle(600)
+        if echo and results:
+            echo(f"第 {round_no} 轮 {clock.now().astimezone(ZoneInfo(settings.timezone)):%m-%d %H:%M}："
+                 f"拨出 {sum(r.result == 'placed' for r in results)} 通")
+        session.expire_all()
+        rows = week_callbacks(session, None, ids=ids)
+        if any(c.state in ("calling", "in_survey") for c in rows):  # a final status that never came
+            clock.advance_to(clock.now() + STALE_AFTER + timedelta(minutes=1))
+            reconcile_stale_calls(session, provider, settings, clock.now())
+        waiting = [c.next_action_at for c in rows if c.state == "drawn" and c.next_action_at is not None]
+        if not waiting:
+            return round_no
+        clock.advance_to(min(waiting) + BEAT_INTERVAL)  # as the next beat tick would find them
+    return max_rounds
+
+
+def _report_week(session: Session, drawn: Any, ids: list[int], rounds: int, as_json: bool) -> None:
+    from ivr.overview import audit_transcript_views, describe, summary, week_callbacks
+    from ivr.transcript import as_dicts, render_text
+
+    rows = week_callbacks(session, drawn.draw.week, ids=ids)
+    sample = _sample_for_transcript(rows)
+    if sample is not None:
+        audit_transcript_views(session, [sample], _actor(), via="cli run-week")
+    session.commit()
+    if as_json:
+        echo_json({"draw": drawn.to_json(), "rounds": rounds, "summary": summary(rows),
+                   "callbacks": [describe(session, c, transcript=False) for c in rows],
+                   "sample_transcript": as_dicts(session, sample.id) if sample else []})
+        return
+    _print_table(session, rows, drawn.draw.week)
+    if sample is not None:
+        click.echo(f"\n示例通话记录（回访#{sample.id}，{describe(session, sample, False)['phone']}）：")
+        click.echo(render_text(session, sample.id))
+
+
+def _sample_for_transcript(rows: list[Callback]) -> Callback | None:
+    for wanted in ("complete", "partial", None):
+        for callback in rows:
+            if wanted is None or callback.outcome == wanted:
+                return callback
+    return None
+
+
+def _live_week(settings: Settings, week: str | None, hall_code: str | None, size: int, seed: str | None,
+               cps: float | None, as_json: bool) -> None:
+    from ivr.provider import get_provider
+
+    provider = get_provider(settings)
+    limiter = LocalRateLimiter(cps) if cps else get_limiter(settings)
+    with session_factory(settings.database_url)() as session:
+        drawn = _draw(session, settings, hall_code, week, size, seed, _now())
+        ids = [s.callback_id for s in drawn.sample]
+        due = sorted(set(due_callback_ids(session, _now())) & set(ids))
+        results: list[DialResult] = [dial_callback(session, cid, provider, settings, _now(), limiter=limiter)
+                                     for cid in due]
+        _wait_for_simulated_calls(provider)
+        if as_json:
+            echo_json({"draw": drawn.to_json(), "dialed": [r.as_dict() for r in results]})
+            return
+        click.echo(f"{drawn.draw.week} 抽取 {len(ids)} 人；现在拨出 {sum(r.result == 'placed' for r in results)} 通。"
+                   "未接通的将由 worker 在呼叫时段内自动重拨（callback callbacks --week 查看进度）。")
+
+
+# --- call-me ------------------------------------------------------------------------------------------------------
+
+
+@main.command("call-me")
+@click.option("--callback", "callback_id", type=int, help="play the citizen of this drawn callback")
+@click.option("--phone", default=DEMO_PHONE, show_default=True, help="the demo citizen's (pretend) number")
+@pass_settings
+def call_me(settings: Settings, callback_id: int | None, phone: str) -> None:
+    """亲自扮演市民：模拟器向本终端"来电"，您按键作答（不拨打真实号码）。"""
+    from callback.app import create_app
+    from ivr.localserver import LocalServer, SimClock
+    from ivr.overview import describe
+    from ivr.simulator import SimulatorProvider
+    from ivr.status import next_call_moment
+    from ivr.terminal_agent import TerminalAgent
+
+    app = create_app({**asdict(settings), "telephony": "simulator"})
+    with LocalServer(app) as server, session_factory(settings.database_url)() as session:
+        settings = server.settings
+        callback = _callback_to_play(session, settings, callback_id, phone)
+        clock = SimClock(next_call_moment(session, settings, max(_now(), callback.next_action_at or _now())))
+        app.config["CLOCK"] = clock
+        provider = SimulatorProvider.from_settings(settings, start_delay=0.05)
+        provider.attach_agent(session.get(Contact, callback.contact_id).phone, TerminalAgent)
+        click.echo("电话响了……（模拟呼叫，不会拨打真实号码）")
+        result = dial_callback(session, callback.id, provider, settings, clock.now(), limiter=LocalRateLimiter(0))
+        if result.result != "placed":
+            fail(f"未能拨出：{_RESULT_LABELS.get(result.result, result.result)} {result.detail}")
+        provider.wait_idle(3600)
+        session.expire_all()
+        info = describe(session, session.get(Callback, callback.id), transcript=False)
+        click.echo(f"\n回访#{info['id']} 结果：{info['state_label']}；答案：" +
+                   "，".join(f"{a['label']}={a['meaning']}" for a in info["answers"].values()))
+
+
+def _callback_to_play(session: Session, settings: Settings, callback_id: int | None, phone: str) -> Callback:
+    if callback_id is not None:
+        callback = session.get(Callback, callback_id)
+        if callback is None or callback.state != "drawn":
+            fail(f"回访#{callback_id} 不存在或不在待呼叫状态")
+        return callback
+    return _demo_callback(session, settings, phone)
+
+
+def _demo_callback(session: Session, settings: Settings, phone: str) -> Callback:
+    """A one-off demo case and callback for the person at the terminal (marked DEMO-CALLME in the ledger)."""
+    from callback.draw import week_of
+    from callback.halls import ensure_hall
+    from callback.models import Window
+
+    hall = ensure_hall(session, settings.default_hall, "示范政务服务中心")
+    window = session.query(Window).filter_by(hall_id=hall.id, name="演示窗口").one_or_none()
+    if window is None:
+        window = Window(hall_id=hall.id, name="演示窗口")
+        session.add(window)
+    contact = session.query(Contact).filter_by(hall_id=hall.id, phone=phone).one_or_none()
+    if contact is None:
+        contact = Contact(hall_id=hall.id, phone=phone, kind="mobile")
+        session.add(contact)
+    if contact.opted_out_at is not None:
+        fail("该号码已退订，不能再呼叫；请用 --phone 换一个号码")
+    session.flush()
+    now = _now()
+    case_no = f"DEMO-CALLME-{now:%Y%m%d%H%M%S}"
+    case = Case(hall_id=hall.id, case_no=case_no, window_id=window.id, contact_id=contact.id,
+                item_name="个体工商户设立登记", item_kind="即办件", phone_raw=phone, accepted_at=now,
+                row_hash=hashlib.sha256(case_no.encode()).hexdigest())
+    session.add(case)
+    session.flush()
+    callback = Callback(hall_id=hall.id, case_id=case.id, contact_id=contact.id, window_id=window.id,
+                        week=week_of(now, ZoneInfo(settings.timezone)), state="drawn", next_action_at=now,
+                        token=secrets.token_urlsafe(16), flags={"demo": True})
+    session.add(callback)
+    session.commit()
+    return callback
+
