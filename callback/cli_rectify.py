@@ -179,7 +179,7 @@ def revisit(settings: Settings, case_ref: str, as_json: bool, hall_code: str | N
     made: list[int] = []
 
     def act(session: Session, case: Rectification) -> None:
-        made.append(svc.schedule_revisit(session, case, now(), actor=who).id)
+        made.append(svc.schedule_revisit(session, case, now(), actor=who, settings=settings).id)
 
     row = _transition(settings, hall_code, case_ref, act)
     if as_json:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from callback.config import Settings
 from callback.models import Answer, Callback, Case, Contact, Hall, Message, TranscriptEvent
 from callback.models.rectification import (
     AWAITING_FEEDBACK,
@@ -49,7 +50,7 @@ from survey.scale import Rating
 
 if TYPE_CHECKING:
     from callback.calendar import WorkingCalendar
-    from callback.config import Settings
+    from callback.policy import CallingPolicy
     from ivr.provider import Provider
 
 log = logging.getLogger(__name__)
@@ -408,10 +409,32 @@ def give_feedback(
     return case
 
 
+def _policy(session: Session, settings: Settings, hall_id: int) -> CallingPolicy:
+    """Calling and SMS hours (DESIGN §3: never outside them) on the hall's calendar and time zone."""
+    from callback.calendar import load_calendar
+    from callback.policy import CallingPolicy
+
+    return CallingPolicy.from_settings(settings, load_calendar(session), str(_hall_tz(session, hall_id)))
+
+
 def _contact_for(session: Session, case: Rectification) -> Contact:
     contact = session.get(Contact, case.callback.contact_id)
     if contact is None:
         raise RectificationError("找不到回访对象的联系方式")
+    return contact
+
+
+def _sms_contact(session: Session, case: Rectification, now: datetime, settings: Settings) -> Contact:
+    """The number to text, if a feedback SMS may go to it now (a mobile, not opted out, inside SMS hours)."""
+    contact = _contact_for(session, case)
+    if contact.opted_out_at is not None:
+        raise RectificationError("该号码已退订短信，不能短信反馈；请电话反馈并登记（--via phone）")
+    if contact.kind != "mobile":
+        raise RectificationError("该号码不是手机号，不能短信反馈；请电话反馈并登记（--via phone）")
+    policy = _policy(session, settings, case.hall_id)
+    if not policy.may_sms(now):
+        at = policy.next_sms_moment(now).astimezone(_hall_tz(session, case.hall_id)).strftime("%m-%d %H:%M")
+        raise RectificationError(f"现在不在短信发送时段（{settings.sms_hours}），请于 {at} 之后发送，或电话反馈")
     return contact
 
 
@@ -424,15 +447,10 @@ def _send_feedback_sms(
     settings: Settings | None,
     provider: Provider | None,
 ) -> Message:
-    contact = _contact_for(session, case)
-    if contact.opted_out_at is not None:
-        raise RectificationError("该号码已退订短信，不能短信反馈；请电话反馈并登记（--via phone）")
-    if contact.kind != "mobile":
-        raise RectificationError("该号码不是手机号，不能短信反馈；请电话反馈并登记（--via phone）")
-    from callback.config import Settings as _Settings
     from ivr.provider import ProviderError, SmsRequest, get_provider
 
-    settings = settings or _Settings.from_env()
+    settings = settings or Settings.from_env()
+    contact = _sms_contact(session, case, now, settings)
     provider = provider or get_provider(settings)
     hall = session.get(Hall, case.hall_id)
     body = f"【{hall.name if hall else '政务服务中心'}】{text}"
@@ -538,8 +556,11 @@ def iso_week(now: datetime, tz: ZoneInfo) -> str:
     return f"{year}-W{week:02d}"
 
 
-def schedule_revisit(session: Session, case: Rectification, now: datetime, *, actor: str) -> Callback:
-    """Schedule the 二次回访 after feedback: a new callback (state drawn, due now) linked by ``revisit_of_id``."""
+def schedule_revisit(
+    session: Session, case: Rectification, now: datetime, *, actor: str, settings: Settings | None = None
+) -> Callback:
+    """Schedule the 二次回访 after feedback: a new callback (state drawn, due at the next calling moment) linked
+    to the first by ``revisit_of_id``; the dialer calls it like any drawn callback."""
     _require(case, (FEEDBACK_GIVEN, CLOSED), "反馈之后才能安排二次回访")
     if case.revisit_callback_id is not None:
         raise RectificationError(f"整改#{case.id} 已安排二次回访（回访#{case.revisit_callback_id}）")
@@ -547,10 +568,11 @@ def schedule_revisit(session: Session, case: Rectification, now: datetime, *, ac
     contact = _contact_for(session, case)
     if contact.opted_out_at is not None:
         raise RectificationError("该号码已退订，不能二次回访")
+    due = _policy(session, settings or Settings.from_env(), first.hall_id).next_call_moment(_aware(now))
     revisit = Callback(
         hall_id=first.hall_id, draw_id=None, case_id=first.case_id, contact_id=first.contact_id,
         window_id=first.window_id, week=iso_week(now, _hall_tz(session, first.hall_id)), state="drawn",
-        channel="voice", next_action_at=_aware(now), token=secrets.token_hex(16), revisit_of_id=first.id,
+        channel="voice", next_action_at=due, token=secrets.token_hex(16), revisit_of_id=first.id,
         flags={"revisit": True},
     )
     session.add(revisit)

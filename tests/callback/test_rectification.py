@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callback.config import Settings
 from callback.models import Answer, Callback, Contact, Message, TranscriptEvent
 from callback.models.rectification import Rectification, RectificationEvent
 from callback.rectification import (
@@ -541,3 +542,21 @@ def test_cli_finds_a_case_by_ledger_case_number(session: Session, database_url: 
     assert result.exit_code == 0, result.output
     unknown = _cli(database_url, monkeypatch, OPENED, "rectify", "NO-SUCH", "--action", "已整改")
     assert unknown.exit_code == 2 and "找不到整改" in unknown.output
+
+
+def test_no_feedback_sms_outside_sms_hours(session: Session) -> None:
+    provider = RecordingProvider()
+    case = _opened(session)
+    rectify(session, case, "已整改", OPENED, actor="a")
+    night = datetime(2026, 10, 8, 13, 30, tzinfo=UTC)  # 21:30 Shanghai; SMS hours 08:00–20:00
+    with pytest.raises(RectificationError, match="10-09 08:00"):
+        give_feedback(session, case, "已整改", night, actor="a", via="sms", provider=provider, settings=Settings())
+    assert provider.sent == [] and case.state == "rectified"
+    assert session.scalar(select(Message).where(Message.purpose == "rectify_feedback")) is None
+
+
+def test_revisit_waits_for_calling_hours(session: Session) -> None:
+    case = _fed_back(session, ALL_GOOD | {"overall": "U"})
+    evening = datetime(2026, 10, 9, 12, 0, tzinfo=UTC)  # Fri 20:00 Shanghai; next calling moment Sat 10-10 09:00
+    revisit = schedule_revisit(session, case, evening, actor="s", settings=Settings())
+    assert revisit.next_action_at == datetime(2026, 10, 10, 1, 0, tzinfo=UTC)  # 调休 Saturday is a working day
