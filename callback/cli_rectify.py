@@ -22,6 +22,7 @@ from callback.config import Settings
 from callback.db import transaction
 from callback.models import Hall
 from callback.models.rectification import Rectification
+from callback.report import pad
 
 
 def now() -> datetime:
@@ -96,7 +97,7 @@ def _window_id(session: Session, hall: Hall, name: str) -> int:
 def _line(row: dict[str, Any]) -> str:
     due = row["due_at"][:16].replace("T", " ") + ("*" if row["estimated"] else "")
     flag = {"overdue": " 【超期】", "late": " 【逾期反馈】"}.get(row["deadline"], "")
-    return (f"#{row['id']:<5} {row['window']:<12} {row['state_label']:<4} 期限 {due}  "
+    return (f"#{row['id']:<5} {pad(row['window'], 14)} {pad(row['state_label'], 6)} 期限 {due}  "
             f"原因：{'、'.join(row['reason_labels'])}{flag}")
 
 

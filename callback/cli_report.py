@@ -14,7 +14,7 @@ from callback.cli import echo_json, fail, main, pass_settings
 from callback.config import Settings
 from callback.db import transaction
 from callback.models import Hall
-from callback.report import weekly_report, write_xlsx
+from callback.report import pad, weekly_report, write_xlsx
 
 
 def now() -> datetime:
@@ -65,7 +65,7 @@ def _print(payload: dict[str, Any]) -> None:
         score = "—" if row["score"] is None else f"{row['score']:.1f}"
         rect = row["rectifications"]
         click.echo(
-            f"{row['window']:<12} 抽取 {row['drawn']:>2}  电话 {row['reached_phone']:>2}  短信 {row['reached_sms']:>2}  "
+            f"{pad(row['window'], 14)} 抽取 {row['drawn']:>2}  电话 {row['reached_phone']:>2}  短信 {row['reached_sms']:>2}  "
             f"未联系上 {row['unreachable']:>2}  退订 {row['opted_out']:>2}  评价 {row['n']:>2} "
             f"(满意 {row['satisfied']} / 基本满意 {row['basic']} / 不满意 {row['unsatisfied']})  "
             f"得分 {score}  满意率区间 {_pct(row['ci_low'])}–{_pct(row['ci_high'])}  {row['grade']}  "

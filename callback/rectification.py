@@ -534,7 +534,7 @@ def _remind(session: Session, case: Rectification, now: datetime, actor: str, no
     case.reminded_at = now
     audience = "supervisors" if case.integrity else "window"
     record(session, case, now, actor, "reminder", audience=audience, due_at=case.due_at.isoformat())
-    notifier.notify(_notice(case, "reminder", audience, f"整改#{case.id} 明日到期，请及时整改并反馈"))
+    notifier.notify(_notice(case, "reminder", audience, f"{case.window.name}：整改将于下一个工作日结束时到期，请及时整改并反馈"))
     return True
 
 
@@ -544,7 +544,7 @@ def _escalate(session: Session, case: Rectification, now: datetime, actor: str, 
     case.escalated_at = now
     record(session, case, now, actor, "escalated", audience="supervisors", due_at=case.due_at.isoformat())
     window = case.window.name if case.window else ""
-    notifier.notify(_notice(case, "escalation", "supervisors", f"整改#{case.id}（{window}）已超期未反馈"))
+    notifier.notify(_notice(case, "escalation", "supervisors", f"{window}：整改已超期未反馈"))
     return True
 
 

@@ -200,9 +200,15 @@ DEADLINE_LABELS = {"on_time": "按时", "late": "逾期反馈", "overdue": "超�
 CASE_HEADERS = ("整改编号", "窗口", "原因", "状态", "开立时间", "反馈期限", "期限为估算", "反馈时间", "反馈方式", "期限情况")
 
 
-def _display_width(value: Any) -> int:
+def display_width(value: Any) -> int:
     text = "" if value is None else str(value)
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(value: Any, width: int) -> str:
+    """Left-justify for a terminal, counting CJK characters as two columns."""
+    text = str(value)
+    return text + " " * max(width - display_width(text), 0)
 
 
 def _fit_columns(sheet: Any, header_row: int) -> None:
@@ -210,7 +216,7 @@ def _fit_columns(sheet: Any, header_row: int) -> None:
     from openpyxl.utils import get_column_letter
 
     for index, column in enumerate(sheet.iter_cols(min_row=header_row), start=1):
-        widest = max((_display_width(cell.value) for cell in column), default=0)
+        widest = max((display_width(cell.value) for cell in column), default=0)
         sheet.column_dimensions[get_column_letter(index)].width = min(max(widest + 2, 8), 48)
 
 
