@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from callback.config import Settings
-from callback.models import Answer, Attempt, AuditEvent, Callback, Case, Contact, Hall
+from callback.models import Answer, Attempt, AuditEvent, Callback, Case, Contact, Hall, utcnow
 from callback.rectification import open_for_callback
 from ivr.prompts import Catalog, Prompt, load_catalog
-from ivr.receipts import first_delivery
+from ivr.receipts import dialect_insert, first_delivery
 from ivr.transcript import add_event
 from ivr.urls import webhook_url
 from survey.complaints import complaint_signals
@@ -273,16 +273,31 @@ def _record_answer(ctx: _Ctx, item: Item, answer: KeyAnswer) -> None:
         ctx.log("note", "廉洁自律问题：已即时提醒督查科", item=item.code)
 
 
-def save_answer(session: Session, callback: Callback, answer: KeyAnswer, channel: str) -> Answer:
-    """Store (or overwrite) one item's answer at once, so a later hang-up keeps it."""
+def save_answer(session: Session, callback: Callback, answer: KeyAnswer, channel: str) -> None:
+    """Store (or overwrite) one item's answer at once, so a later hang-up keeps it: one upsert, no read first."""
     value = (answer.rating or answer.yes_no).value  # type: ignore[union-attr]
-    row = session.scalar(select(Answer).where(Answer.callback_id == callback.id, Answer.item == answer.item))
+    insert = dialect_insert(session)
+    if insert is None:
+        _save_answer_orm(session, callback, answer.item, value, answer.key, channel)
+        return
+    now = utcnow()
+    statement = insert(Answer).values(
+        hall_id=callback.hall_id, callback_id=callback.id, item=answer.item, value=value, key=answer.key,
+        channel=channel, created_at=now, updated_at=now,
+    )
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["callback_id", "item"],
+        set_={"value": value, "key": answer.key, "channel": channel, "updated_at": now},
+    ))
+
+
+def _save_answer_orm(session: Session, callback: Callback, item: str, value: str, key: str, channel: str) -> None:
+    row = session.scalar(select(Answer).where(Answer.callback_id == callback.id, Answer.item == item))
     if row is None:
-        row = Answer(hall_id=callback.hall_id, callback_id=callback.id, item=answer.item, channel=channel)
+        row = Answer(hall_id=callback.hall_id, callback_id=callback.id, item=item, channel=channel)
         session.add(row)
-    row.value, row.key, row.channel = value, answer.key, channel
+    row.value, row.key, row.channel = value, key, channel
     session.flush()
-    return row
 
 
 def raise_integrity_alert(session: Session, callback: Callback, now: datetime, source: str) -> None:
