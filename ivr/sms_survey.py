@@ -145,7 +145,8 @@ def survey_text(catalog: Catalog, centre: str, item: str, key: str = "sms.survey
 def more_text(catalog: Catalog, centre: str, remaining: Sequence[Item], after_word: bool = False) -> str:
     """Asks for the items still missing, in order, with their keys."""
     head = catalog.prompt("sms.more_after_word" if after_word else "sms.more", centre=centre).text
-    labels = "、".join(catalog.prompt(f"sms.item.{item.code}").text for item in remaining)
+    separator = catalog.prompt("sms.separator").text
+    labels = separator.join(catalog.prompt(f"sms.item.{item.code}").text for item in remaining)
     scale = catalog.prompt("sms.more_scale").text if any(i.kind == "rating" for i in remaining) else ""
     return head + labels + scale
 
