@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -123,10 +123,11 @@ def handle_turn(
     session: Session, turn: VoiceTurn, settings: Settings, now: datetime, catalog: Catalog | None = None
 ) -> VoiceResponse:
     """Advance the survey by one webhook turn and return the TwiML to play next. Does not commit."""
-    callback = session.scalar(select(Callback).where(Callback.token == turn.token).with_for_update())
-    if callback is None or turn.step not in STEPS:
+    found = _locked_callback(session, turn)
+    if found is None or turn.step not in STEPS:
         return _hangup_only()
-    attempt = _attempt_for(session, callback, turn)
+    callback, attempt = found
+    attempt = _attempt_for(session, callback, attempt, turn)
     fresh = first_delivery(session, turn.delivery_key)
     ctx = _Ctx(session, callback, attempt, settings, now, catalog or load_catalog(), turn, fresh)
     if turn.step == "answer":
@@ -134,12 +135,27 @@ def handle_turn(
     if not _accepting(ctx):
         ctx.log("note", f"通话已结束（{callback.state}），忽略迟到的请求")
         return _hangup_only()
-    return _HANDLERS[turn.step](ctx)
+    late = callback.state != "in_survey"
+    response = _HANDLERS[turn.step](ctx)
+    if late and fresh and callback.state in SURVEY_OUTCOMES:
+        finish_survey(session, callback, now, attempt=attempt)  # a late answer may change the outcome
+    return response
 
 
-def _attempt_for(session: Session, callback: Callback, turn: VoiceTurn) -> Attempt | None:
-    attempt = session.get(Attempt, turn.attempt_id) if turn.attempt_id else None
-    if attempt is None or attempt.callback_id != callback.id:
+def _locked_callback(session: Session, turn: VoiceTurn) -> tuple[Callback, Attempt | None] | None:
+    """The callback, row-locked for this turn, with the attempt named in the URL — one round trip."""
+    query = (
+        select(Callback, Attempt)
+        .outerjoin(Attempt, and_(Attempt.callback_id == Callback.id, Attempt.id == (turn.attempt_id or -1)))
+        .where(Callback.token == turn.token)
+        .with_for_update(of=Callback)
+    )
+    row = session.execute(query).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def _attempt_for(session: Session, callback: Callback, attempt: Attempt | None, turn: VoiceTurn) -> Attempt | None:
+    if attempt is None:
         attempt = _attempt_by_sid(session, callback, turn.call_sid)
     if attempt is not None and attempt.provider_call_id is None and turn.call_sid:
         attempt.provider_call_id = turn.call_sid  # the webhook may beat the dialer's own write of the sid

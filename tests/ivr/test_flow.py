@@ -214,6 +214,14 @@ def test_answer_arriving_after_the_hang_up_status_is_still_kept(call: Caller, db
     assert answers(db, callback)["by_the_rules"] == ("2", "B") and callback.outcome == "partial"
 
 
+def test_a_late_last_answer_completes_the_survey(call: Caller, db: Session) -> None:
+    twiml = run_items(call, call.press(call.answer(), "1"), "11111")
+    call.status("completed", seq=3)
+    assert fresh(db, call.callback).outcome == "partial"
+    call.press(twiml, "1")
+    assert fresh(db, call.callback).outcome == "complete" and len(answers(db, call.callback)) == 6
+
+
 def test_answering_machine_is_hung_up_on(call: Caller, db: Session) -> None:
     twiml = call.answer(AnsweredBy="machine_end_beep")
     assert twiml.hangs_up and twiml.gather is None
