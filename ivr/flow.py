@@ -297,7 +297,7 @@ def save_answer(session: Session, callback: Callback, answer: KeyAnswer, channel
         _save_answer_orm(session, callback, answer.item, value, answer.key, channel)
         return
     now = utcnow()
-    statement = insert(Answer).values(
+    statement = insert(Answer.__table__).values(
         hall_id=callback.hall_id, callback_id=callback.id, item=answer.item, value=value, key=answer.key,
         channel=channel, created_at=now, updated_at=now,
     )

@@ -36,9 +36,10 @@ def first_delivery(session: Session, key: str) -> bool:
     insert = dialect_insert(session)
     if insert is None:
         return _first_delivery_savepoint(session, key)
+    table = WebhookReceipt.__table__  # Core, not the ORM bulk path: this runs on every webhook
     statement = (
-        insert(WebhookReceipt).values(key=key, received_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["key"]).returning(WebhookReceipt.id)
+        insert(table).values(key=key, received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
     )
     return session.execute(statement).first() is not None
 
