@@ -299,10 +299,12 @@ def report(webhook: Result, bare: Result, written: int, args: argparse.Namespace
     if args.json:
         print(json.dumps({"webhook": webhook.__dict__ | {"rps": webhook.rps}, "bare": bare.__dict__ | {"rps": bare.rps},
                           "ratio": ratio, "answers_written": written, "target_met": met,
+                          "cpus": os.cpu_count(), "load_average": os.getloadavg()[0],
                           "settings": vars(args)}, default=str))
         return
     print(f"gunicorn gthread workers={args.workers} threads={args.threads}; {args.connections} connections, "
-          f"{args.duration}s each; load: {'wrk' if shutil.which('wrk') and not args.python_load else 'python'}")
+          f"{args.duration}s each; load: {'wrk' if shutil.which('wrk') and not args.python_load else 'python'}; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work on the machine skews results)")
     print(f"{'endpoint':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'requests':>10}")
     for r in (webhook, bare):
         print(f"{r.name:<10}{r.rps:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{r.errors:>8}{r.requests:>10}")
