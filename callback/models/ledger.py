@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callback.models.base import Base, created_at, hall_fk, intpk, name_str, short_str, updated_at
@@ -49,7 +49,19 @@ class Contact(Base):
     """One per normalised phone number and hall: opt-out and last contact live here, not on cases."""
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("hall_id", "phone"),)
+    __table_args__ = (
+        UniqueConstraint("hall_id", "phone"),
+        # The weekly draw looks up the few excluded numbers through these instead of reading every contact
+        # (callback/draw.py, `_excluded_contacts`).
+        *(
+            Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+            for name, columns, where in (
+                ("ix_contacts_undialable", ("hall_id",), "kind NOT IN ('mobile', 'landline')"),
+                ("ix_contacts_opted_out", ("hall_id", "opted_out_at"), "opted_out_at IS NOT NULL"),
+                ("ix_contacts_last_contacted", ("hall_id", "last_contacted_at"), "last_contacted_at IS NOT NULL"),
+            )
+        ),
+    )
     id: Mapped[intpk]
     hall_id: Mapped[hall_fk]
     phone: Mapped[str] = mapped_column(String(32))  # E.164 when valid, else the cleaned raw text

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 03:13:14.745897
+Create Date: 2026-11-26 03:49:50.101816
 """
 
 from alembic import op
@@ -93,6 +93,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contacts_hall_id'), ['hall_id'], unique=False)
+        batch_op.create_index('ix_contacts_last_contacted', ['hall_id', 'last_contacted_at'], unique=False, postgresql_where=sa.text('last_contacted_at IS NOT NULL'), sqlite_where=sa.text('last_contacted_at IS NOT NULL'))
+        batch_op.create_index('ix_contacts_opted_out', ['hall_id', 'opted_out_at'], unique=False, postgresql_where=sa.text('opted_out_at IS NOT NULL'), sqlite_where=sa.text('opted_out_at IS NOT NULL'))
+        batch_op.create_index('ix_contacts_undialable', ['hall_id'], unique=False, postgresql_where=sa.text("kind NOT IN ('mobile', 'landline')"), sqlite_where=sa.text("kind NOT IN ('mobile', 'landline')"))
 
     op.create_table('draws',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -449,6 +452,9 @@ def downgrade() -> None:
 
     op.drop_table('draws')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.drop_index('ix_contacts_undialable', postgresql_where=sa.text("kind NOT IN ('mobile', 'landline')"), sqlite_where=sa.text("kind NOT IN ('mobile', 'landline')"))
+        batch_op.drop_index('ix_contacts_opted_out', postgresql_where=sa.text('opted_out_at IS NOT NULL'), sqlite_where=sa.text('opted_out_at IS NOT NULL'))
+        batch_op.drop_index('ix_contacts_last_contacted', postgresql_where=sa.text('last_contacted_at IS NOT NULL'), sqlite_where=sa.text('last_contacted_at IS NOT NULL'))
         batch_op.drop_index(batch_op.f('ix_contacts_hall_id'))
 
     op.drop_table('contacts')
