@@ -1,0 +1,77 @@
+"""The Celery app (issue 3 §4, DESIGN.md §4), built from `Settings` so web, CLI and worker share one configuration.
+
+    celery -A worker.celery_app worker --loglevel=info     # executes tasks
+    celery -A worker.celery_app beat --loglevel=info       # the schedule below (run exactly one)
+
+* ``REDIS_URL`` set: Redis is the broker; nothing is stored in it that the database does not also know.
+* ``REDIS_URL`` unset (the embedded default): ``task_always_eager`` — ``.delay()`` runs the task inline, so the
+  CLI and the demo need no Redis and no worker.
+
+Beat schedule (times in the app time zone, Asia/Shanghai by default):
+
+* ``weekly-draw`` — Monday 09:00: the week's draw for every hall (篇2 三(一) 每周抽取);
+* ``tick`` — every 30 s: claim due callbacks (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and enqueue one
+  dial / SMS task per id;
+* ``reconcile`` — every 5 min: re-enqueue work whose time passed without progress (claims never picked up,
+  calls whose final status never came, a week's draw that never happened).
+
+Broker tuning that is Celery's business, not the product's, comes from the environment:
+``CELERY_VISIBILITY_TIMEOUT`` (seconds before a message taken by a worker that died is delivered again;
+default 3600 — every task is idempotent, so a redelivery is harmless, only later).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+from celery.schedules import crontab
+
+from callback.config import Settings
+
+SETTINGS_KEY = "callback_settings"
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    return {
+        "weekly-draw": {
+            "task": "worker.tasks.weekly_draw_all",
+            "schedule": crontab(minute=0, hour=9, day_of_week="mon"),
+            "options": {"expires": 6 * 3600},
+        },
+        "tick": {"task": "worker.tasks.tick", "schedule": 30.0, "options": {"expires": 25}},
+        "reconcile": {"task": "worker.tasks.reconcile", "schedule": 300.0, "options": {"expires": 290}},
+    }
+
+
+def _transport_options() -> dict[str, Any]:
+    visibility = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+    # Sweep for messages of dead workers often enough to notice them soon after they become visible again.
+    return {"visibility_timeout": visibility, "unacked_restore_interval": max(1, min(10, visibility // 2)),
+            "unacked_restore_throttle": 1}
+
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    """A Celery app for these settings; tasks find the settings in ``app.conf[SETTINGS_KEY]``."""
+    settings = settings or Settings.from_env()
+    app = Celery("callback", include=["worker.tasks"])
+    app.conf.update(
+        broker_url=settings.redis_url or "memory://",
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=_transport_options(),
+        task_always_eager=not settings.redis_url,
+        task_eager_propagates=True,
+        task_ignore_result=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        timezone=settings.timezone,
+        enable_utc=True,
+        beat_schedule=beat_schedule(),
+    )
+    app.conf[SETTINGS_KEY] = settings
+    return app
+
+
+app = create_celery()
