@@ -1,0 +1,143 @@
+"""A real Celery worker on the real Redis and PostgreSQL, SIGKILLed while it draws (issue 3, "Tests").
+
+The weekly-draw task is sent (twice, as a duplicate delivery would) for several halls; the worker is killed with
+SIGKILL as soon as the first draw has committed, so it dies in the middle of the next one; a new worker is
+started. The message the dead worker had taken comes back after the visibility timeout (``acks_late``), the
+rest were still queued. In the end every hall has exactly one draw for the week, its callbacks are exactly its
+sample, no case is drawn twice, and every draw verifies.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+from sqlalchemy import func, select, text
+
+from callback.config import Settings
+from callback.db import get_engine, session_factory
+from callback.draw import verify_draw, week_of
+from callback.models import Base, Callback, Draw, Hall, utcnow
+from worker.celery_app import create_celery
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+HALLS = 6
+CASES_PER_HALL = 20_000  # enough that one draw takes a noticeable moment, so the kill lands inside one
+SH = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """The PostgreSQL test database only (a worker process cannot share a SQLite file test's transaction)."""
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with get_engine(pg_database).begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return pg_database
+
+
+def seed_halls(url: str) -> list[int]:
+    """HALLS halls, each with CASES_PER_HALL cases accepted and stored in the hour before now."""
+    params = {"halls": HALLS, "n": CASES_PER_HALL, "now": utcnow()}
+    statements = [
+        "INSERT INTO halls (code, name, timezone, created_at)"
+        " SELECT 'KILL' || h, '中心' || h, 'Asia/Shanghai', :now FROM generate_series(1, :halls) h",
+        "INSERT INTO windows (hall_id, name, created_at) SELECT id, '综合窗口', :now FROM halls",
+        "INSERT INTO contacts (hall_id, phone, kind, created_at)"
+        " SELECT h.id, '+86139' || lpad((h.id * 100000 + i)::text, 8, '0'), 'mobile', :now"
+        " FROM halls h, generate_series(1, :n) i",
+        "INSERT INTO cases (hall_id, case_no, window_id, contact_id, item_name, item_kind, phone_kind,"
+        " accepted_at, row_hash, created_at, updated_at)"
+        " SELECT c.hall_id, 'K' || c.id, w.id, c.id, '营业执照', '即办件', 'mobile',"
+        " :now - interval '1 second' * (1 + c.id % 3000), md5(c.id::text),"
+        " :now - interval '1 second' * (1 + c.id % 3000), :now"
+        " FROM contacts c JOIN windows w ON w.hall_id = c.hall_id",
+        "ANALYZE",
+    ]
+    with get_engine(url).begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement), params)
+        return list(conn.scalars(text("SELECT id FROM halls ORDER BY id")))
+
+
+def start_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--pool=prefork",
+               "--concurrency=1", "--prefetch-multiplier=1", "--without-gossip", "--without-mingle",
+               "--without-heartbeat", "--loglevel=INFO", f"--hostname={name}@%h"]
+    with log.open("ab") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # its own process group: SIGKILL takes the pool too
+
+
+def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL, timeout: float = 15) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n--- worker log ---\n{tail}")
+        time.sleep(0.05)
+
+
+def draw_count(url: str) -> int:
+    with session_factory(url)() as session:
+        return session.scalar(select(func.count()).select_from(Draw))
+
+
+def test_killed_worker_leaves_exactly_one_draw_per_hall(pg_url: str, redis_url: str, tmp_path: Path) -> None:
+    hall_ids = seed_halls(pg_url)
+    week = week_of(utcnow(), SH)
+    env = {**os.environ, "DATABASE_URL": pg_url, "REDIS_URL": redis_url, "CELERY_VISIBILITY_TIMEOUT": "2",
+           "CALL_HOURS": "00:00-24:00", "CALL_DAYS": "all", "PYTHONPATH": str(ROOT)}
+    producer = create_celery(Settings(database_url=pg_url, redis_url=redis_url))
+    for _ in range(2):  # every task twice: a duplicate delivery must not draw twice
+        for hall_id in hall_ids:
+            producer.send_task("worker.tasks.weekly_draw", args=[hall_id, week])
+    log = tmp_path / "worker.log"
+
+    first = start_worker(env, log, "first")
+    try:
+        wait_for(lambda: draw_count(pg_url) >= 1, 40, "the first draw to commit", log)
+    finally:
+        kill_group(first)
+    drawn_at_kill = draw_count(pg_url)
+    assert drawn_at_kill < HALLS, "the worker finished everything before it could be killed"
+
+    second = start_worker(env, log, "second")
+    broker = redis.Redis.from_url(redis_url)
+    try:
+        wait_for(lambda: draw_count(pg_url) >= HALLS, 45, "every hall to be drawn", log)
+        wait_for(lambda: broker.llen("celery") == 0 and broker.hlen("unacked") == 0, 20,
+                 "the queue to drain", log)
+    finally:
+        kill_group(second, signal.SIGTERM)
+
+    with session_factory(pg_url)() as session:
+        draws = session.scalars(select(Draw).order_by(Draw.hall_id)).all()
+        assert [(d.hall_id, d.week, d.superseded_at) for d in draws] == [(h, week, None) for h in hall_ids]
+        for d in draws:
+            callbacks = session.scalars(select(Callback.case_id).where(Callback.draw_id == d.id)).all()
+            assert sorted(callbacks) == sorted(d.sample_case_ids) and len(callbacks) == 20
+            assert verify_draw(session, session.get(Hall, d.hall_id), week).ok
+        case_ids = session.scalars(select(Callback.case_id)).all()
+        assert len(case_ids) == len(set(case_ids)) == 20 * HALLS
+    assert "+86" not in log.read_text(errors="replace")  # no phone number in the worker's log
