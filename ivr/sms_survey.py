@@ -40,19 +40,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
 from callback.ledger.values import normalise_phone
-from callback.models import Answer, Attempt, AuditEvent, Callback, Case, Contact, Hall, Message
+from callback.models import Answer, AuditEvent, Callback, Case, Contact, Hall, Message
 from callback.rectification import open_for_callback
 from ivr.flow import answered_items, finish_survey, raise_integrity_alert, save_answer
 from ivr.prompts import Catalog, load_catalog
 from ivr.provider import Provider, ProviderError, SmsRequest
 from ivr.receipts import first_delivery
-from ivr.status import CLOSED as CLOSED_CALL
 from ivr.transcript import add_event
 from survey._text import fold  # the reply parser's folding (NFKC, Traditional→Simplified, lowercase)
 from survey.complaints import complaint_signals
@@ -71,7 +70,8 @@ LIVE_CALL_WAIT = timedelta(minutes=10)
 MAX_SEGMENTS = 2
 MIN_ITEM_CHARS = 4  # shorter than this, the item name is left out rather than cut to nothing
 DEFAULT_CENTRE = "政务服务中心"
-OPEN_STATES = ("drawn", "sms")  # callbacks an opt-out ends at once (a live call is left to its own flow)
+OPEN_STATES = ("drawn", "sms")
+LIVE_CALL_STATES = ("calling", "in_survey")  # callbacks an opt-out ends at once (a live call is left to its own flow)
 
 STATUS_RANK = {
     PENDING: 0, "accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4,
@@ -218,11 +218,12 @@ def _has_reply(session: Session, callback_id: int) -> bool:
 
 
 def _live_call(session: Session, contact_ids: Sequence[int]) -> bool:
-    """Is a call to this number being placed or in progress (any callback, any hall)? One channel at a time."""
-    query = (
-        select(func.count()).select_from(Attempt).join(Callback, Callback.id == Attempt.callback_id)
-        .where(Callback.contact_id.in_(contact_ids), Attempt.status.not_in(CLOSED_CALL))
-    )
+    """Is a call to this number being placed or in progress (any callback, any hall)? One channel at a time.
+
+    Read from the callback state machine (``calling``/``in_survey`` until the call's final status), which the
+    reconciler repairs if a final status never comes, rather than from attempt rows."""
+    query = select(func.count()).select_from(Callback).where(
+        Callback.contact_id.in_(contact_ids), Callback.state.in_(LIVE_CALL_STATES))
     return bool(contact_ids) and bool(session.scalar(query))
 
 
@@ -319,6 +320,7 @@ def send_sms_survey(
         return held
     centre, item = _names(session, callback)
     body = survey_text(catalog or load_catalog(), centre, item)
+    callback.channel = "sms"
     return _send(session, callback, SURVEY, body, provider, settings, now)
 
 
@@ -378,10 +380,9 @@ def _sent(
     session: Session, callback_id: int, message_id: int, sid: str, status: str, settings: Settings, now: datetime
 ) -> SmsResult:
     callback = _locked(session, callback_id)  # fresh: a reply may already have been handled
+    # A status callback may already have moved the row on: conditional writes, never read-then-write.
+    _advance_message(session, message_id, status or "queued", sid)
     message = session.get(Message, message_id, populate_existing=True)
-    message.provider_sid = message.provider_sid or sid
-    if message.status == PENDING:
-        message.status = status or "queued"
     contact = session.get(Contact, callback.contact_id)
     if contact is not None:
         contact.last_contacted_at = now
@@ -513,39 +514,50 @@ def parse_sms_status(args: Mapping[str, str], form: Mapping[str, str]) -> SmsSta
     )
 
 
-def record_sms_status(session: Session, update: SmsStatusUpdate, now: datetime) -> str:
+def record_sms_status(session: Session, report: SmsStatusUpdate, now: datetime) -> str:
     """Apply one status report. Returns unknown | duplicate | stale | updated | unreachable. Does not commit.
 
     Statuses never move backwards (a late ``sent`` after ``delivered`` is ignored); a survey SMS that is
     undelivered or failed ends its callback ``unreachable`` (DESIGN §4), unless a reply already came.
     """
-    message = _message_for(session, update)
-    if message is None or update.status not in STATUS_RANK:
+    found = _message_for(session, report)
+    if found is None or report.status not in STATUS_RANK:
         return "unknown"
-    if not first_delivery(session, update.delivery_key):
+    # Lock order everywhere: the callback, then its message (the sender holds the callback while it writes the sid).
+    callback = _locked(session, found.callback_id) if found.callback_id else None
+    if not first_delivery(session, report.delivery_key):
         return "duplicate"
-    message.provider_sid = message.provider_sid or update.message_sid
-    if message.status in FINAL_STATUSES or STATUS_RANK[update.status] <= STATUS_RANK.get(message.status, 0):
+    if not _advance_message(session, found.id, report.status, report.message_sid):
         return "stale"
-    message.status = update.status
-    callback = _locked(session, message.callback_id) if message.callback_id else None
-    if callback is None or update.status not in FINAL_STATUSES or message.purpose not in (SURVEY, REMINDER):
+    message = session.get(Message, found.id, populate_existing=True)
+    if callback is None or report.status not in FINAL_STATUSES or message.purpose not in (SURVEY, REMINDER):
         return "updated"
-    label = STATUS_LABELS[update.status] + (f"（{update.error_code}）" if update.error_code else "")
-    _log(session, callback, "status", label, now, status=update.status, message_id=message.id)
-    if update.status in UNDELIVERED and message.purpose == SURVEY and _may_give_up(session, callback):
+    label = STATUS_LABELS[report.status] + (f"（{report.error_code}）" if report.error_code else "")
+    _log(session, callback, "status", label, now, status=report.status, message_id=message.id)
+    if report.status in UNDELIVERED and message.purpose == SURVEY and _may_give_up(session, callback):
         _end(session, callback, "unreachable", now, "短信无法送达，无法联系", sms_end="undelivered",
-             sms_error=update.error_code or None)
+             sms_error=report.error_code or None)
         return "unreachable"
     return "updated"
 
 
-def _message_for(session: Session, update: SmsStatusUpdate) -> Message | None:
-    message = session.get(Message, update.message_id) if update.message_id else None
-    if message is not None and message.provider_sid not in (None, update.message_sid):
+def _advance_message(session: Session, message_id: int, status: str, sid: str) -> bool:
+    """Move a message's status forward only (one conditional UPDATE: no lost update between concurrent writers,
+    SQLite included) and record the provider's sid if it is not known yet. True if the status moved."""
+    session.execute(update(Message).where(Message.id == message_id, Message.provider_sid.is_(None))
+                    .values(provider_sid=sid).execution_options(synchronize_session=False))
+    lower = [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK.get(status, 0)]
+    moved = session.execute(update(Message).where(Message.id == message_id, Message.status.in_(lower))
+                            .values(status=status).execution_options(synchronize_session=False))
+    return moved.rowcount == 1
+
+
+def _message_for(session: Session, report: SmsStatusUpdate) -> Message | None:
+    message = session.get(Message, report.message_id) if report.message_id else None
+    if message is not None and message.provider_sid not in (None, report.message_sid):
         message = None
-    if message is None and update.message_sid:
-        message = session.scalar(select(Message).where(Message.provider_sid == update.message_sid))
+    if message is None and report.message_sid:
+        message = session.scalar(select(Message).where(Message.provider_sid == report.message_sid))
     return message if message is not None and message.direction == "out" else None
 
 
@@ -634,8 +646,8 @@ def open_survey(session: Session, phone: str, now: datetime) -> Callback | None:
     query = (
         select(Callback.id, Callback.state, Callback.flags)
         .join(Message, Message.callback_id == Callback.id)
-        .where(Callback.contact_id.in_(contact_ids), Callback.channel == "sms", Message.direction == "out",
-               Message.purpose == SURVEY, Message.status != NOT_SENT)
+        .where(Callback.contact_id.in_(contact_ids), Message.direction == "out", Message.purpose == SURVEY,
+               Message.status != NOT_SENT)
         .order_by(Message.id.desc())
     )
     rows = session.execute(query).all()

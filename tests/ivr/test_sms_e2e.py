@@ -263,3 +263,49 @@ def test_a_duplicated_message_sid_is_handled_once(world: World) -> None:
     world.session.expire_all()
     assert count(world.session, Message, direction="in") == 1
     assert answers(world.session, callback) == {"attitude": "1", "efficiency": "1", "by_the_rules": "2"}
+
+
+def test_a_simulated_week_of_sms_settles_every_survey(world: World) -> None:
+    from ivr.sms_cli import sms_until_settled
+
+    made = [world.citizen(citizens.no_answer(sms_replies=[c])) for c in ("111111", "满意", "2", "退订")]
+    made += [world.citizen(citizens.no_answer()), world.citizen(citizens.no_answer(sms_status="failed"))]
+    world.calls_until_settled()
+    lines: list[str] = []
+    rounds = sms_until_settled(world.session, world.provider, world.settings, world.clock, echo=lines.append)
+    outcomes = [world.reload(c).state for c in made]
+    assert outcomes == ["complete", "partial", "partial", "opted_out", "unreachable", "unreachable"]
+    assert rounds >= 3 and lines and all(line.startswith("短信第") for line in lines)
+    assert world.session.scalars(select(Callback).where(Callback.state == "sms")).all() == []
+
+
+@pytest.fixture
+def cli_env(world: World, monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> dict[str, str]:
+    values = {"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": AUTH, "TELEPHONY": "simulator",
+              "PUBLIC_BASE_URL": world.server.url, "SMS_HOURS": "00:00-24:00",
+              "SIMULATOR_CITIZENS": str(tmp_path / "cli-sim" / "citizens.json")}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def test_the_sms_commands(world: World, cli_env: dict[str, str]) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from callback.cli import main
+    from ivr.simulator.citizens import CitizenRegistry
+
+    world.server.app.config["CLOCK"] = None  # the command runs on real time; so does the app here
+    callback, _ = make_callback(world.session, state="sms", attempt=False, phone="+8613700000099")
+    CitizenRegistry(Path(cli_env["SIMULATOR_CITIZENS"])).set("+8613700000099", citizens.replies_by_sms("112111"))
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(main, ["sms-status", "--json"], catch_exceptions=False).output)
+    assert [(r["id"], r["phone"], r["answered"]) for r in listed] == [(callback.id, "137****0099", 0)]
+    result = runner.invoke(main, ["sms", "--json"], catch_exceptions=False)
+    assert [(r["callback_id"], r["result"]) for r in json.loads(result.output)] == [(callback.id, "sent")]
+    callback = world.reload(callback)
+    assert callback.state == "complete" and answers(world.session, callback)["by_the_rules"] == "2"
+    assert json.loads(runner.invoke(main, ["sms-status", "--json"], catch_exceptions=False).output) == []
+    assert "共处理 0 条短信回访" in runner.invoke(main, ["sms"], catch_exceptions=False).output
