@@ -67,6 +67,7 @@ MAX_CLARIFICATIONS = 1  # DESIGN §3: "ask once more on anything ambiguous"
 MAX_SEND_ERRORS = 3  # transient provider errors before the callback ends unreachable
 SEND_BACKOFF = timedelta(minutes=10)
 LIVE_CALL_WAIT = timedelta(minutes=10)
+STALE_SEND = timedelta(minutes=10)  # an outbox row with no provider answer by then: the sender died
 MAX_SEGMENTS = 2
 MIN_ITEM_CHARS = 4  # shorter than this, the item name is left out rather than cut to nothing
 DEFAULT_CENTRE = "政务服务中心"
@@ -262,15 +263,17 @@ def due_sms_ids(session: Session, now: datetime, limit: int | None = None) -> li
 
 
 def sms_phase(session: Session, callback: Callback, now: datetime) -> str:
-    """send | remind | expire | wait — what an SMS callback needs next."""
+    """send | remind | expire | repair | wait — what an SMS callback needs next."""
     if callback.state != "sms":
         return "wait"
-    if _survey_message(session, callback.id) is None:
+    message = _survey_message(session, callback.id)
+    if message is None:
         return "send"
     flags = callback.flags or {}
     expires, remind_at = _at(flags.get("sms_expires_at")), _at(flags.get("sms_remind_at"))
     if expires is None or remind_at is None:
-        return "wait"  # the survey SMS is being sent right now
+        # Being sent right now, or the sender died between the outbox row and the provider's answer.
+        return "repair" if message.created_at <= now - STALE_SEND else "wait"
     if now >= expires:
         return "expire"
     return "remind" if now >= remind_at and not flags.get("sms_reminded") else "wait"
@@ -287,12 +290,28 @@ def advance_sms(
         return send_sms_survey(session, callback_id, provider, settings, now, catalog=catalog)
     if phase == "remind":
         return remind_sms_survey(session, callback_id, provider, settings, now, catalog=catalog)
+    if phase == "repair":
+        return _repair(session, callback_id, settings, now)
     if phase == "expire":
         done = expire_sms_surveys(session, now, ids=[callback_id])
         session.commit()
         return done[0] if done else SmsResult(callback_id, "skipped")
     session.rollback()
     return SmsResult(callback_id, "skipped", detail="nothing due")
+
+
+def _repair(session: Session, callback_id: int, settings: Settings, now: datetime) -> SmsResult:
+    """The survey SMS was handed to the provider but its answer was never recorded (the sender died): it may
+    have gone out, and a send cannot be repeated safely, so the conversation is timed from the outbox row."""
+    callback = _locked(session, callback_id)
+    message = _survey_message(session, callback_id) if callback is not None else None
+    if message is None or sms_phase(session, callback, now) != "repair":
+        session.rollback()
+        return SmsResult(callback_id, "skipped")
+    _schedule(callback, settings, message.created_at)
+    _log(session, callback, "status", "短信发送结果未知（发送中断），按已发送计时", now, message_id=message.id)
+    session.commit()
+    return SmsResult(callback_id, "repaired", message_id=message.id)
 
 
 def run_sms_due(

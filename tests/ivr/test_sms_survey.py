@@ -4,6 +4,7 @@ send, idempotency, provider errors, the reminder and the expiry (issue 5 §1–�
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,16 @@ from sqlalchemy.orm import Session
 
 from callback.config import Settings
 from callback.db import session_factory
-from callback.models import Answer, Attempt, Callback, Contact, Message, Rectification, TranscriptEvent
+from callback.models import (
+    Answer,
+    Attempt,
+    Callback,
+    Contact,
+    Message,
+    Rectification,
+    TranscriptEvent,
+    utcnow,
+)
 from ivr.prompts import load_catalog
 from ivr.provider import ProviderError
 from ivr.simulator.sms import segments as simulator_segments
@@ -337,3 +347,68 @@ def test_advance_sms_runs_the_whole_conversation_clock(db: Session, settings: Se
     assert [m.purpose for m in db.scalars(select(Message).order_by(Message.id))] == ["survey", "reminder"]
     assert advance_sms(db, callback.id, outbox, settings, at).result == "skipped"
     assert count(db, Answer) == 0
+
+
+def test_a_sender_that_died_mid_send_is_timed_from_its_outbox_row_and_never_resends(
+    db: Session, settings: Settings
+) -> None:
+    callback = sms_callback(db)
+
+    def dies(request) -> None:  # noqa: ANN001
+        raise RuntimeError("worker killed while the provider was on the line")
+
+    with pytest.raises(RuntimeError):
+        send_sms_survey(db, callback.id, Outbox(on_send=dies), settings, NOW)
+    db.rollback()
+    callback = reload(db, callback)
+    assert sms_phase(db, callback, NOW + timedelta(minutes=5)) == "wait"
+    outbox = Outbox()
+    assert advance_sms(db, callback.id, outbox, settings, NOW + timedelta(minutes=11)).result == "repaired"
+    callback = reload(db, callback)
+    assert outbox.sent == [] and [m.status for m in messages(db, callback)] == ["pending"]
+    assert datetime.fromisoformat(callback.flags["sms_expires_at"]) == NOW + timedelta(hours=48)
+    assert callback.next_action_at == NOW + timedelta(hours=24)
+
+
+# --- worker tasks --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def eager(database_url: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    import worker.sms_tasks
+    import worker.tasks
+    from worker.celery_app import create_celery
+
+    app = create_celery(Settings(database_url=database_url, sms_hours="00:00-24:00",
+                                 public_base_url="https://hall.example.cn"))
+    app.set_current()
+    outbox = Outbox()
+    monkeypatch.setattr(worker.sms_tasks, "_provider", lambda settings: outbox)
+    monkeypatch.setattr(worker.tasks, "_provider", lambda settings: outbox)
+    return app, outbox
+
+
+def test_the_send_task_texts_once(eager, db: Session) -> None:  # noqa: ANN001
+    app, outbox = eager
+    callback = sms_callback(db)
+    task = app.tasks["worker.sms_tasks.send_sms_survey"]
+    assert [task.delay(callback.id).get() for _ in range(2)] == ["sent", "skipped"]
+    assert len(outbox.sent) == 1 and reload(db, callback).claimed_at is None
+
+
+def test_the_expiry_task_ends_expired_surveys(eager, db: Session, settings: Settings) -> None:  # noqa: ANN001
+    app, _ = eager
+    all_day = replace(settings, sms_hours="00:00-24:00")
+    old, fresh = sms_callback(db), sms_callback(db)
+    assert send_sms_survey(db, old.id, Outbox(), all_day, utcnow() - timedelta(hours=49)).result == "sent"
+    assert send_sms_survey(db, fresh.id, Outbox(), all_day, utcnow()).result == "sent"
+    assert app.tasks["worker.sms_tasks.expire_sms_surveys"].delay().get() == 1
+    assert (reload(db, old).state, reload(db, fresh).state) == ("unreachable", "sms")
+
+
+def test_the_beat_tick_sends_due_sms_surveys(eager, db: Session) -> None:  # noqa: ANN001
+    app, outbox = eager
+    callback = sms_callback(db, next_action_at=utcnow() - timedelta(minutes=1))
+    assert app.tasks["worker.tasks.tick"].delay().get()["sms"] == 1
+    assert len(outbox.sent) == 1 and outbox.sent[0].to == phone_of(db, callback)
+    assert reload(db, callback).claimed_at is None
