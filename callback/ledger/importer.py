@@ -21,7 +21,7 @@ from callback.ledger.parallel import ValidatedChunk, validate_records, validated
 from callback.ledger.records import CaseRow
 from callback.models import Case, Contact, Hall, ImportBatch, Staff, Window, utcnow
 
-CHUNK_ROWS = 20000
+CHUNK_ROWS = 5000
 MAX_REJECTIONS_KEPT = 10_000  # a broken export can reject every row; keep the report bounded
 
 

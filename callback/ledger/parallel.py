@@ -16,7 +16,7 @@ from callback.ledger.reader import _picker, _repeats_header, open_rows, records
 from callback.ledger.records import CaseRow, Rejected, build_case_row, copy_line
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
-RAW_CHUNK_ROWS = 20000
+RAW_CHUNK_ROWS = 5000
 
 ValidatedChunk = tuple[int, list[CaseRow], list[tuple[int, str]], list[str]]
 """(records seen, valid rows, [(row number, reason)], the valid rows as PostgreSQL COPY text lines)"""

@@ -63,7 +63,7 @@ class Contact(Base):
         ),
     )
     id: Mapped[intpk]
-    hall_id: Mapped[hall_fk]
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="RESTRICT"))  # indexed by the unique key
     phone: Mapped[str] = mapped_column(String(32))  # E.164 when valid, else the cleaned raw text
     kind: Mapped[str] = mapped_column(String(16))  # mobile | landline | invalid
     opted_out_at: Mapped[datetime | None]
@@ -96,23 +96,25 @@ class Case(Base):
     """A ledger case (办件). Unique by hall and case number; re-imports update in place."""
 
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("hall_id", "case_no"),)
+    # Few indexes on purpose: a million-row import pays for each one on every row. The unique key serves
+    # lookups by hall; (hall_id, accepted_at) serves the weekly draw's month window.
+    __table_args__ = (UniqueConstraint("hall_id", "case_no"), Index("ix_cases_hall_accepted", "hall_id", "accepted_at"))
     id: Mapped[intpk]
-    hall_id: Mapped[hall_fk]
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="RESTRICT"))
     case_no: Mapped[str] = mapped_column(String(100))
-    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"), index=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     item_name: Mapped[str | None] = mapped_column(String(300))
     item_kind: Mapped[str | None] = mapped_column(String(50))
     applicant: Mapped[str | None] = mapped_column(String(200))
     phone_raw: Mapped[str | None] = mapped_column(String(200))
     phone_kind: Mapped[str] = mapped_column(String(16), default="missing")  # mobile|landline|invalid|missing
-    accepted_at: Mapped[datetime] = mapped_column(index=True)
+    accepted_at: Mapped[datetime]
     promised_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     row_hash: Mapped[str] = mapped_column(String(64))
-    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+    import_batch_id: Mapped[int | None]  # the last batch that wrote the row; an audit pointer, not enforced
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 

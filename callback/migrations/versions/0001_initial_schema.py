@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 03:49:50.101816
+Create Date: 2026-11-26 04:05:12.962943
 """
 
 from alembic import op
@@ -92,7 +92,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('hall_id', 'phone', name=op.f('uq_contacts_hall_id_phone'))
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_contacts_hall_id'), ['hall_id'], unique=False)
         batch_op.create_index('ix_contacts_last_contacted', ['hall_id', 'last_contacted_at'], unique=False, postgresql_where=sa.text('last_contacted_at IS NOT NULL'), sqlite_where=sa.text('last_contacted_at IS NOT NULL'))
         batch_op.create_index('ix_contacts_opted_out', ['hall_id', 'opted_out_at'], unique=False, postgresql_where=sa.text('opted_out_at IS NOT NULL'), sqlite_where=sa.text('opted_out_at IS NOT NULL'))
         batch_op.create_index('ix_contacts_undialable', ['hall_id'], unique=False, postgresql_where=sa.text("kind NOT IN ('mobile', 'landline')"), sqlite_where=sa.text("kind NOT IN ('mobile', 'landline')"))
@@ -184,17 +183,13 @@ def upgrade() -> None:
     sa.Column('updated_at', callback.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_cases_contact_id_contacts')),
     sa.ForeignKeyConstraint(['hall_id'], ['halls.id'], name=op.f('fk_cases_hall_id_halls'), ondelete='RESTRICT'),
-    sa.ForeignKeyConstraint(['import_batch_id'], ['import_batches.id'], name=op.f('fk_cases_import_batch_id_import_batches')),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_cases_staff_id_staff')),
     sa.ForeignKeyConstraint(['window_id'], ['windows.id'], name=op.f('fk_cases_window_id_windows')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cases')),
     sa.UniqueConstraint('hall_id', 'case_no', name=op.f('uq_cases_hall_id_case_no'))
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_cases_accepted_at'), ['accepted_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_cases_contact_id'), ['contact_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_cases_hall_id'), ['hall_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_cases_window_id'), ['window_id'], unique=False)
+        batch_op.create_index('ix_cases_hall_accepted', ['hall_id', 'accepted_at'], unique=False)
 
     op.create_table('callbacks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -428,10 +423,7 @@ def downgrade() -> None:
 
     op.drop_table('callbacks')
     with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_cases_window_id'))
-        batch_op.drop_index(batch_op.f('ix_cases_hall_id'))
-        batch_op.drop_index(batch_op.f('ix_cases_contact_id'))
-        batch_op.drop_index(batch_op.f('ix_cases_accepted_at'))
+        batch_op.drop_index('ix_cases_hall_accepted')
 
     op.drop_table('cases')
     with op.batch_alter_table('staff', schema=None) as batch_op:
@@ -455,7 +447,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_contacts_undialable', postgresql_where=sa.text("kind NOT IN ('mobile', 'landline')"), sqlite_where=sa.text("kind NOT IN ('mobile', 'landline')"))
         batch_op.drop_index('ix_contacts_opted_out', postgresql_where=sa.text('opted_out_at IS NOT NULL'), sqlite_where=sa.text('opted_out_at IS NOT NULL'))
         batch_op.drop_index('ix_contacts_last_contacted', postgresql_where=sa.text('last_contacted_at IS NOT NULL'), sqlite_where=sa.text('last_contacted_at IS NOT NULL'))
-        batch_op.drop_index(batch_op.f('ix_contacts_hall_id'))
 
     op.drop_table('contacts')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
