@@ -11,13 +11,14 @@ Candidates, as of the draw time T (`now`):
 * minus exclusions, each case counted once under the first reason that applies, in this order:
   ``no_dialable_number``, ``opted_out``, ``deny_listed`` (Settings.deny_list: internal numbers and the like),
   ``already_drawn``, ``contacted_recently`` (Settings.contact_cooldown_days: a call attempt, an outgoing SMS,
-  `Contact.last_contacted_at`, or a draw of the number within the cooldown); then one case per phone number —
-  the most recently accepted — the others counted as ``duplicate_phone``.
+  `Contact.last_contacted_at`, or a draw of the number within the cooldown).
 
-Sampling is a simple random sample (every candidate equally likely) with ``random.Random(int(seed, 16))``
-over the candidates in canonical order (case id ascending); ``per_window`` draws that many from each window
-instead. The seed and a SHA-256 fingerprint of the ordered candidate set are stored, so `verify_draw` can
-re-derive the set as of T and check that the seed gives the same sample (tamper-evident).
+Sampling is a simple random sample of cases (every candidate equally likely) walked from a Fisher–Yates
+shuffle driven by ``random.Random(int(seed, 16))`` over the candidates in canonical order (case id ascending);
+a case whose number is already in the sample is passed over, so a draw calls each number at most once.
+``per_window`` draws that many from each window instead. The seed and a SHA-256 fingerprint of the ordered
+candidate set are stored, so `verify_draw` can re-derive the set as of T and check that the seed gives the
+same sample (tamper-evident).
 
 Services take the session and the clock and never commit: the caller owns the transaction.
 """
