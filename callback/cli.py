@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "callback.cli_rectify",
     "callback.cli_report",
     "ivr.cli",
+    "callback.demo",
     "ivr.sms_cli",
 )
 
