@@ -47,7 +47,8 @@ class ImportSummary:
 def import_file(session: Session, hall: Hall, path: Path, *, sheet: str | None = None,
                 progress: Callable[[int], None] | None = None, workers: int | None = None) -> ImportSummary:
     """Import a CSV/XLSX ledger file. Raises UnreadableFile / MissingColumns before writing anything."""
-    chunks = validated_chunks(path, sheet, workers)
+    keep_rows = session.get_bind().dialect.name != "postgresql"  # the COPY writer needs only the COPY lines
+    chunks = validated_chunks(path, sheet, workers, keep_rows=keep_rows)
     return _import_chunks(session, hall, chunks, source=path.name, progress=progress)
 
 
@@ -65,13 +66,13 @@ def _import_chunks(session: Session, hall: Hall, chunks: Iterable[ValidatedChunk
     session.flush()
     writer = _writer_for(session, hall.id, batch.id)
     summary = ImportSummary()
-    for count, good, rejected, lines in chunks:
-        summary.rows += count
-        for number, reason in rejected:
+    for chunk in chunks:
+        summary.rows += chunk.count
+        for number, reason in chunk.rejected:
             summary.reject(number, reason)
-        writer.write(_last_per_case(good, lines, summary), summary)
+        writer.write(_last_per_case(chunk, summary), summary)
         if progress:
-            progress(count)
+            progress(chunk.count)
     _finish(batch, summary)
     return summary
 
@@ -82,18 +83,18 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _last_per_case(rows: list[CaseRow], lines: list[str], summary: ImportSummary) -> dict[str, StagedRow]:
+def _last_per_case(chunk: ValidatedChunk, summary: ImportSummary) -> dict[str, StagedRow]:
     """Valid rows keyed by case number; a number repeated within a chunk keeps its last row."""
-    good: dict[str, StagedRow] = {}
-    for row, line in zip(rows, lines, strict=True):
-        if row.case_no in good:
-            summary.unchanged += 1  # superseded by a later row of the same file
-        good[row.case_no] = StagedRow(row, line)
+    rows = chunk.rows if chunk.rows is not None else [None] * len(chunk.lines)
+    good = {no: StagedRow(row, present, line)
+            for no, row, present, line in zip(chunk.case_nos, rows, chunk.presents, chunk.lines, strict=True)}
+    summary.unchanged += len(chunk.case_nos) - len(good)  # superseded by a later row of the same file
     return good
 
 
 class StagedRow(NamedTuple):
-    row: CaseRow
+    row: CaseRow | None  # None when the chunk carries only COPY lines
+    present: frozenset[str]
     copy_line: str
 
 
@@ -124,7 +125,7 @@ class _ChunkWriter:
         self.staff: dict[str, int] = {}
 
     def write(self, staged: dict[str, StagedRow], summary: ImportSummary) -> None:
-        rows = {no: s.row for no, s in staged.items()}
+        rows = {no: s.row for no, s in staged.items() if s.row is not None}
         if not rows:
             return
         self._ensure_names(Window, self.windows, {r.window for r in rows.values()})
@@ -228,7 +229,7 @@ class _CopyWriter(_ChunkWriter):
     def write(self, staged: dict[str, StagedRow], summary: ImportSummary) -> None:
         groups: dict[frozenset[str], list[StagedRow]] = {}
         for item in staged.values():
-            groups.setdefault(item.row.present, []).append(item)
+            groups.setdefault(item.present, []).append(item)
         for present, group in groups.items():
             self._stage(group)
             inserted, updated = self._merge(present)

@@ -1,80 +1,120 @@
 """Validate a large ledger on every core: the main process reads raw rows (the csv module is fast), worker
-processes turn them into CaseRows, and the main process writes them in order. Small files skip the pool."""
+processes turn them into case rows and PostgreSQL COPY lines, and the main process writes them in order while
+the workers validate the next chunks. Small files skip the pool."""
 
 from __future__ import annotations
 
 import itertools
 import multiprocessing
 import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from callback.ledger.headers import HeaderMap, find_header_row
-from callback.ledger.reader import _picker, _repeats_header, open_rows, records
-from callback.ledger.records import CaseRow, Rejected, build_case_row, copy_line
+from callback.ledger.reader import data_records, open_rows, picker, records
+from callback.ledger.records import CaseRow, Rejected, build_case_row_and_line
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 RAW_CHUNK_ROWS = 5000
+IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker: enough to keep it busy, little enough to keep memory flat
 
-ValidatedChunk = tuple[int, list[CaseRow], list[tuple[int, str]], list[str]]
-"""(records seen, valid rows, [(row number, reason)], the valid rows as PostgreSQL COPY text lines)"""
+
+class ValidatedChunk(NamedTuple):
+    """One chunk of records, validated. `rows` is None when only COPY lines were asked for (PostgreSQL), which
+    keeps what crosses the process boundary to a few strings per row."""
+
+    count: int  # records seen
+    rows: list[CaseRow] | None
+    rejected: list[tuple[int, str]]  # (row number, reason)
+    case_nos: list[str]  # of the valid rows, in order
+    presents: list[frozenset[str]]  # the fields each valid row carried
+    lines: list[str]  # the valid rows as PostgreSQL COPY text lines
+
 
 _worker_header: HeaderMap | None = None
 _worker_pick: Any = None
+_worker_keep_rows = True
 
 
-def _init_worker(header: HeaderMap) -> None:
-    global _worker_header, _worker_pick
-    _worker_header, _worker_pick = header, _picker(header)
+def _init_worker(header: HeaderMap, text_only: bool, keep_rows: bool) -> None:
+    global _worker_header, _worker_pick, _worker_keep_rows
+    _worker_header, _worker_pick, _worker_keep_rows = header, picker(header, text_only), keep_rows
 
 
 def _validate_raw(chunk: list[tuple[int, list[Any]]]) -> ValidatedChunk:
     assert _worker_header is not None
-    return validate_records((n, _worker_pick(v)) for n, v in chunk
-                            if any(x != "" for x in v) and not _repeats_header(v, _worker_header))
+    return validate_records(data_records(_worker_header, _worker_pick, chunk), keep_rows=_worker_keep_rows)
 
 
-def validate_records(rows: Any) -> ValidatedChunk:
+def validate_records(rows: Iterable[tuple[int, Any]], *, keep_rows: bool = True) -> ValidatedChunk:
     """Validate numbered {field: value} records. COPY lines are rendered here, on the worker's core."""
     good: list[CaseRow] = []
+    case_nos: list[str] = []
+    presents: list[frozenset[str]] = []
+    lines: list[str] = []
     rejected: list[tuple[int, str]] = []
     count = 0
     for number, record in rows:
         count += 1
         try:
-            good.append(build_case_row(record))
+            row, line = build_case_row_and_line(record)
         except Rejected as exc:
             rejected.append((number, str(exc)))
-    return count, good, rejected, [copy_line(row) for row in good]
+            continue
+        if keep_rows:
+            good.append(row)
+        case_nos.append(row.case_no)
+        presents.append(row.present)
+        lines.append(line)
+    return ValidatedChunk(count, good if keep_rows else None, rejected, case_nos, presents, lines)
 
 
-def validated_chunks(path: Path, sheet: str | None = None, workers: int | None = None) -> Iterator[ValidatedChunk]:
-    """Validated chunks of a ledger file, in file order. Raises UnreadableFile / MissingColumns before yielding."""
+def validated_chunks(path: Path, sheet: str | None = None, workers: int | None = None, *,
+                     keep_rows: bool = True) -> Iterator[ValidatedChunk]:
+    """Validated chunks of a ledger file, in file order. Raises UnreadableFile / MissingColumns before yielding.
+
+    `keep_rows=False` leaves out the CaseRow objects (a COPY writer needs only the lines)."""
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     if workers < 2 or path.stat().st_size < PARALLEL_MIN_BYTES:
         _header, rows = records(path, sheet)
-        return (validate_records(chunk) for chunk in _chunks(rows, RAW_CHUNK_ROWS))
-    return _parallel(path, sheet, workers)
+        return (validate_records(chunk, keep_rows=keep_rows) for chunk in _chunks(rows, RAW_CHUNK_ROWS))
+    return _parallel(path, sheet, workers, keep_rows)
 
 
-def _parallel(path: Path, sheet: str | None, workers: int) -> Iterator[ValidatedChunk]:
+def _parallel(path: Path, sheet: str | None, workers: int, keep_rows: bool) -> Iterator[ValidatedChunk]:
     source = open_rows(path, sheet)
-    rows = source.pairs()
-    scanned = list(itertools.islice(rows, 10))
-    index, header = find_header_row((values for _, values in scanned), 10)
-    data = itertools.chain(scanned[index + 1 :], rows)
-    return _run_pool(source, header, data, workers)
-
-
-def _run_pool(source: Any, header: HeaderMap, data: Iterator[Any], workers: int) -> Iterator[ValidatedChunk]:
-    context = multiprocessing.get_context("spawn")  # never fork a process holding database connections
     try:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(header,)) as pool:
-            # map() keeps file order; it submits ahead, so bound the window to keep memory flat
-            for window in _chunks(_chunks(data, RAW_CHUNK_ROWS), workers * 2):
-                yield from pool.map(_validate_raw, window)
+        rows = source.pairs()
+        scanned = list(itertools.islice(rows, 10))
+        index, header = find_header_row((values for _, values in scanned), 10)
+    except BaseException:
+        source.close()
+        raise
+    data = itertools.chain(scanned[index + 1 :], rows)
+    return _run_pool(source, (header, source.text_only, keep_rows), data, workers)
+
+
+def _run_pool(source: Any, init: tuple[HeaderMap, bool, bool], data: Iterator[Any],
+              workers: int) -> Iterator[ValidatedChunk]:
+    context = multiprocessing.get_context("spawn")  # never fork a process holding database connections
+    pending: deque[Future[ValidatedChunk]] = deque()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=init) as pool:
+            try:
+                # results come back in file order; a bounded number of chunks is queued ahead, so the workers
+                # keep validating while the caller writes, and memory stays flat
+                for chunk in _chunks(data, RAW_CHUNK_ROWS):
+                    pending.append(pool.submit(_validate_raw, chunk))
+                    if len(pending) > workers * IN_FLIGHT_PER_WORKER:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for future in pending:  # the caller gave up (an error while writing): do not wait for these
+                    future.cancel()
     finally:
         source.close()
 

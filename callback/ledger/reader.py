@@ -13,7 +13,7 @@ import codecs
 import csv
 import itertools
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, time
 from os import PathLike
 from pathlib import Path
@@ -290,7 +290,7 @@ def records(
     except BaseException:
         source.close()
         raise
-    pick = _text_picker(header) if source.text_only else _picker(header)
+    pick = picker(header, source.text_only)
     return header, _records(source, header, pick, itertools.chain(scanned[index + 1 :], rows))
 
 
@@ -300,19 +300,32 @@ Picker = Callable[[list[Cell]], dict[str, Cell]]
 def _records(
     source: RowSource, header: HeaderMap, pick: Picker, rows: Iterator[tuple[int, list[Cell]]]
 ) -> Iterator[tuple[int, dict[str, Cell]]]:
-    case_header = header.headers[header.columns["case_no"]]
     try:
-        for number, values in rows:
-            if not any(values):  # blank row ("" cells; XLSX empties are "" too)
-                continue
-            record = pick(values)
-            if not any(record.values()):  # text only in unmapped columns, e.g. "制表人：…" below the data
-                continue
-            if record["case_no"] == case_header and _repeats_header(values, header):
-                continue
-            yield number, record
+        yield from data_records(header, pick, rows)
     finally:
         source.close()
+
+
+def data_records(
+    header: HeaderMap, pick: Picker, rows: Iterable[tuple[int, list[Cell]]]
+) -> Iterator[tuple[int, dict[str, Cell]]]:
+    """Numbered raw rows below the header → numbered records, skipping blank rows, rows with text only in
+    unmapped columns (e.g. "制表人：…" below the data) and repeated header rows."""
+    case_header = header.headers[header.columns["case_no"]]
+    for number, values in rows:
+        if not any(values):  # blank row ("" cells; XLSX empties are "" too)
+            continue
+        record = pick(values)
+        if not any(record.values()):
+            continue
+        if record["case_no"] == case_header and _repeats_header(values, header):
+            continue
+        yield number, record
+
+
+def picker(header: HeaderMap, text_only: bool) -> Picker:
+    """The fastest picker for rows of `header`: text_only when every cell is a str (CSV)."""
+    return _text_picker(header) if text_only else _picker(header)
 
 
 def _picker(header: HeaderMap) -> Picker:
@@ -374,8 +387,10 @@ __all__ = [
     "SheetNotFound",
     "UnreadableFile",
     "XlsxRows",
+    "data_records",
     "detect_encoding",
     "open_rows",
+    "picker",
     "records",
     "sniff_delimiter",
 ]

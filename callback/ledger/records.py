@@ -61,9 +61,13 @@ def to_utc(local: datetime | None) -> datetime | None:
 
 
 @lru_cache(maxsize=1 << 16)
-def _text_to_utc(text: str) -> datetime | None:
-    """Ledger times repeat a lot (minute resolution, a month per file): parse each distinct text once."""
-    return to_utc(parse_datetime(text))
+def _text_to_utc(text: str) -> tuple[datetime | None, str]:
+    """Ledger times repeat a lot (minute resolution, a month per file): parse each distinct text once.
+
+    Returns the UTC time and its ISO text (what the row hash and the COPY line carry), "" for a blank cell.
+    """
+    dt = to_utc(parse_datetime(text))
+    return dt, dt.isoformat() if dt is not None else ""
 
 
 def _text(value: object) -> str:
@@ -71,45 +75,72 @@ def _text(value: object) -> str:
     return value if type(value) is str else cell_text(value)
 
 
-def _required_text(record: Mapping[str, object], name: str) -> str:
-    value = _text(record.get(name))
-    if not value:
-        raise Rejected(f"缺少{LABELS[name]} / missing {name}")
-    return value
-
-
-def _date(record: Mapping[str, object], name: str) -> datetime | None:
+def _date(record: Mapping[str, object], name: str) -> tuple[datetime | None, str]:
     value = record.get(name)
     try:
-        return _text_to_utc(value) if isinstance(value, str) else to_utc(parse_datetime(value))
+        if type(value) is str:
+            return _text_to_utc(value)
+        dt = to_utc(parse_datetime(value))
     except ValueError as exc:
         raise Rejected(f"{LABELS[name]}无法识别: {exc}") from None
+    return dt, dt.isoformat() if dt is not None else ""
 
 
-def _optional_text(record: Mapping[str, object], name: str) -> str | None:
-    return _text(record.get(name)) or None if name in record else None
+_present_cache: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _present(record: Mapping[str, object]) -> frozenset[str]:
+    """The ledger fields a record carries; one shared frozenset per key set (rows of a file share it)."""
+    keys = frozenset(record)
+    present = _present_cache.get(keys)
+    if present is None:
+        if len(_present_cache) > 256:  # API callers may send any keys; keep the cache bounded
+            _present_cache.clear()
+        present = _present_cache[keys] = frozenset(k for k in keys if k in LABELS)
+    return present
 
 
 def build_case_row(record: Mapping[str, object]) -> CaseRow:
     """Validate one record ({field: raw value}); raises Rejected with a reason the user can act on."""
-    case_no = _required_text(record, "case_no")
-    window = _required_text(record, "window")
-    dates = {name: _date(record, name) for name in DATE_FIELDS}
-    if dates["accepted_at"] is None:
+    return build_case_row_and_line(record)[0]
+
+
+def build_case_row_and_line(record: Mapping[str, object]) -> tuple[CaseRow, str]:
+    """build_case_row, plus the row as a PostgreSQL COPY text line (see copy_line): the hot path of a file
+    import, so that dates are formatted once and the line is rendered on the worker's core."""
+    get = record.get
+    case_no = _text(get("case_no"))
+    if not case_no:
+        raise Rejected(f"缺少{LABELS['case_no']} / missing case_no")
+    window = _text(get("window"))
+    if not window:
+        raise Rejected(f"缺少{LABELS['window']} / missing window")
+    accepted, accepted_iso = _date(record, "accepted_at")
+    promised, promised_iso = _date(record, "promised_at")
+    completed, completed_iso = _date(record, "completed_at")
+    if accepted is None:
         raise Rejected(f"缺少{LABELS['accepted_at']} / missing accepted_at")
-    phone = normalise_phone(record.get("phone"))
-    texts = {name: _optional_text(record, name) for name in TEXT_FIELDS}
-    present = frozenset(k for k in record if k in LABELS)
-    digest = _hash(case_no, window, phone, dates, texts)
-    return CaseRow(case_no, window, phone, dates["accepted_at"], dates["promised_at"], dates["completed_at"],
-                   texts["item_name"], texts["item_kind"], texts["applicant"], texts["staff"], present, digest)
-
-
-def _hash(case_no: str, window: str, phone: Phone, dates: dict, texts: dict) -> str:
-    parts = [case_no, window, phone.e164 or phone.raw, phone.kind]
-    parts += [d.isoformat() if d else "" for d in dates.values()]
-    parts += [t or "" for t in texts.values()]
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+    phone = normalise_phone(get("phone"))
+    item_name = (_text(get("item_name")) or None) if "item_name" in record else None
+    item_kind = (_text(get("item_kind")) or None) if "item_kind" in record else None
+    applicant = (_text(get("applicant")) or None) if "applicant" in record else None
+    staff = (_text(get("staff")) or None) if "staff" in record else None
+    e164, kind, raw = phone
+    digest = hashlib.blake2b("\x1f".join((
+        case_no, window, e164 or raw, kind, accepted_iso, promised_iso, completed_iso,
+        item_name or "", item_kind or "", applicant or "", staff or "")).encode(), digest_size=16).hexdigest()
+    row = CaseRow(case_no, window, phone, accepted, promised, completed, item_name, item_kind, applicant, staff,
+                  _present(record), digest)
+    raw = raw[:200] or None
+    texts = (case_no, window, staff, e164, kind, raw, item_name, item_kind, applicant)
+    joined = "".join(t for t in texts if t)
+    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+        case_no, window, staff, e164, kind, raw, item_name, item_kind, applicant = (
+            t.translate(_COPY_ESCAPES) if t else t for t in texts)
+    line = "\t".join((
+        case_no, window, staff or "\\N", e164 or "\\N", kind, raw or "\\N", accepted_iso, promised_iso or "\\N",
+        completed_iso or "\\N", item_name or "\\N", item_kind or "\\N", applicant or "\\N", digest)) + "\n"
+    return row, line
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
