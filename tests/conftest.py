@@ -51,8 +51,12 @@ def pg_database() -> Iterator[str]:
 def _empty_pg(url: str) -> None:
     from callback.db import get_engine
 
-    # DELETE beats TRUNCATE on a handful of tiny tables (TRUNCATE rewrites every file).
+    # DELETE beats TRUNCATE on a handful of tiny tables (TRUNCATE rewrites every file). A worker process a
+    # failed test left behind must not hold locks over the next test: end every other session first.
     with get_engine(url).begin() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        conn.execute(text("SET LOCAL lock_timeout = '30s'"))
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
 

@@ -104,7 +104,8 @@ class Case(Base):
     case_no: Mapped[str] = mapped_column(String(100))
     window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    # indexed: deleting or purging a contact checks this foreign key, and opt-outs look cases up by number
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     item_name: Mapped[str | None] = mapped_column(String(300))
     item_kind: Mapped[str | None] = mapped_column(String(50))
     applicant: Mapped[str | None] = mapped_column(String(200))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 04:05:12.962943
+Create Date: 2026-11-26 04:30:00.267805
 """
 
 from alembic import op
@@ -189,6 +189,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('hall_id', 'case_no', name=op.f('uq_cases_hall_id_case_no'))
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cases_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index('ix_cases_hall_accepted', ['hall_id', 'accepted_at'], unique=False)
 
     op.create_table('callbacks',
@@ -424,6 +425,7 @@ def downgrade() -> None:
     op.drop_table('callbacks')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_hall_accepted')
+        batch_op.drop_index(batch_op.f('ix_cases_contact_id'))
 
     op.drop_table('cases')
     with op.batch_alter_table('staff', schema=None) as batch_op:
