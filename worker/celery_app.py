@@ -42,6 +42,9 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         },
         "tick": {"task": "worker.tasks.tick", "schedule": 30.0, "options": {"expires": 25}},
         "reconcile": {"task": "worker.tasks.reconcile", "schedule": 300.0, "options": {"expires": 290}},
+        "rectification-deadlines": {"task": "worker.tasks.rectification_deadlines", "schedule": 900.0,
+                                    "options": {"expires": 890}},
+        "sms-expiry": {"task": "worker.sms_tasks.expire_sms_surveys", "schedule": 900.0, "options": {"expires": 890}},
     }
 
 
@@ -55,7 +58,7 @@ def _transport_options() -> dict[str, Any]:
 def create_celery(settings: Settings | None = None) -> Celery:
     """A Celery app for these settings; tasks find the settings in ``app.conf[SETTINGS_KEY]``."""
     settings = settings or Settings.from_env()
-    app = Celery("callback", include=["worker.tasks"])
+    app = Celery("callback", include=["worker.tasks", "worker.sms_tasks"])
     app.conf.update(
         broker_url=settings.redis_url or "memory://",
         broker_connection_retry_on_startup=True,

@@ -117,6 +117,17 @@ def reconcile(self: Task) -> dict[str, int]:
     return {"drawn": len(stale["drawn"]), "sms": len(stale["sms"]), "draws": len(missing), "calls": closed}
 
 
+@shared_task(bind=True, name="worker.tasks.rectification_deadlines", ignore_result=True)
+def rectification_deadlines(self: Task) -> dict[str, int]:
+    """Beat, every 15 min: remind one working day before a rectification is due, escalate when overdue
+    (篇2 五; callback.rectification.run_deadlines, which records each at most once per case)."""
+    from callback.rectification import run_deadlines
+
+    with transaction(_settings(self).database_url) as session:
+        run = run_deadlines(session, utcnow())
+    return {"reminded": len(run.reminded), "escalated": len(run.escalated)}
+
+
 def _reconcile_calls(settings: Settings) -> int:
     from ivr.dialer import reconcile_stale_calls
 

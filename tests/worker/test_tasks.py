@@ -70,6 +70,8 @@ def test_beat_schedule_weekly_draw_monday_nine_shanghai_tick_and_reconciler() ->
     weekly = schedule["weekly-draw"]["schedule"]
     assert (weekly.hour, weekly.minute, weekly.day_of_week) == ({9}, {0}, {1})
     assert schedule["tick"]["schedule"] == 30.0 and schedule["reconcile"]["schedule"] == 300.0
+    assert schedule["rectification-deadlines"]["schedule"] == 900.0
+    app.loader.import_default_modules()  # what a worker does at start: the app's `include`
     assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
 
 
@@ -196,3 +198,4 @@ def test_concurrent_ticks_split_the_work_with_skip_locked(pg_url: str) -> None:
     with session_factory(pg_url)() as session:
         assert session.scalar(select(func.count()).where(Callback.claimed_at.is_(None))) == 0
         assert session.scalar(select(func.count()).select_from(Case)) == 6
+
