@@ -7,7 +7,8 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-from collections import deque
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -99,24 +100,65 @@ def _parallel(path: Path, sheet: str | None, workers: int, keep_rows: bool) -> I
 
 def _run_pool(source: Any, init: tuple[HeaderMap, bool, bool], data: Iterator[Any],
               workers: int) -> Iterator[ValidatedChunk]:
+    """Results in file order. A feeder thread reads and submits raw chunks, a bounded number ahead, so that
+    reading the file, validating (workers) and writing (the caller, waiting on the database) all overlap.
+
+    Spawned workers take seconds to start (they import the application); until the first one is ready, the
+    feeder hands raw chunks to this process, which validates them itself."""
     context = multiprocessing.get_context("spawn")  # never fork a process holding database connections
-    pending: deque[Future[ValidatedChunk]] = deque()
+    queued: queue.Queue[Future[ValidatedChunk] | list[Any] | BaseException | None] = queue.Queue(
+        workers * IN_FLIGHT_PER_WORKER)
+    stop = threading.Event()
+    header, text_only, keep_rows = init
+    pick = picker(header, text_only)
     try:
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=init) as pool:
+            ready = pool.submit(_ready)  # starts the workers
+            feeder = threading.Thread(target=_feed, args=(pool, ready, data, queued, stop), daemon=True)
+            feeder.start()
             try:
-                # results come back in file order; a bounded number of chunks is queued ahead, so the workers
-                # keep validating while the caller writes, and memory stays flat
-                for chunk in _chunks(data, RAW_CHUNK_ROWS):
-                    pending.append(pool.submit(_validate_raw, chunk))
-                    if len(pending) > workers * IN_FLIGHT_PER_WORKER:
-                        yield pending.popleft().result()
-                while pending:
-                    yield pending.popleft().result()
-            finally:
-                for future in pending:  # the caller gave up (an error while writing): do not wait for these
-                    future.cancel()
+                while (item := queued.get()) is not None:
+                    if isinstance(item, BaseException):
+                        raise item
+                    if isinstance(item, list):
+                        yield validate_records(data_records(header, pick, item), keep_rows=keep_rows)
+                    else:
+                        yield item.result()
+            finally:  # done, or the caller gave up (an error while writing): stop reading, drop queued work
+                stop.set()
+                _cancel_queued(queued)
+                feeder.join()
+                _cancel_queued(queued)
     finally:
         source.close()
+
+
+def _ready() -> None:
+    """A no-op task: done once a worker has started."""
+
+
+def _feed(pool: ProcessPoolExecutor, ready: Future[None], data: Iterator[Any], queued: queue.Queue[Any],
+          stop: threading.Event) -> None:
+    try:
+        for chunk in _chunks(data, RAW_CHUNK_ROWS):
+            if stop.is_set():
+                return
+            # blocks while enough chunks are queued; raw chunks go to the consumer while no worker is up yet
+            queued.put(pool.submit(_validate_raw, chunk) if ready.done() else chunk)
+    except BaseException as exc:  # noqa: BLE001 — e.g. UnreadableFile half-way through: re-raised by the consumer
+        queued.put(exc)
+    finally:
+        queued.put(None)
+
+
+def _cancel_queued(queued: queue.Queue[Any]) -> None:
+    while True:
+        try:
+            item = queued.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(item, Future):
+            item.cancel()
 
 
 def _chunks(rows: Any, size: int) -> Iterator[list[Any]]:

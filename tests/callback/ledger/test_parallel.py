@@ -1,0 +1,80 @@
+"""The parallel validation path (worker processes) gives exactly what the in-process path gives."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from callback.ledger import parallel
+from callback.ledger.reader import UnreadableFile
+
+HEADER = ["受理编号", "事项名称", "申请人", "联系电话", "受理窗口", "经办人", "受理时间", "办结时间"]
+
+
+def _rows() -> list[list[str]]:
+    rows: list[list[str]] = []
+    for i in range(60):
+        rows.append([f"A{i:04d}", "事项\t含制表符" if i == 5 else "营业执照", "张三", f"1380013{i:04d}",
+                     "综合窗口", f"员工{i % 3}", f"2026-11-{1 + i % 28:02d} 09:{i % 60:02d}", ""])
+    rows[10][0] = ""  # no case number → rejected
+    rows[20][6] = "明天"  # unparseable date → rejected
+    rows[30] = [""] * len(HEADER)  # blank row, skipped
+    rows[40] = list(HEADER)  # repeated header row, skipped
+    rows[50][3] = "+86 139 0013 8000 / 0771-1234567"
+    rows[55][0] = "A0054"  # the same case twice in a file
+    return rows
+
+
+def _write(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["2026年11月 受理台账"])
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def _collect(path: Path, workers: int) -> tuple[int, list, list, list, list]:
+    count, rejected, case_nos, presents, lines = 0, [], [], [], []
+    for chunk in parallel.validated_chunks(path, workers=workers, keep_rows=False):
+        assert chunk.rows is None
+        count += chunk.count
+        rejected += chunk.rejected
+        case_nos += chunk.case_nos
+        presents += chunk.presents
+        lines += chunk.lines
+    return count, rejected, case_nos, presents, lines
+
+
+def test_workers_match_the_in_process_path(tmp_path, monkeypatch):
+    path = _write(tmp_path / "l.csv", _rows())
+    serial = _collect(path, workers=1)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 7)  # several chunks, in flight at once
+    assert _collect(path, workers=2) == serial
+    count, rejected, case_nos, _presents, lines = serial
+    assert count == 58  # 60 rows less the blank row and the repeated header
+    assert [row for row, _ in rejected] == [13, 23]  # row numbers as Excel shows them (title + header above)
+    assert len(case_nos) == len(lines) == 56
+    assert "事项\\t含制表符" in lines[5]  # COPY escaping of a tab inside a cell
+
+
+def test_rows_kept_for_writers_without_copy(tmp_path):
+    path = _write(tmp_path / "l.csv", _rows())
+    chunks = list(parallel.validated_chunks(path, workers=1))
+    rows = [row for chunk in chunks for row in chunk.rows]
+    assert [row.case_no for row in rows] == [no for chunk in chunks for no in chunk.case_nos]
+    by_no = {row.case_no: row for row in rows}
+    assert by_no["A0050"].phone.e164 == "+8613900138000"  # the first mobile of a cell holding two numbers
+
+
+def test_unreadable_bytes_half_way_raise_through_the_pool(tmp_path, monkeypatch):
+    path = _write(tmp_path / "l.csv", _rows())
+    with path.open("ab") as f:
+        f.write(b"A9999,\xff\xfe\xfa,x,13800138000,w,s,2026-11-01 09:00,\n")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 7)
+    with pytest.raises(UnreadableFile):
+        _collect(path, workers=2)
