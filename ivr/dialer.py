@@ -200,10 +200,15 @@ def release_unplaced(
         _log(session, callback, attempt, now, f"呼叫未能发起（{attempt.error or '未知原因'}），不再重试")
         hand_off(session, callback, "failed", now)
         return "handed_off"
-    at = next_call_moment(session, settings, now + DIAL_ERROR_BACKOFF * 2 ** (errors - 1))
+    at = next_call_moment(session, settings, now + dial_error_backoff(errors, settings))
     callback.state, callback.next_action_at = "drawn", at
     _log(session, callback, attempt, now, f"呼叫未能发起（{attempt.error or '未知原因'}），稍后重试，不计次数")
     return "error"
+
+
+def dial_error_backoff(errors: int, settings: Settings) -> timedelta:
+    """5, 10, 20, 40 minutes after 1, 2, 3, 4 errors in a row — never longer than a normal retry's wait."""
+    return min(DIAL_ERROR_BACKOFF * 2 ** (errors - 1), timedelta(minutes=settings.call_retry_minutes))
 
 
 # --- reconciler ----------------------------------------------------------------------------------------------
@@ -216,21 +221,25 @@ class Reconciled:
     status: str = ""
 
 
-def reconcile_stale_calls(session: Session, provider: Provider, settings: Settings, now: datetime) -> list[Reconciled]:
+def reconcile_stale_calls(
+    session: Session, provider: Provider, settings: Settings, now: datetime, *,
+    stale_after: timedelta = STALE_AFTER, give_up_after: timedelta = GIVE_UP_AFTER,
+) -> list[Reconciled]:
     """Close attempts whose final status never arrived (RapidPro's hard expiry). Commits per attempt.
 
-    - never accepted (no call id after STALE_AFTER; the worker died while dialing) → released, attempt given back;
+    - never accepted (no call id after ``stale_after``; the worker died while dialing) → released, given back;
     - accepted → ask the provider; a final status is applied as if its webhook had come;
-    - still not final after GIVE_UP_AFTER → closed as failed, so nothing stays "in progress" forever.
+    - still not final after ``give_up_after`` → closed as failed, so nothing stays "in progress" forever.
     """
-    done = [_reconcile_one(session, attempt_id, provider, settings, now) for attempt_id in _stale_ids(session, now)]
+    ids = _stale_ids(session, now - stale_after)
+    done = [_reconcile_one(session, attempt_id, provider, settings, now, give_up_after) for attempt_id in ids]
     return [r for r in done if r is not None]
 
 
-def _stale_ids(session: Session, now: datetime) -> list[int]:
+def _stale_ids(session: Session, created_before: datetime) -> list[int]:
     query = (
         select(Attempt.id)
-        .where(Attempt.status.not_in(CLOSED), Attempt.created_at < now - STALE_AFTER)
+        .where(Attempt.status.not_in(CLOSED), Attempt.created_at <= created_before)
         .order_by(Attempt.id)
     )
     ids = list(session.scalars(query))
@@ -239,7 +248,7 @@ def _stale_ids(session: Session, now: datetime) -> list[int]:
 
 
 def _reconcile_one(
-    session: Session, attempt_id: int, provider: Provider, settings: Settings, now: datetime
+    session: Session, attempt_id: int, provider: Provider, settings: Settings, now: datetime, give_up_after: timedelta
 ) -> Reconciled | None:
     attempt = session.scalar(select(Attempt).where(Attempt.id == attempt_id).with_for_update(skip_locked=True))
     if attempt is None or attempt.status in CLOSED:
@@ -251,17 +260,19 @@ def _reconcile_one(
         release_unplaced(session, callback, attempt, settings, now, errors=int(callback.flags.get("dial_errors", 0)))
         session.commit()
         return Reconciled(attempt_id, "released")
-    return _ask_provider(session, attempt, provider, settings, now)
+    return _ask_provider(session, attempt, provider, settings, now, give_up_after)
 
 
-def _ask_provider(session: Session, attempt: Attempt, provider: Provider, settings: Settings, now: datetime) -> Reconciled:
+def _ask_provider(
+    session: Session, attempt: Attempt, provider: Provider, settings: Settings, now: datetime, give_up_after: timedelta
+) -> Reconciled:
     sid, token, created = attempt.provider_call_id or "", attempt.callback.token, attempt.created_at
     session.rollback()  # do not hold the lock while the provider answers
     try:
         status = provider.fetch_call(sid)
     except ProviderError as exc:
         return Reconciled(attempt.id, "unreachable_provider", str(exc))
-    final = status.status if status.status in TERMINAL else ("failed" if now - created > GIVE_UP_AFTER else "")
+    final = status.status if status.status in TERMINAL else ("failed" if now - created > give_up_after else "")
     if not final:
         return Reconciled(attempt.id, "pending", status.status)
     update_ = StatusUpdate(token=token, call_sid=sid, call_status=final, attempt_id=attempt.id,
