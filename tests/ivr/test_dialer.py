@@ -279,3 +279,12 @@ def test_reconciler_leaves_young_calls_and_unreachable_providers_alone(db: Sessi
     (done,) = reconcile_stale_calls(db, provider, settings, NOW)
     assert (done.attempt_id, done.action) == (old_attempt.id, "unreachable_provider")
     assert reload(db, young).state == "calling" and reload(db, old).state == "calling"
+
+
+def test_provider_error_backoff_never_exceeds_a_normal_retry_wait(database_url: str) -> None:
+    from ivr.dialer import dial_error_backoff
+
+    quick = Settings(database_url=database_url, call_retry_minutes=7)
+    assert [dial_error_backoff(n, quick) for n in (1, 2, 3)] == [timedelta(minutes=m) for m in (5, 7, 7)]
+    default = Settings(database_url=database_url)
+    assert dial_error_backoff(4, default) == timedelta(minutes=40)
