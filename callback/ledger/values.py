@@ -118,7 +118,15 @@ def _number_candidates(text: str) -> list[list[str]]:
 
 
 def _valid_numbers(tokens: list[str], area_code: str | None) -> list[tuple[str, PhoneKind]]:
-    """Greedily join adjacent digit runs into the longest valid number, left to right."""
+    """Greedily join adjacent digit runs into the longest valid number, left to right.
+
+    A group that reads as one mistyped mobile ("140 0109 5000") is one invalid number, not a hunting ground for a
+    landline hidden inside it.
+    """
+    joined = _without_country_code("".join(tokens).lstrip("+"))
+    if len(joined) == 11 and joined[0] == "1":
+        hit = _classify(joined, area_code)
+        return [hit] if hit is not None else []
     found: list[tuple[str, PhoneKind]] = []
     i = 0
     while i < len(tokens):
@@ -133,6 +141,13 @@ def _valid_numbers(tokens: list[str], area_code: str | None) -> list[tuple[str, 
     return found
 
 
+def _without_country_code(digits: str) -> str:
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            return digits[len(prefix):]
+    return digits
+
+
 def _classify(candidate: str, area_code: str | None) -> tuple[str, PhoneKind] | None:
     digits = candidate.lstrip("+")
     if not 7 <= len(digits) <= 17:
@@ -140,6 +155,10 @@ def _classify(candidate: str, area_code: str | None) -> tuple[str, PhoneKind] | 
     mobile = _fast_mobile(candidate)
     if mobile is not None:
         return "+86" + mobile, "mobile"
+    if len(digits) == 11 and digits[0] == "1":
+        # Mobile-shaped but not a mobile: a mistyped number. phonenumbers would read a carrier-selection prefix
+        # into it ("14001095000" → 1400 + Beijing 95000); a ledger never writes numbers that way.
+        return None
     hit = _phonenumbers_classify(candidate)
     if hit is None and area_code and len(digits) in (7, 8) and digits[0] not in "01+":
         hit = _phonenumbers_classify(f"0{area_code.lstrip('0')}{digits}")
