@@ -22,6 +22,7 @@ from callback.ledger.records import CaseRow
 from callback.models import Case, Contact, Hall, ImportBatch, Staff, Window, utcnow
 
 CHUNK_ROWS = 5000
+PREFILTER_RETRY = 8  # chunks between tries of the unchanged-row prefilter while it finds nothing
 MAX_REJECTIONS_KEPT = 10_000  # a broken export can reject every row; keep the report bounded
 
 
@@ -231,6 +232,15 @@ class _CopyWriter(_ChunkWriter):
         # staff, contacts and the cases unique key — are the same without statistics.
         self.session.execute(text("SET LOCAL synchronous_commit = off"))
         self.session.execute(text("SET LOCAL jit = off"))
+        self.merges = 0
+        self.unchanged_seen = True
+
+    def _prefilter(self) -> bool:
+        """Whether to take unchanged rows out before merging. A pure optimisation (the merge leaves unchanged
+        rows alone too): worth it on re-imports, a wasted probe per row on new data, so it is skipped while the
+        file brings only new or changed rows, and tried again every PREFILTER_RETRY chunks."""
+        self.merges += 1
+        return self.unchanged_seen or self.merges % PREFILTER_RETRY == 1
 
     def write(self, staged: dict[str, StagedRow], summary: ImportSummary) -> None:
         groups: dict[frozenset[str], list[StagedRow]] = {}
@@ -251,6 +261,13 @@ class _CopyWriter(_ChunkWriter):
 
     def _merge(self, present: frozenset[str]) -> tuple[int, int]:
         params = {"hall": self.hall_id, "batch": self.batch_id, "now": utcnow()}
+        if self._prefilter():
+            # Unchanged rows (same hash) leave the stage first: one index probe each, instead of a contact insert
+            # attempt, the joins and a conflicting-row lock in the merge. Counted as unchanged by the caller.
+            removed = self.session.execute(text(
+                "DELETE FROM ledger_stage s USING cases c "
+                "WHERE c.hall_id = :hall AND c.case_no = s.case_no AND c.row_hash = s.row_hash"), params).rowcount
+            self.unchanged_seen = removed > 0
         for statement in _NAME_AND_CONTACT_INSERTS:
             self.session.execute(text(statement), params)
         updates = [f"{col} = EXCLUDED.{col}" for col, (_, field_) in _CASE_UPDATES.items() if field_ in present]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,37 @@ def test_unreadable_bytes_half_way_raise_through_the_pool(tmp_path, monkeypatch)
     monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 7)
     with pytest.raises(UnreadableFile):
         _collect(path, workers=2)
+
+
+def _ledger(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def _case(i: int, item: str = "营业执照") -> list[str]:
+    return [f"B{i:04d}", item, "张三", f"1390013{i:04d}", "综合窗口", "员工1", "2026-11-03 09:12", ""]
+
+
+def test_counts_hold_across_many_chunks_whatever_rows_come_first(database_url, monkeypatch, tmp_path):
+    """New rows first, then unchanged and changed ones, in chunks of 5: the PostgreSQL writer stops taking
+    unchanged rows out up front after chunks without any, and the counts must not notice."""
+    from click.testing import CliRunner
+
+    from callback.cli import main
+
+    monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 5)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    def run(path: Path) -> dict:
+        result = CliRunner().invoke(main, ["import-ledger", str(path), "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    first = run(_ledger(tmp_path / "a.csv", [_case(i) for i in range(100, 130)]))
+    assert (first["imported"], first["updated"], first["unchanged"]) == (30, 0, 0)
+    again = [_case(i) for i in range(10)] + [_case(i, "变更" if i % 4 == 0 else "营业执照") for i in range(100, 130)]
+    second = run(_ledger(tmp_path / "b.csv", again))
+    assert (second["rows"], second["imported"], second["updated"], second["unchanged"]) == (40, 10, 8, 22)
