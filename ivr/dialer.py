@@ -164,12 +164,14 @@ def _place(session: Session, attempt: Attempt, provider: Provider, settings: Set
 
 
 def _placed(session: Session, attempt_id: int, sid: str, status: str, now: datetime) -> DialResult:
+    # Conditional UPDATEs, not read-then-write: a status webhook for this call may commit between our read and
+    # our write, and its later status must not be overwritten with "queued".
+    mine = Attempt.id == attempt_id
+    session.execute(update(Attempt).where(mine, Attempt.provider_call_id.is_(None)).values(provider_call_id=sid))
+    session.execute(update(Attempt).where(mine, Attempt.status == "dialing")
+                    .values(status=status if status in ("queued", "initiated", "ringing") else "queued"))
+    session.execute(update(Attempt).where(mine, Attempt.placed_at.is_(None)).values(placed_at=now))
     attempt = session.get(Attempt, attempt_id, populate_existing=True)
-    if attempt.provider_call_id is None:
-        attempt.provider_call_id = sid  # a status webhook may already have written the same sid
-    if attempt.status == "dialing":
-        attempt.status = status if status in ("queued", "initiated", "ringing") else "queued"
-    attempt.placed_at = attempt.placed_at or now
     contact = session.get(Contact, attempt.callback.contact_id)
     contact.last_contacted_at = now
     session.commit()

@@ -325,9 +325,11 @@ def raise_integrity_alert(session: Session, callback: Callback, now: datetime, s
 
 def opt_out(session: Session, callback: Callback, now: datetime, source: str) -> None:
     """Key 9 (or TD/退订): the number is never contacted again; the callback ends as opted_out (final)."""
+    from ivr.sms_survey import opt_out_number  # one opt-out rule for both channels: every hall, for good
+
     contact = session.get(Contact, callback.contact_id)
-    if contact is not None and contact.opted_out_at is None:
-        contact.opted_out_at, contact.opt_out_source = now, source
+    if contact is not None:
+        opt_out_number(session, contact.phone, now, source)
     callback.state = callback.outcome = "opted_out"
     callback.finished_at, callback.next_action_at = now, None
     session.add(AuditEvent(hall_id=callback.hall_id, at=now, actor=source, entity="callback",

@@ -15,6 +15,7 @@ from callback.models import Answer, AuditEvent, Callback, Contact, TranscriptEve
 from callback.rectification import get_for_callback
 from ivr.prompts import check_catalog, load_catalog
 from ivr.twiml_spec import check_twiml
+from tests.factories import make_case, make_hall
 from tests.ivr.ivr_support import (
     BASE,
     NOW,
@@ -88,6 +89,16 @@ def test_key_9_opts_out_for_good(call: Caller, db: Session) -> None:
     assert callback.state == "opted_out" and callback.outcome == "opted_out"
     contact = db.get(Contact, callback.contact_id)
     assert contact.opted_out_at is not None and contact.opt_out_source == "ivr_key9"
+
+
+def test_key_9_opts_the_number_out_in_every_hall(call: Caller, db: Session) -> None:
+    phone = db.get(Contact, call.callback.contact_id).phone
+    other = make_hall(db, "OTHER", "另一个中心")
+    elsewhere = make_case(db, other, phone=phone)
+    db.commit()
+    call.press(call.answer(), "9")
+    db.expire_all()
+    assert db.get(Contact, elsewhere.contact_id).opted_out_at is not None
 
 
 def test_no_consent_after_two_reprompts_ends_politely_as_refused(call: Caller, db: Session) -> None:
