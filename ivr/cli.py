@@ -222,7 +222,8 @@ def demo_mix() -> list[Any]:
 
     return [
         c.answers_all("1111111"), c.answers_all("1121111"), c.hangs_up_after(4, keys="1112"), c.no_answer(times=1),
-        c.wrong_keys_then_valid("1111111"), c.answers_all("1111121"), c.busy(), c.voicemail(), c.opt_out(),
+        c.wrong_keys_then_valid("1111111"), c.answers_all("1111121"),
+        c.busy(sms_replies=["1121", "11 排队时间有点长"]), c.voicemail(sms_replies=["满意"]), c.opt_out(),
         c.speaks("窗口人员态度不好，让我来回跑了三趟", keys="1332111"), c.silent(), c.no_answer(),
         c.answers_all("1112111"), c.hangs_up_after(2), c.busy(times=1), c.answers_all("1111131"),
         c.provider_error(times=1), c.answers_all("1211111"), c.answers_all("1111111"), c.replies_by_sms("111111"),
