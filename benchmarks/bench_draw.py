@@ -31,20 +31,18 @@ from sqlalchemy import create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import pgdb  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
+
 from callback.config import Settings  # noqa: E402
-from callback.db import dispose_all, session_factory  # noqa: E402
+from callback.db import session_factory  # noqa: E402
 from callback.draw import (  # noqa: E402
     DrawParams,
     _tune_for_one_big_query,
     derive_candidates,
     draw_weekly_sample,
 )
-from callback.migrate import upgrade_to_head  # noqa: E402
 from callback.models import Hall  # noqa: E402
 
-ADMIN_URL = os.environ.get(
-    "BENCH_PG_ADMIN_URL", os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-)
 DB_NAME = "cb_bench_draw"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEK = "2026-W49"
@@ -56,22 +54,11 @@ DENY = ",".join(f"+86138{n:08d}" for n in (11, 22, 33, 44, 55))
 
 
 def create_database() -> str:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
-    admin.dispose()
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{DB_NAME}"
-    upgrade_to_head(url)
-    return url
+    return pgdb.create_database(DB_NAME)
 
 
 def drop_database() -> None:
-    dispose_all()
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-    admin.dispose()
+    pgdb.drop_database(DB_NAME)
 
 
 GENERATE = [

@@ -37,19 +37,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, insert, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callback.db import dispose_all, session_factory  # noqa: E402
-from callback.migrate import upgrade_to_head  # noqa: E402
+import pgdb  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
+
+from callback.db import session_factory  # noqa: E402
 from callback.models import Answer, Attempt, Callback, Case, Contact, Hall, Window  # noqa: E402
 from ivr.signing import sign_request  # noqa: E402
 
-ADMIN_URL = os.environ.get(
-    "BENCH_PG_ADMIN_URL", os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-)
 DB_NAME = "cb_bench_ivr"
 AUTH = "bench-auth-token"
 ITEMS = ("attitude", "efficiency", "by_the_rules", "in_hall", "integrity", "overall")
@@ -74,22 +72,11 @@ class Result:
 
 
 def create_database() -> str:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
-    admin.dispose()
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{DB_NAME}"
-    upgrade_to_head(url)
-    return url
+    return pgdb.create_database(DB_NAME)
 
 
 def drop_database() -> None:
-    dispose_all()
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-    admin.dispose()
+    pgdb.drop_database(DB_NAME)
 
 
 def seed(url: str, n: int) -> list[tuple[str, int, str]]:
