@@ -264,9 +264,11 @@ class _CopyWriter(_ChunkWriter):
         if self._prefilter():
             # Unchanged rows (same hash) leave the stage first: one index probe each, instead of a contact insert
             # attempt, the joins and a conflicting-row lock in the merge. Counted as unchanged by the caller.
+            # a scalar subquery, not a join: always one probe of the unique key per staged row, whatever the
+            # (never analysed) stage's estimate — a join here turned into a scan of all cases on large tables
             removed = self.session.execute(text(
-                "DELETE FROM ledger_stage s USING cases c "
-                "WHERE c.hall_id = :hall AND c.case_no = s.case_no AND c.row_hash = s.row_hash"), params).rowcount
+                "DELETE FROM ledger_stage s WHERE s.row_hash = "
+                "(SELECT c.row_hash FROM cases c WHERE c.hall_id = :hall AND c.case_no = s.case_no)"), params).rowcount
             self.unchanged_seen = removed > 0
         for statement in _NAME_AND_CONTACT_INSERTS:
             self.session.execute(text(statement), params)
