@@ -208,7 +208,10 @@ _STAGE_COLUMNS = ("case_no", "window_name", "staff", "phone", "phone_kind", "pho
                   "completed_at", "item_name", "item_kind", "applicant", "row_hash")
 _CASE_UPDATES = {  # case column → (staged expression, ledger field that must be present to overwrite it)
     "window_id": ("w.id", "window"), "accepted_at": ("s.accepted_at", "accepted_at"),
-    "contact_id": ("c.id", "phone"), "phone_raw": ("s.phone_raw", "phone"), "phone_kind": ("s.phone_kind", "phone"),
+    # a scalar subquery rather than a join, so that each row is one probe of the unique key whatever the
+    # (never analysed) stage's estimate: a hash join would scan every contact of the hall per chunk
+    "contact_id": ("(SELECT c.id FROM contacts c WHERE c.hall_id = :hall AND c.phone = s.phone)", "phone"),
+    "phone_raw": ("s.phone_raw", "phone"), "phone_kind": ("s.phone_kind", "phone"),
     "promised_at": ("s.promised_at", "promised_at"), "completed_at": ("s.completed_at", "completed_at"),
     "item_name": ("s.item_name", "item_name"), "item_kind": ("s.item_kind", "item_kind"),
     "applicant": ("s.applicant", "applicant"), "staff_id": ("st.id", "staff"),
@@ -284,7 +287,6 @@ class _CopyWriter(_ChunkWriter):
               FROM ledger_stage s
               JOIN windows w ON w.hall_id = :hall AND w.name = s.window_name
               LEFT JOIN staff st ON st.hall_id = :hall AND st.name = s.staff
-              LEFT JOIN contacts c ON c.hall_id = :hall AND c.phone = s.phone
               ON CONFLICT (hall_id, case_no) DO UPDATE SET {", ".join(updates)}
               WHERE cases.row_hash IS DISTINCT FROM EXCLUDED.row_hash
               RETURNING (xmax = 0) AS inserted)
