@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -46,26 +47,31 @@ class ImportSummary:
 
 
 def import_file(session: Session, hall: Hall, path: Path, *, sheet: str | None = None,
-                progress: Callable[[int], None] | None = None, workers: int | None = None) -> ImportSummary:
-    """Import a CSV/XLSX ledger file. Raises UnreadableFile / MissingColumns before writing anything."""
+                progress: Callable[[int], None] | None = None, workers: int | None = None,
+                now: datetime | None = None) -> ImportSummary:
+    """Import a CSV/XLSX ledger file. Raises UnreadableFile / MissingColumns before writing anything.
+
+    `now` is when the ledger is recorded as known (default: the clock); the draw only sees cases known by then.
+    """
     keep_rows = session.get_bind().dialect.name != "postgresql"  # the COPY writer needs only the COPY lines
     chunks = validated_chunks(path, sheet, workers, keep_rows=keep_rows)
-    return _import_chunks(session, hall, chunks, source=path.name, progress=progress)
+    return _import_chunks(session, hall, chunks, source=path.name, progress=progress, now=now)
 
 
 def import_records(session: Session, hall: Hall, rows: Iterable[tuple[int, dict[str, Any]]], *, source: str,
-                   progress: Callable[[int], None] | None = None) -> ImportSummary:
+                   progress: Callable[[int], None] | None = None, now: datetime | None = None) -> ImportSummary:
     """Import numbered records ({field: raw value}); the caller commits."""
     chunks = (validate_records(chunk) for chunk in _chunks(rows, CHUNK_ROWS))
-    return _import_chunks(session, hall, chunks, source=source, progress=progress)
+    return _import_chunks(session, hall, chunks, source=source, progress=progress, now=now)
 
 
 def _import_chunks(session: Session, hall: Hall, chunks: Iterable[ValidatedChunk], *, source: str,
-                   progress: Callable[[int], None] | None) -> ImportSummary:
-    batch = ImportBatch(hall_id=hall.id, source=source[:300])
+                   progress: Callable[[int], None] | None, now: datetime | None) -> ImportSummary:
+    injected, now = now is not None, now or utcnow()
+    batch = ImportBatch(hall_id=hall.id, source=source[:300], started_at=now)
     session.add(batch)
     session.flush()
-    writer = _writer_for(session, hall.id, batch.id)
+    writer = _writer_for(session, hall.id, batch.id, now)
     summary = ImportSummary()
     for chunk in chunks:
         summary.rows += chunk.count
@@ -74,7 +80,7 @@ def _import_chunks(session: Session, hall: Hall, chunks: Iterable[ValidatedChunk
         writer.write(_last_per_case(chunk, summary), summary)
         if progress:
             progress(chunk.count)
-    _finish(batch, summary)
+    _finish(batch, summary, now if injected else utcnow())
     return summary
 
 
@@ -99,10 +105,10 @@ class StagedRow(NamedTuple):
     copy_line: str
 
 
-def _finish(batch: ImportBatch, summary: ImportSummary) -> None:
+def _finish(batch: ImportBatch, summary: ImportSummary, finished_at: datetime) -> None:
     batch.rows, batch.imported, batch.updated = summary.rows, summary.imported, summary.updated
     batch.unchanged, batch.rejected = summary.unchanged, summary.rejected[:1000]
-    batch.finished_at = utcnow()
+    batch.finished_at = finished_at
 
 
 def _dialect_insert(session: Session, table: Any) -> Any:
@@ -110,18 +116,18 @@ def _dialect_insert(session: Session, table: Any) -> Any:
     return module.insert(table)
 
 
-def _writer_for(session: Session, hall_id: int, batch_id: int) -> _ChunkWriter:
+def _writer_for(session: Session, hall_id: int, batch_id: int, now: datetime) -> _ChunkWriter:
     if session.get_bind().dialect.name == "postgresql":
-        return _CopyWriter(session, hall_id, batch_id)
-    return _ChunkWriter(session, hall_id, batch_id)
+        return _CopyWriter(session, hall_id, batch_id, now)
+    return _ChunkWriter(session, hall_id, batch_id, now)
 
 
 class _ChunkWriter:
     """Writes validated rows chunk by chunk with executemany (SQLite, and any dialect without COPY),
     resolving windows, staff and contacts with small caches."""
 
-    def __init__(self, session: Session, hall_id: int, batch_id: int) -> None:
-        self.session, self.hall_id, self.batch_id = session, hall_id, batch_id
+    def __init__(self, session: Session, hall_id: int, batch_id: int, now: datetime) -> None:
+        self.session, self.hall_id, self.batch_id, self.now = session, hall_id, batch_id, now
         self.windows: dict[str, int] = {}
         self.staff: dict[str, int] = {}
 
@@ -153,7 +159,7 @@ class _ChunkWriter:
         if not missing:
             return
         stmt = _dialect_insert(self.session, model).on_conflict_do_nothing(index_elements=["hall_id", "name"])
-        now = utcnow()
+        now = self.now
         self.session.execute(stmt, [{"hall_id": self.hall_id, "name": n, "created_at": now} for n in missing])
         found = self.session.execute(
             select(model.name, model.id).where(model.hall_id == self.hall_id, model.name.in_(missing)))
@@ -163,7 +169,7 @@ class _ChunkWriter:
         if not phones:
             return {}
         stmt = _dialect_insert(self.session, Contact).on_conflict_do_nothing(index_elements=["hall_id", "phone"])
-        now = utcnow()
+        now = self.now
         self.session.execute(stmt, [{"hall_id": self.hall_id, "phone": p, "kind": k, "created_at": now}
                                     for p, k in phones])
         numbers = [p for p, _ in phones]
@@ -179,7 +185,7 @@ class _ChunkWriter:
 
     def _insert_cases(self, values: list[dict[str, Any]]) -> None:
         if values:
-            now = utcnow()
+            now = self.now
             for v in values:
                 v["created_at"] = v["updated_at"] = now
             self.session.execute(insert(Case), values)
@@ -200,7 +206,7 @@ class _ChunkWriter:
             if full or source_field.get(name, name) in row.present:
                 values[name] = value
         if not full:
-            values["updated_at"] = utcnow()
+            values["updated_at"] = self.now
         return values
 
 
@@ -225,8 +231,8 @@ class _CopyWriter(_ChunkWriter):
     insert, any other returned row an update, and rows not returned are unchanged.
     """
 
-    def __init__(self, session: Session, hall_id: int, batch_id: int) -> None:
-        super().__init__(session, hall_id, batch_id)
+    def __init__(self, session: Session, hall_id: int, batch_id: int, now: datetime) -> None:
+        super().__init__(session, hall_id, batch_id, now)
         cols = ", ".join(f"{c} {'timestamptz' if c.endswith('_at') else 'text'}" for c in _STAGE_COLUMNS)
         self.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS ledger_stage ({cols}) ON COMMIT DROP"))
         # The import is one transaction; losing its commit in a server crash only means importing the file again.
@@ -263,7 +269,7 @@ class _CopyWriter(_ChunkWriter):
             copy.write("".join(r.copy_line for r in rows).encode())
 
     def _merge(self, present: frozenset[str]) -> tuple[int, int]:
-        params = {"hall": self.hall_id, "batch": self.batch_id, "now": utcnow()}
+        params = {"hall": self.hall_id, "batch": self.batch_id, "now": self.now}
         if self._prefilter():
             # Unchanged rows (same hash) leave the stage first: one index probe each, instead of a contact insert
             # attempt, the joins and a conflicting-row lock in the merge. Counted as unchanged by the caller.

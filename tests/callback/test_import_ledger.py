@@ -163,3 +163,13 @@ def test_windows_created_once_per_hall(database_url, monkeypatch, tmp_path):
     import_json(database_url, monkeypatch, write_csv(tmp_path / "l.csv", ROWS), "--hall", "OTHER")
     with session_factory(database_url)() as s:
         assert s.scalar(select(func.count()).select_from(Window)) == 8
+
+
+def test_import_records_cases_as_known_at_the_given_time(database_url, tmp_path):
+    from callback.halls import ensure_hall
+    from callback.ledger.importer import import_file
+
+    known = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
+    with session_factory(database_url).begin() as s:
+        import_file(s, ensure_hall(s, "DEMO"), write_csv(tmp_path / "l.csv", ROWS), now=known)
+    assert {c.created_at for c in cases(database_url).values()} == {known}
