@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,11 +26,11 @@ from callback.config import Settings
 from callback.db import get_engine, session_factory
 from callback.draw import verify_draw, week_of
 from callback.models import Base, Callback, Draw, Hall, utcnow
+from tests.worker.celery_process import ROOT, kill_group, start_worker
 from worker.celery_app import create_celery
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 HALLS = 6
 CASES_PER_HALL = 20_000  # enough that one draw takes a noticeable moment, so the kill lands inside one
 SH = ZoneInfo("Asia/Shanghai")
@@ -79,26 +77,6 @@ def seed_halls(url: str) -> list[int]:
         return list(conn.scalars(text("SELECT id FROM halls ORDER BY id")))
 
 
-def start_worker(env: dict[str, str], log: Path, name: str, queue: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--pool=prefork",
-               "--concurrency=1", "--prefetch-multiplier=1", "--without-gossip", "--without-mingle",
-               "--without-heartbeat", "--loglevel=INFO", f"--hostname={name}@%h", f"--queues={queue}"]
-    with log.open("ab") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # its own process group: SIGKILL takes the pool too
-
-
-def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL, timeout: float = 15) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-        proc.wait(timeout=timeout)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -132,7 +110,7 @@ def test_killed_worker_leaves_exactly_one_draw_per_hall(pg_url: str, redis_url: 
             producer.send_task("worker.tasks.weekly_draw", args=[hall_id, week], queue=queue)
     log = tmp_path / "worker.log"
 
-    first = start_worker(env, log, "first", queue)
+    first = start_worker(env, log, "first", queue=queue)
     try:
         wait_for(lambda: draw_count(pg_url) >= 1, 40, "the first draw to commit", log)
     finally:
@@ -140,7 +118,7 @@ def test_killed_worker_leaves_exactly_one_draw_per_hall(pg_url: str, redis_url: 
     drawn_at_kill = draw_count(pg_url)
     assert drawn_at_kill < HALLS, "the worker finished everything before it could be killed"
 
-    second = start_worker(env, log, "second", queue)
+    second = start_worker(env, log, "second", queue=queue)
     broker = redis.Redis.from_url(redis_url)
     try:
         wait_for(lambda: draw_count(pg_url) >= HALLS, 45, "every hall to be drawn", log)

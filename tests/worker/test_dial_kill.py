@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -44,12 +42,12 @@ from ivr.localserver import LocalServer
 from ivr.simulator import SimulatorProvider, citizens
 from ivr.simulator.citizens import CitizenRegistry
 from tests.ivr.ivr_support import make_callback
+from tests.worker.celery_process import ROOT, kill_group, start_worker
 from worker.celery_app import create_celery
 from worker.dispatch import reclaim_stale
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 AUTH = "kill-test-auth-token"
 FINAL = {"complete", "partial", "break_off", "refused", "opted_out", "sms", "unreachable"}
 BEHAVIOURS = [
@@ -98,26 +96,6 @@ def seed(url: str, registry: CitizenRegistry) -> list[int]:
             registry.set(session.get(Contact, callback.contact_id).phone, BEHAVIOURS[n % len(BEHAVIOURS)])
             ids.append(callback.id)
         return ids
-
-
-def start_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "--pool=prefork",
-               "--concurrency=2", "--prefetch-multiplier=1", "--without-gossip", "--without-mingle",
-               "--without-heartbeat", "--loglevel=INFO", f"--hostname={name}@%h"]
-    with log.open("ab") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # its own process group: SIGKILL takes the pool too
-
-
-def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL, timeout: float = 20) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-        proc.wait(timeout=timeout)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
 
 
 def beat_until(producer, condition: Callable[[], bool], timeout: float, what: str, log: Path,  # noqa: ANN001
@@ -177,7 +155,7 @@ def test_killed_dialing_worker_dials_every_attempt_exactly_once(
     producer = create_celery(settings)
     log = tmp_path / "worker.log"
 
-    first = start_worker(env, log, "first")
+    first = start_worker(env, log, "first", concurrency=2)
     try:
         beat_until(producer, lambda: accepted_attempts(pg_url) >= 6, 90, "six calls to be placed", log)
     finally:
@@ -203,7 +181,7 @@ def test_killed_dialing_worker_dials_every_attempt_exactly_once(
     print(f"at the kill: {dict(at_kill)}; calls closed or given back: {[(r.action, r.status) for r in closed]}; "
           f"claims re-enqueued: {len(lost)}")
 
-    second = start_worker(env, log, "second")
+    second = start_worker(env, log, "second", concurrency=2)
     try:
         beat_until(producer, lambda: settled(pg_url), 120, "every callback to settle", log, pg_url)
         beat_until(producer, lambda: broker.llen("celery") == 0 and broker.hlen("unacked") == 0, 30,
