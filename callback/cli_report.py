@@ -47,7 +47,7 @@ def report(settings: Settings, week: str | None, hall_code: str | None, as_json:
     if as_json:
         echo_json(payload)
         return
-    _print(payload)
+    print_report(payload)
     if xlsx is not None:
         click.echo(f"已保存 Excel：{xlsx}")
 
@@ -56,7 +56,7 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def _print(payload: dict[str, Any]) -> None:
+def print_report(payload: dict[str, Any]) -> None:
     click.echo(f"{payload['hall_name']} {payload['week']} 电话回访结果")
     if not payload["windows"]:
         click.echo("本周没有回访记录")

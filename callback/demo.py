@@ -8,6 +8,7 @@ the weekly report. Everything a person sees is masked; nothing leaves this machi
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,10 +43,11 @@ def _demo_settings(settings: Settings) -> Settings:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         database_url = f"sqlite:///{db}"
-    citizens = instance / "citizens.json"
+    citizens, state = instance / "citizens.json", instance / "simulator"
     citizens.unlink(missing_ok=True)
+    shutil.rmtree(state, ignore_errors=True)  # the simulated phones' inboxes: each demo starts a fresh week
     os.environ["SIMULATOR_CITIZENS"] = str(citizens)
-    os.environ.setdefault("SIMULATOR_STATE_DIR", str(instance / "simulator"))
+    os.environ["SIMULATOR_STATE_DIR"] = str(state)
     return replace(settings, database_url=database_url, telephony="simulator", redis_url="")
 
 
@@ -123,11 +125,11 @@ def _calls(session: Session, provider: Any, settings: Settings, clock: Any, ids:
 
 
 def _outcomes(session: Session, drawn: Any, ids: list[int]) -> None:
-    from ivr.cli import _report_week
+    from ivr.cli import print_week_outcomes
 
     _heading("4. 回访结果与示例通话记录 (outcomes and a transcript)")
     session.expire_all()
-    _report_week(session, drawn, ids, 0, as_json=False)
+    print_week_outcomes(session, drawn, ids, 0, as_json=False)
 
 
 def _rectifications(session: Session, settings: Settings, provider: Any, clock: Any) -> None:
@@ -157,9 +159,9 @@ def _rectifications(session: Session, settings: Settings, provider: Any, clock: 
 
 
 def _report(session: Session, settings: Settings, now: datetime) -> None:
-    from callback.cli_report import _print
+    from callback.cli_report import print_report
     from callback.halls import get_hall
     from callback.report import weekly_report
 
     _heading(f"6. 周通报 {DEMO_WEEK} (weekly results per window, DESIGN §3)")
-    _print(weekly_report(session, get_hall(session, settings.default_hall), DEMO_WEEK, now))
+    print_report(weekly_report(session, get_hall(session, settings.default_hall), DEMO_WEEK, now))

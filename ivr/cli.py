@@ -213,7 +213,7 @@ def _simulate_week(settings: Settings, week: str | None, hall_code: str | None, 
             click.echo(f"{drawn.draw.week} 抽取 {len(ids)} 人（候选 {drawn.draw.candidates}，种子 {drawn.draw.seed}）")
         rounds = call_until_settled(session, provider, settings, clock, ids, LocalRateLimiter(cps),
                                     echo=None if as_json else click.echo)
-        _report_week(session, drawn, ids, rounds, as_json)
+        print_week_outcomes(session, drawn, ids, rounds, as_json)
 
 
 def demo_mix() -> list[Any]:
@@ -232,11 +232,13 @@ def demo_mix() -> list[Any]:
 
 def script_demo_mix(session: Session, provider: Any, ids: list[int]) -> None:
     """Script the demo mix for sampled numbers that SIMULATOR_CITIZENS does not already script."""
-    mix = demo_mix()
-    for position, callback_id in enumerate(ids):
-        phone = session.get(Contact, session.get(Callback, callback_id).contact_id).phone
-        if provider.registry.scripted(phone) is None:
-            provider.script(phone, mix[position % len(mix)])
+    contacts = [session.get(Contact, session.get(Callback, cid).contact_id) for cid in ids]
+    contacts = [c for c in contacts if provider.registry.scripted(c.phone) is None]
+    pool = demo_mix() * (len(contacts) // len(demo_mix()) + 1)
+    # a landline cannot answer by SMS: it takes the first behaviour that needs no SMS, a mobile the next in line
+    for contact in sorted(contacts, key=lambda c: c.kind == "mobile"):
+        pick = 0 if contact.kind == "mobile" else next(i for i, c in enumerate(pool) if not c.sms_replies)
+        provider.script(contact.phone, pool.pop(pick))
 
 
 def call_until_settled(session: Session, provider: Any, settings: Settings, clock: Any, ids: list[int],
@@ -263,7 +265,7 @@ def call_until_settled(session: Session, provider: Any, settings: Settings, cloc
     return max_rounds
 
 
-def _report_week(session: Session, drawn: Any, ids: list[int], rounds: int, as_json: bool) -> None:
+def print_week_outcomes(session: Session, drawn: Any, ids: list[int], rounds: int, as_json: bool) -> None:
     from ivr.overview import audit_transcript_views, describe, summary, week_callbacks
     from ivr.transcript import as_dicts, render_text
 
