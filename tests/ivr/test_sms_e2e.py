@@ -62,8 +62,11 @@ class World:
         self.provider.script(self.phone(callback), behaviour)
         return callback
 
-    def calls_until_settled(self, rounds: int = 6) -> None:
-        """Dial what is due, let the calls end, jump to the next retry — as the beat would over hours."""
+    def calls_until_settled(self, rounds: int = 24) -> None:
+        """Dial what is due, let the calls end, jump to the next retry — as the beat would over hours.
+
+        Under load the retries of different callbacks fall a few seconds apart and a round may catch only some of
+        them, so allow a round per attempt of every callback; it returns as soon as nothing waits to be dialed."""
         for _ in range(rounds):
             dial_due(self.session, self.provider, self.settings, self.clock.now(), limiter=NoLimit())
             assert self.provider.wait_idle(60), "simulated calls did not finish"
