@@ -13,6 +13,8 @@ from callback.cli import main
 def test_demo_runs_the_whole_week_masked(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setattr(callback.demo, "DEFAULT_INSTANCE", tmp_path)
+    for name in ("SIMULATOR_CITIZENS", "SIMULATOR_STATE_DIR"):  # the demo sets these; undone after the test
+        monkeypatch.setenv(name, "")
     result = CliRunner().invoke(main, ["demo"])
     assert result.exit_code == 0, result.output
     out = result.output
