@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import secrets
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callback.app import create_app
+from callback.db import session_factory
 from callback.models import Attempt, Callback, TranscriptEvent, WebhookReceipt
 from ivr.signing import sign_request
 from tests.factories import make_case, make_hall
@@ -167,3 +171,33 @@ def transcript_kinds(session: Session, callback_id: int) -> list[str]:
 
 def receipts(session: Session) -> int:
     return count(session, WebhookReceipt)
+
+
+@contextmanager
+def served_world(database_url: str, tmp_path: Path) -> Iterator[tuple[Session, Any, Any, Any, list[str]]]:
+    """The app on a loopback port with a jumpable clock, a simulator signing against it, and every TwiML document
+    it served (checked against Twilio's documented verbs at the end): (session, server, provider, clock, served)."""
+    from flask import Response
+
+    from ivr.localserver import LocalServer, SimClock
+    from ivr.simulator import SimulatorProvider
+    from ivr.twiml_spec import check_twiml
+
+    app = make_app(database_url)
+    clock = SimClock(NOW)
+    app.config["CLOCK"] = clock
+    served: list[str] = []
+
+    @app.after_request
+    def keep_twiml(response: Response) -> Response:
+        if response.mimetype == "text/xml":
+            served.append(response.get_data(as_text=True))
+        return response
+
+    with LocalServer(app) as server, session_factory(database_url)() as session:
+        provider = SimulatorProvider(auth_token=AUTH, public_base_url=server.url, state_dir=tmp_path / "sim",
+                                     start_delay=0.05)
+        yield session, server, provider, clock, served
+        provider.wait_idle(30)
+    for xml in served:
+        assert check_twiml(xml) == [], xml

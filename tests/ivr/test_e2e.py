@@ -12,20 +12,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from flask import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
-from callback.db import session_factory
 from callback.models import Answer, Attempt, Callback, Contact, TranscriptEvent, WebhookReceipt
 from ivr.dialer import dial_due
 from ivr.localserver import LocalServer, SimClock
 from ivr.ratelimit import NoLimit
 from ivr.signing import sign_request
 from ivr.simulator import GatherContext, Input, RecordContext, SimulatorProvider, citizens
-from ivr.twiml_spec import check_twiml
-from tests.ivr.ivr_support import AUTH, NOW, count, make_app, make_callback
+from tests.ivr.ivr_support import AUTH, count, make_callback, served_world
 
 pytestmark = pytest.mark.slow
 
@@ -78,25 +75,8 @@ class World:
 
 @pytest.fixture
 def world(database_url: str, tmp_path: Path) -> Iterator[World]:
-    app = make_app(database_url)
-    clock = SimClock(NOW)
-    app.config["CLOCK"] = clock
-    served: list[str] = []
-
-    @app.after_request
-    def keep_twiml(response: Response) -> Response:
-        if response.mimetype == "text/xml":
-            served.append(response.get_data(as_text=True))
-        return response
-
-    with LocalServer(app) as server, session_factory(database_url)() as session:
-        provider = SimulatorProvider(auth_token=AUTH, public_base_url=server.url, state_dir=tmp_path / "sim",
-                                     start_delay=0.05)
-        world = World(session, server, provider, clock, served)
-        yield world
-        provider.wait_idle(30)
-    for xml in served:
-        assert check_twiml(xml) == [], xml
+    with served_world(database_url, tmp_path) as (session, server, provider, clock, served):
+        yield World(session, server, provider, clock, served)
 
 
 def test_full_answers(world: World) -> None:

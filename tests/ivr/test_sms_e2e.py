@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from flask import Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
-from callback.db import session_factory
 from callback.draw import draw_weekly_sample
 from callback.ledger.importer import import_records
 from callback.models import (
@@ -37,9 +35,8 @@ from ivr.ratelimit import NoLimit
 from ivr.signing import sign_request
 from ivr.simulator import SimulatorProvider, citizens
 from ivr.sms_survey import MAX_SEGMENTS, run_sms_due
-from ivr.twiml_spec import check_twiml
 from tests.factories import make_hall
-from tests.ivr.ivr_support import AUTH, NOW, count, make_app, make_callback
+from tests.ivr.ivr_support import AUTH, count, make_callback, served_world
 from tests.ivr.sms_support import answers
 
 pytestmark = pytest.mark.slow
@@ -98,24 +95,8 @@ class World:
 
 @pytest.fixture
 def world(database_url: str, tmp_path: Path) -> Iterator[World]:
-    app = make_app(database_url)
-    clock = SimClock(NOW)
-    app.config["CLOCK"] = clock
-    served: list[str] = []
-
-    @app.after_request
-    def keep_twiml(response: Response) -> Response:
-        if response.mimetype == "text/xml":
-            served.append(response.get_data(as_text=True))
-        return response
-
-    with LocalServer(app) as server, session_factory(database_url)() as session:
-        provider = SimulatorProvider(auth_token=AUTH, public_base_url=server.url, state_dir=tmp_path / "sim",
-                                     start_delay=0.05)
+    with served_world(database_url, tmp_path) as (session, server, provider, clock, served):
         yield World(session, server, provider, clock, served)
-        provider.wait_idle(30)
-    for xml in served:
-        assert check_twiml(xml) == [], xml
 
 
 def test_an_unreached_citizen_answers_by_sms_in_two_messages(world: World) -> None:
