@@ -201,3 +201,27 @@ def served_world(database_url: str, tmp_path: Path) -> Iterator[tuple[Session, A
         provider.wait_idle(30)
     for xml in served:
         assert check_twiml(xml) == [], xml
+
+
+@dataclass
+class SimWorld:
+    """What an end-to-end test holds: the database session, the served app, the simulator and the clock."""
+
+    session: Session
+    server: Any
+    provider: Any
+    clock: Any
+    twiml: list[str] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Any:
+        return self.server.settings
+
+    def reload(self, callback: Callback) -> Callback:
+        self.session.expire_all()
+        return self.session.get(Callback, callback.id)
+
+    def phone(self, callback: Callback) -> str:
+        from callback.models import Contact
+
+        return self.session.get(Contact, callback.contact_id).phone

@@ -6,39 +6,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from callback.config import Settings
 from callback.models import Answer, Attempt, Callback, Contact, TranscriptEvent, WebhookReceipt
 from ivr.dialer import dial_due
-from ivr.localserver import LocalServer, SimClock
 from ivr.ratelimit import NoLimit
 from ivr.signing import sign_request
-from ivr.simulator import GatherContext, Input, RecordContext, SimulatorProvider, citizens
-from tests.ivr.ivr_support import AUTH, count, make_callback, served_world
+from ivr.simulator import GatherContext, Input, RecordContext, citizens
+from tests.ivr.ivr_support import AUTH, SimWorld, count, make_callback, served_world
 
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class World:
-    session: Session
-    server: LocalServer
-    provider: SimulatorProvider
-    clock: SimClock
-    twiml: list[str] = field(default_factory=list)
-
-    @property
-    def settings(self) -> Settings:
-        return self.server.settings
-
+class World(SimWorld):
     def callback(self, behaviour: object, kind: str = "mobile") -> Callback:
         callback, _ = make_callback(self.session, state="drawn", attempt=False, kind=kind,
                                     next_action_at=self.clock.now())
@@ -51,8 +36,9 @@ class World:
         assert self.provider.wait_idle(60), "simulated calls did not finish"
         return [r.result for r in results]
 
-    def run_until_settled(self, rounds: int = 6) -> None:
-        """Dial, wait, and jump the clock to the next retry, as the beat would over hours."""
+    def run_until_settled(self, rounds: int = 24) -> None:
+        """Dial, wait, and jump the clock to the next retry, as the beat would over hours (a round per attempt of
+        every callback: under load their retries fall seconds apart); returns once nothing waits to be dialed."""
         for _ in range(rounds):
             self.dial_round()
             self.session.expire_all()
@@ -61,16 +47,9 @@ class World:
                 return
             self.clock.advance_to(min(due))
 
-    def reload(self, callback: Callback) -> Callback:
-        self.session.expire_all()
-        return self.session.get(Callback, callback.id)
-
     def answers(self, callback: Callback) -> dict[str, str]:
         rows = self.session.scalars(select(Answer).where(Answer.callback_id == callback.id))
         return {a.item: a.key for a in rows}
-
-    def phone(self, callback: Callback) -> str:
-        return self.session.get(Contact, callback.contact_id).phone
 
 
 @pytest.fixture

@@ -7,15 +7,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
-from callback.config import Settings
 from callback.draw import draw_weekly_sample
 from callback.ledger.importer import import_records
 from callback.models import (
@@ -30,30 +27,18 @@ from callback.models import (
     WebhookReceipt,
 )
 from ivr.dialer import dial_due
-from ivr.localserver import LocalServer, SimClock
 from ivr.ratelimit import NoLimit
 from ivr.signing import sign_request
-from ivr.simulator import SimulatorProvider, citizens
+from ivr.simulator import citizens
 from ivr.sms_survey import MAX_SEGMENTS, run_sms_due
 from tests.factories import make_hall
-from tests.ivr.ivr_support import AUTH, count, make_callback, served_world
+from tests.ivr.ivr_support import AUTH, SimWorld, count, make_callback, served_world
 from tests.ivr.sms_support import answers
 
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class World:
-    session: Session
-    server: LocalServer
-    provider: SimulatorProvider
-    clock: SimClock
-    twiml: list[str] = field(default_factory=list)
-
-    @property
-    def settings(self) -> Settings:
-        return self.server.settings
-
+class World(SimWorld):
     def citizen(self, behaviour: citizens.Citizen, phone: str | None = None) -> Callback:
         callback, _ = make_callback(self.session, state="drawn", attempt=False, phone=phone,
                                     next_action_at=self.clock.now())
@@ -80,13 +65,6 @@ class World:
         assert self.provider.wait_idle(60), "simulated SMS did not finish"
         self.session.expire_all()
         return [r.result for r in results]
-
-    def reload(self, callback: Callback) -> Callback:
-        self.session.expire_all()
-        return self.session.get(Callback, callback.id)
-
-    def phone(self, callback: Callback) -> str:
-        return self.session.get(Contact, callback.contact_id).phone
 
     def received(self, phone: str) -> list[str]:
         """What the citizen's phone received from us, in order."""
