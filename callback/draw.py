@@ -26,10 +26,13 @@ Services take the session and the clock and never commit: the caller owns the tr
 from __future__ import annotations
 
 import hashlib
+import operator
 import random
 import re
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+import sys
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
@@ -37,9 +40,13 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    Integer,
+    LargeBinary,
     Select,
     String,
     and_,
+    any_,
+    bindparam,
     case,
     cast,
     false,
@@ -52,8 +59,10 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from callback.config import Settings
 from callback.ledger.values import mask_phone, normalise_phone
@@ -201,36 +210,39 @@ class Candidate:
 class CandidateSet:
     """The sampling frame — eligible cases in canonical order, case id ascending — and the exclusions.
 
-    ``lines[i]`` is ``"<case_id>\\t<case_no>"``, the unit of the fingerprint. ``window_ids`` is present when a
-    per-window draw asked for it, ``contact_ids`` when the rows were streamed; otherwise the sampler looks the
-    few contacts it needs up. Held as text lines, not objects: a big hall's month is a million cases.
+    ``case_ids[i]`` is the i-th candidate; ``fingerprint`` is the SHA-256 over the ordered
+    ``<case id>\\t<case no>\\n`` lines (`fingerprint_lines`). ``window_ids`` is present when a per-window draw
+    asked for it, ``contact_ids`` when the rows were streamed; otherwise the sampler looks the few contacts it
+    needs up. Held as compact integer arrays: a big hall's month is a million cases.
     """
 
-    lines: list[str]
+    case_ids: Sequence[int]
     excluded: dict[str, int]
-    window_ids: list[int] | None = None
-    contact_ids: list[int] | None = None
+    fingerprint: str
+    window_ids: Sequence[int] | None = None
+    contact_ids: Sequence[int] | None = None
 
     def __len__(self) -> int:
-        return len(self.lines)
-
-    @property
-    def fingerprint(self) -> str:
-        """SHA-256 over the ordered ``case_id<TAB>case_no<LF>`` lines."""
-        text = "\n".join(self.lines) + "\n" if self.lines else ""
-        return hashlib.sha256(text.encode()).hexdigest()
+        return len(self.case_ids)
 
     def case_id(self, position: int) -> int:
-        return int(self.lines[position].split("\t", 1)[0])
+        return self.case_ids[position]
+
+
+def fingerprint_lines(lines: Iterable[tuple[int, str]]) -> str:
+    """SHA-256 (hex) over ``<case id>\\t<case no>\\n`` for each ``(case id, case no)`` in the given order."""
+    digest = hashlib.sha256()
+    for case_id, case_no in lines:
+        digest.update(f"{case_id}\t{case_no}\n".encode())
+    return digest.hexdigest()
 
 
 def derive_candidates(session: Session, hall_id: int, params: DrawParams, *, windows: bool = False,
                       fast: bool | None = None) -> CandidateSet:
     """The candidate set of a hall as of ``params.as_of``; ``windows`` also fetches each candidate's window.
 
-    On PostgreSQL it is one statement — exclusions as hash joins against the few excluded contacts and drawn
-    cases, one pass over the month's cases, no sort beyond checking the scan's order — and one text value
-    crosses the wire. Elsewhere, or with ``fast=False``, rows are streamed and collected in Python.
+    On PostgreSQL (`_derive_in_sql`) the server does the per-case work and returns only packed ids, the counts
+    and the fingerprint. Elsewhere, or with ``fast=False``, rows are streamed and collected in Python.
     """
     if fast is None:
         fast = session.get_bind().dialect.name == "postgresql"
@@ -242,50 +254,124 @@ def derive_candidates(session: Session, hall_id: int, params: DrawParams, *, win
 
 
 def _derive_in_sql(session: Session, hall_id: int, params: DrawParams, windows: bool) -> CandidateSet | None:
-    from sqlalchemy.dialects.postgresql import aggregate_order_by
+    """The PostgreSQL path, the same set as `_derive_streaming` (the tests check one against the other).
 
-    r = _classified(hall_id, params).subquery("classified").c
-    keep = r.code.is_(None)
-    columns = [func.count().filter(r.code == _code(reason)) for reason in EXCLUSION_REASONS]
-    columns.append(func.count().filter(keep))
-    columns.append(func.string_agg(_line(r.id, r.case_no), aggregate_order_by(literal("\n"), r.id)).filter(keep))
-    if windows:
-        columns.append(func.array_agg(aggregate_order_by(r.window_id, r.id)).filter(keep))
+    Exclusions are rare, so they are looked up first: the flagged contacts with their reason code and the
+    drawn cases, a few percent of all (`_excluded_contacts`, `_drawn_case_ids`). One pass over the month's
+    cases then sets each case aside with ``= ANY(array)`` against those two lists — bound as constants
+    (custom plans only, see `_tune_for_one_big_query`), so PostgreSQL probes a hash table instead of joining —
+    sorts by case id, and aggregates in that order: ``sha256`` over the ``string_agg`` of the candidate lines,
+    the candidate ids (and windows) packed as 4-byte integers, and the id and contact of each case set aside,
+    which Python classifies under the first reason that applies. The aggregates read the sorted subquery's
+    order (no sort per aggregate); the packed ids come from the same pass, so checking that they ascend
+    proves the fingerprint saw the lines in canonical order. If they do not, None: stream instead.
+    """
     _tune_for_one_big_query(session)
+    flagged, drawn = _exclusion_lists(session, hall_id, params)
+    c = Case.__table__.c
+    out = or_(c.contact_id.is_(None), c.contact_id == any_(_int_array("flagged", flagged)),
+              c.id == any_(_int_array("drawn", drawn)))
+    r = (
+        select(c.id, c.window_id, func.coalesce(c.contact_id, 0).label("contact_id"),
+               (_line(c.id, c.case_no) + "\n").label("line"), out.label("out"))
+        .where(*_in_window(hall_id, params))
+        .order_by(c.id)
+        .subquery("month")
+    ).c
+    keep = ~r.out
+    columns = [
+        func.sha256(func.convert_to(func.string_agg(r.line, literal("")).filter(keep), "UTF8")),
+        _packed(r.id).filter(keep),
+        _packed(r.id).filter(r.out),
+        _packed(r.contact_id).filter(r.out),
+    ]
+    if windows:
+        columns.append(_packed(r.window_id).filter(keep))
     row = session.execute(select(*columns)).one()
-    k = len(EXCLUSION_REASONS)
-    lines = row[k + 1].split("\n") if row[k + 1] else []
-    if len(lines) != row[k]:
-        return None  # a case number with a line break in it: let the streaming path frame the lines
-    return CandidateSet(lines, dict(zip(EXCLUSION_REASONS, row[:k], strict=True)),
-                        list(row[k + 2] or []) if windows else None)
+    case_ids = _unpack(row[1])
+    if any(map(operator.ge, case_ids, islice(case_ids, 1, None))):
+        return None
+    fingerprint = (row[0] or hashlib.sha256(b"").digest()).hex()
+    excluded = _classify(_unpack(row[2]), _unpack(row[3]), flagged, drawn)
+    return CandidateSet(case_ids, excluded, fingerprint, _unpack(row[4]) if windows else None)
+
+
+def _exclusion_lists(session: Session, hall_id: int, params: DrawParams) -> tuple[dict[int, int], set[int]]:
+    """The hall's flagged contacts (id → reason code) and drawn cases as of ``params.as_of``, packed."""
+    ex = _excluded_contacts(hall_id, params).subquery("ex").c
+    drawn = _drawn_case_ids(hall_id, params.as_of).subquery("drawn").c
+    row = session.execute(
+        select(_packed(ex.id), _packed(ex.code), select(_packed(drawn.case_id)).scalar_subquery())
+    ).one()
+    return dict(zip(_unpack(row[0]), _unpack(row[1]), strict=True)), set(_unpack(row[2]))
+
+
+def _int_array(name: str, values: Iterable[int]) -> Any:
+    """``CAST(:name AS INTEGER[])`` bound as one untyped text literal (``{1,2,3}``): the server reads it straight
+    as an integer array, which a custom plan then holds as a constant."""
+    literal_text = "{" + ",".join(map(str, values)) + "}"
+    return cast(bindparam(name, literal_text, type_=NullType()), ARRAY(Integer))
+
+
+def _classify(case_ids: Sequence[int], contact_ids: Sequence[int], flagged: dict[int, int],
+              drawn: set[int]) -> dict[str, int]:
+    """Count the cases set aside under the first reason that applies, as `_classified` orders them
+    (contact id 0 stands for none)."""
+    counts = dict.fromkeys(EXCLUSION_REASONS, 0)
+    already_drawn = _code("already_drawn")
+    for case_id, contact_id in zip(case_ids, contact_ids, strict=True):
+        code = flagged.get(contact_id) if contact_id else _code("no_dialable_number")
+        if (code is None or code > already_drawn) and case_id in drawn:
+            code = already_drawn
+        if code is None:
+            raise RuntimeError(f"case {case_id} set aside without a reason")  # the lists and the pass disagree
+        counts[EXCLUSION_REASONS[code - 1]] += 1
+    return counts
+
+
+def _packed(column: Any) -> Any:
+    """The column's values in input order as one bytea of big-endian 4-byte integers."""
+    return func.string_agg(func.int4send(column), literal(b"", LargeBinary))
+
+
+def _unpack(packed: bytes | None) -> array[int]:
+    values = array("i")
+    values.frombytes(packed or b"")
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values
 
 
 def _tune_for_one_big_query(session: Session) -> None:
-    """Room to hold a month of cases in memory, and no JIT compile (it costs more than it saves here).
-    SET LOCAL: only until the caller's transaction ends."""
+    """Room to sort a month of cases in memory, no JIT compile (it costs more than it saves here), and
+    custom plans only: a plan is made with the bound exclusion lists as constants, which is what lets
+    ``= ANY(array)`` use a hash table; a generic plan (a driver may prepare a repeated statement) would
+    compare every case with every listed number. SET LOCAL: only until the caller's transaction ends."""
     session.execute(text("SET LOCAL work_mem = '256MB'"))
     session.execute(text("SET LOCAL jit = off"))
+    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def _derive_streaming(session: Session, hall_id: int, params: DrawParams) -> CandidateSet:
-    """The same set as `_derive_in_sql`, row by row (SQLite, odd case numbers, and the cross-check)."""
+    """The same set as `_derive_in_sql`, row by row (SQLite, and the cross-check)."""
     cl = _classified(hall_id, params).subquery("classified")
     rows = session.execute(
-        select(cl.c.window_id, cl.c.contact_id, _line(cl.c.id, cl.c.case_no), cl.c.code).order_by(cl.c.id)
+        select(cl.c.id, cl.c.case_no, cl.c.window_id, cl.c.contact_id, cl.c.code).order_by(cl.c.id)
     )
     excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
-    lines: list[str] = []
+    digest = hashlib.sha256()
+    case_ids: list[int] = []
     window_ids: list[int] = []
     contact_ids: list[int] = []
-    for window_id, contact_id, line, code in rows:
+    for case_id, case_no, window_id, contact_id, code in rows:
         if code is None:
-            lines.append(line)
+            digest.update(f"{case_id}\t{case_no}\n".encode())
+            case_ids.append(case_id)
             window_ids.append(window_id)
             contact_ids.append(contact_id)
         else:
             excluded[EXCLUSION_REASONS[code - 1]] += 1
-    return CandidateSet(lines, excluded, window_ids, contact_ids)
+    return CandidateSet(case_ids, excluded, digest.hexdigest(), window_ids, contact_ids)
 
 
 def _line(case_id: Any, case_no: Any) -> Any:
@@ -308,8 +394,14 @@ def _classified(hall_id: int, p: DrawParams) -> Select[Any]:
     return (
         select(c.id, c.case_no, c.window_id, c.contact_id, code.label("code"))
         .select_from(joined)
-        .where(c.hall_id == hall_id, c.accepted_at >= p.since, c.accepted_at < p.until, c.created_at <= p.as_of)
+        .where(*_in_window(hall_id, p))
     )
+
+
+def _in_window(hall_id: int, p: DrawParams) -> tuple[Any, ...]:
+    """The hall's cases accepted in the ledger window and stored by the draw time."""
+    c = Case.__table__.c
+    return c.hall_id == hall_id, c.accepted_at >= p.since, c.accepted_at < p.until, c.created_at <= p.as_of
 
 
 def _code(reason: str) -> int:

@@ -3,6 +3,7 @@ tamper-evident verification, redraws, per-window draws, and safety under concurr
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import threading
@@ -24,6 +25,7 @@ from callback.draw import (
     derive_candidates,
     draw_sample,
     draw_weekly_sample,
+    fingerprint_lines,
     ledger_window,
     parse_deny_list,
     parse_week,
@@ -135,7 +137,8 @@ def test_draw_makes_twenty_callbacks_due_at_the_next_calling_moment(session: Ses
     assert {c.state for c in callbacks} == {"drawn"}
     assert {c.next_action_at for c in callbacks} == {datetime(2026, 11, 23, 14, 0, tzinfo=SH)}
     assert {c.case_id for c in callbacks} <= {c.id for c in cases}
-    assert result.draw.candidates == 30 and len(result.draw.fingerprint) == 64
+    assert result.draw.candidates == 30
+    assert result.draw.fingerprint == documented_fingerprint(session, [c.id for c in cases])
     audit = session.scalar(select(AuditEvent).where(AuditEvent.entity == "draw"))
     assert (audit.action, audit.entity_id) == ("draw", result.draw.id)
 
@@ -389,7 +392,8 @@ def test_verify_without_a_draw(session: Session) -> None:
 
 def frame(n: int, *, contacts: list[int] | None = None, windows: list[int] | None = None) -> CandidateSet:
     contact_ids = contacts or list(range(n))
-    return CandidateSet([f"{i + 1}\tBJ{i + 1}" for i in range(n)], {}, windows or [1] * n, contact_ids)
+    ids = list(range(1, n + 1))
+    return CandidateSet(ids, {}, fingerprint_lines((i, f"BJ{i}") for i in ids), windows or [1] * n, contact_ids)
 
 
 def lookup(cands: CandidateSet):
@@ -467,34 +471,61 @@ def pg_session(pg_database: str):
 
 
 def test_in_sql_and_streaming_derivations_agree(pg_session: Session) -> None:
+    """The PostgreSQL statement and the row-by-row reference give the same frame, windows, fingerprint and
+    counts — every reason, and the precedence between reasons when several apply to one case."""
     session = pg_session
     hall = make_hall(session)
     windows = [make_window(session, hall, f"窗口{i}") for i in range(3)]
+    settings = Settings(deny_list="+8613700000005, +8613700000006")
+    cases = []
     for i in range(60):
         case = add_case(session, hall, windows[i % 3], accepted=ACCEPTED + timedelta(minutes=i),
                         phone=f"+86137{i % 45:08d}")
+        cases.append(case)
         if i % 7 == 0:
             case.contact.last_contacted_at = NOW - timedelta(days=2)
         if i % 11 == 0:
             case.contact.opted_out_at = NOW - timedelta(days=2)
+    for i in (1, 5, 14, 22, 33):  # drawn before; 5 is also deny-listed, 14 contacted, 22 and 33 opted out
+        prior_callback(session, cases[i], NOW - timedelta(days=40), week="2026-W41")
     add_case(session, hall, kind="invalid", phone="999")
+    add_case(session, hall, case_no="BJ\t制表符\\反斜杠").contact_id = None  # no number at all
+    add_case(session, hall, case_no="BJ\nWITH-A-BREAK")  # line framing is no concern of the SQL path
     session.flush()
-    params = DrawParams.build(WEEK, NOW, SH, SETTINGS)
+    params = DrawParams.build(WEEK, NOW, SH, settings)
 
     fast = derive_candidates(session, hall.id, params, windows=True, fast=True)
     slow = derive_candidates(session, hall.id, params, fast=False)
     assert fast.contact_ids is None and len(fast) > 20  # the SQL path proper, not its fallback
-    assert (fast.lines, fast.excluded, fast.window_ids) == (slow.lines, slow.excluded, slow.window_ids)
-    assert fast.fingerprint == slow.fingerprint
+    assert (list(fast.case_ids), fast.excluded, list(fast.window_ids)) == (slow.case_ids, slow.excluded,
+                                                                           slow.window_ids)
+    assert all(fast.excluded.values())  # every reason occurs
+    assert fast.fingerprint == slow.fingerprint == documented_fingerprint(session, fast.case_ids)
     lookup_fast, lookup_slow = draw_module._contact_lookup(session, fast), draw_module._contact_lookup(session, slow)
     for seed in ("1", "ff", "c0ffee"):
         assert draw_sample(fast, seed, 20, None, lookup_fast) == draw_sample(slow, seed, 20, None, lookup_slow)
         assert draw_sample(fast, seed, 20, 4, lookup_fast) == draw_sample(slow, seed, 20, 4, lookup_slow)
 
-    add_case(session, hall, case_no="BJ\nWITH-A-BREAK")  # breaks the line framing: the fallback takes over
-    fallback = derive_candidates(session, hall.id, params, fast=True)
-    assert fallback.contact_ids is not None and len(fallback) == len(slow) + 1
-    assert fallback.fingerprint == derive_candidates(session, hall.id, params, fast=False).fingerprint
+
+def documented_fingerprint(session: Session, case_ids) -> str:
+    """SHA-256 of the ``<case id>\\t<case no>\\n`` lines in case-id order, computed here independently."""
+    numbers = dict(session.execute(select(Case.id, Case.case_no).where(Case.id.in_(list(case_ids)))).all())
+    text_ = "".join(f"{i}\t{numbers[i]}\n" for i in sorted(case_ids))
+    return hashlib.sha256(text_.encode("utf-8")).hexdigest()
+
+
+def test_in_sql_derivation_falls_back_when_the_aggregate_order_is_not_canonical(
+        pg_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fingerprint is trusted only if the ids from the same aggregate pass ascend; otherwise the rows are
+    streamed. Simulated by reversing what the server packed."""
+    hall = make_hall(pg_session)
+    add_cases(pg_session, hall, 5)
+    params = DrawParams.build(WEEK, NOW, SH, SETTINGS)
+    unpack = draw_module._unpack
+    monkeypatch.setattr(draw_module, "_unpack", lambda packed: unpack(packed)[::-1])
+    cands = derive_candidates(pg_session, hall.id, params, fast=True)
+    assert cands.contact_ids is not None  # the streaming path answered
+    assert list(cands.case_ids) == sorted(cands.case_ids) and len(cands) == 5
 
 
 def _draw_in_thread(url: str, hall_id: int, results: list, barrier: threading.Barrier | None) -> None:
