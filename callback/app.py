@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, g
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
-from callback.db import session_factory
+from callback.db import autocommit_engine, session_factory
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -49,6 +50,11 @@ def settings() -> Settings:
     from flask import current_app
 
     return current_app.config["SETTINGS"]
+
+
+def autocommit_db() -> Engine:
+    """The pool of autocommit connections for the hot paths that run one statement per request."""
+    return autocommit_engine(settings().database_url)
 
 
 def db_session() -> Session:

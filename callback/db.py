@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
+_autocommit_engines: dict[str, Engine] = {}
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -48,6 +49,26 @@ def _build_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+def autocommit_engine(url: str) -> Engine:
+    """A second pool for the few hot paths that run one statement per request (ivr/quick_answer.py).
+
+    Its connections are in autocommit mode, so a statement is its own transaction: one round trip, durably
+    committed when it returns, no BEGIN or COMMIT of its own. No ``pool_pre_ping`` either: a caller that meets a
+    dead connection invalidates it and falls back to the pinged, session-based path, so nothing is lost.
+    """
+    url = normalise_url(url)
+    if url not in _autocommit_engines:
+        engine = create_engine(url, pool_size=5, max_overflow=10)
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "connect", _autocommit)
+        _autocommit_engines[url] = engine
+    return _autocommit_engines[url]
+
+
+def _autocommit(dbapi_connection, _record) -> None:  # noqa: ANN001
+    dbapi_connection.autocommit = True
+
+
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
@@ -60,6 +81,7 @@ def transaction(url: str) -> Iterator[Session]:
 
 
 def dispose_all() -> None:
-    for engine in _engines.values():
-        engine.dispose()
-    _engines.clear()
+    for engines in (_engines, _autocommit_engines):
+        for engine in engines.values():
+            engine.dispose()
+        engines.clear()

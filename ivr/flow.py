@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -84,6 +84,17 @@ class VoiceTurn:
         return "voice:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
+class Voice(Protocol):
+    """What the TwiML builders need: where the next webhook goes and how a prompt is spoken (and logged)."""
+
+    settings: Settings
+    catalog: Catalog
+
+    def url(self, path: str, **params: object) -> str: ...
+
+    def speak(self, node: Any, key: str, **values: str) -> Prompt: ...
+
+
 @dataclass
 class _Ctx:
     """Collaborators of one turn. ``fresh`` is False for a repeated delivery: it gets the same TwiML, changes nothing."""
@@ -109,14 +120,20 @@ class _Ctx:
                            **params)
 
     def speak(self, node: Any, key: str, **values: str) -> Prompt:
-        prompt = self.catalog.prompt(key, **values)
-        if prompt.audio_url:
-            node.play(prompt.audio_url)
-        else:
-            node.say(prompt.text, voice=self.catalog.voice(self.settings.tts_voice),
-                     language=self.catalog.say_language(self.settings.tts_language))
+        prompt = render_prompt(node, self.catalog, self.settings, key, **values)
         self.log("prompt", prompt.text, prompt=key)
         return prompt
+
+
+def render_prompt(node: Any, catalog: Catalog, settings: Settings, key: str, **values: str) -> Prompt:
+    """``<Play>`` the prompt's recording when the catalog has one, else ``<Say>`` its text in the Mandarin voice."""
+    prompt = catalog.prompt(key, **values)
+    if prompt.audio_url:
+        node.play(prompt.audio_url)
+    else:
+        node.say(prompt.text, voice=catalog.voice(settings.tts_voice),
+                 language=catalog.say_language(settings.tts_language))
+    return prompt
 
 
 def handle_turn(
@@ -244,12 +261,12 @@ def _on_item(ctx: _Ctx) -> VoiceResponse:
     answer = interpret_key(item, turn.key) if turn.key else None
     if answer is not None:
         _record_answer(ctx, item, answer)
-        return _after(ctx, item)
+        return ask_after(ctx, item)
     _log_bad_key(ctx, turn.key, item)
     if turn.tries < MAX_REPROMPTS:
         return _ask_item(ctx, item, tries=turn.tries + 1, preface="invalid" if turn.key else "silence")
     ctx.log("note", f"{item.label}：{MAX_REPROMPTS + 1} 次未获有效按键，本题跳过", item=item.code)
-    return _after(ctx, item, preface="skipped")
+    return ask_after(ctx, item, preface="skipped")
 
 
 def _on_suggestion(ctx: _Ctx) -> VoiceResponse:
@@ -282,16 +299,27 @@ _HANDLERS = {"consent": _on_consent, "item": _on_item, "suggestion": _on_suggest
 
 def _record_answer(ctx: _Ctx, item: Item, answer: KeyAnswer) -> None:
     save_answer(ctx.session, ctx.callback, answer, channel="voice")
-    ctx.log("key", f"{item.label}：按 {answer.key}（{answer.label}）", key=answer.key, meaning=answer.label,
-            item=item.code)
+    text, data = key_event(item, answer)
+    ctx.log("key", text, **data)
     if answer.alert and ctx.fresh:
         raise_integrity_alert(ctx.session, ctx.callback, ctx.now, source="ivr")
         ctx.log("note", "廉洁自律问题：已即时提醒督查科", item=item.code)
 
 
+def key_event(item: Item, answer: KeyAnswer) -> tuple[str, dict[str, str]]:
+    """The transcript line for a key that answered an item: its text and data."""
+    text = f"{item.label}：按 {answer.key}（{answer.label}）"
+    return text, {"key": answer.key, "meaning": answer.label, "item": item.code}
+
+
+def answer_value(answer: KeyAnswer) -> str:
+    """What is stored for an answer: S/B/U for a rating, Y/N for a yes-no item."""
+    return (answer.rating or answer.yes_no).value  # type: ignore[union-attr]
+
+
 def save_answer(session: Session, callback: Callback, answer: KeyAnswer, channel: str) -> None:
     """Store (or overwrite) one item's answer at once, so a later hang-up keeps it: one upsert, no read first."""
-    value = (answer.rating or answer.yes_no).value  # type: ignore[union-attr]
+    value = answer_value(answer)
     insert = dialect_insert(session)
     if insert is None:
         _save_answer_orm(session, callback, answer.item, value, answer.key, channel)
@@ -384,7 +412,7 @@ def _log_bad_key(ctx: _Ctx, key: str, item: Item | None = None) -> None:
 # --- TwiML -------------------------------------------------------------------------------------------------------
 
 
-def _ask(ctx: _Ctx, action: str, prompts: list[tuple[str, dict[str, str]]]) -> VoiceResponse:
+def _ask(ctx: Voice, action: str, prompts: list[tuple[str, dict[str, str]]]) -> VoiceResponse:
     """Prompts nested in a one-digit Gather, then a Redirect so a missed key never ends the call."""
     response = VoiceResponse()
     gather = response.gather(num_digits=1, action=action, method="POST", timeout=GATHER_TIMEOUT,
@@ -409,14 +437,14 @@ def _ask_item(
     return _ask(ctx, ctx.url(f"item/{item.code}", n=tries, r=repeats), prompts)
 
 
-def _after(ctx: _Ctx, item: Item, preface: str | None = None) -> VoiceResponse:
+def ask_after(ctx: Voice, item: Item, preface: str | None = None) -> VoiceResponse:
     position = ITEMS.index(item)
     if position + 1 < len(ITEMS):
         return _ask_item(ctx, ITEMS[position + 1], preface=preface)
     return _ask_suggestion(ctx, preface)
 
 
-def _ask_suggestion(ctx: _Ctx, preface: str | None = None) -> VoiceResponse:
+def _ask_suggestion(ctx: Voice, preface: str | None = None) -> VoiceResponse:
     response = VoiceResponse()
     action = ctx.url("suggestion")
     language = ctx.catalog.speech_language(ctx.settings.speech_language)

@@ -73,7 +73,7 @@ class _Blank(dict):
         return ""
 
 
-_cache: dict[tuple[str, str], tuple[tuple[float, ...], Catalog]] = {}
+_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[int, ...], Catalog]] = {}
 _lock = threading.Lock()
 
 
@@ -82,19 +82,23 @@ def catalog_dir() -> Path:
 
 
 def load_catalog(language: str | None = None, directory: str | Path | None = None) -> Catalog:
-    """The catalog for ``language`` (PROMPTS_LANGUAGE, else zh-CN), merged over zh-CN; cached until a file changes."""
+    """The catalog for ``language`` (PROMPTS_LANGUAGE, else zh-CN), merged over zh-CN; cached until a file changes.
+
+    Runs on every webhook, so a cached catalog costs only a few ``stat`` calls: of its files and of the directory
+    (whose mtime changes when a catalog file is added or removed).
+    """
     language = language or os.environ.get("PROMPTS_LANGUAGE") or DEFAULT_LANGUAGE
-    directory = Path(directory) if directory else catalog_dir()
-    paths = _paths(directory, language)
-    stamp = tuple(_mtime(p) for p in paths)
-    key = (str(directory), language)
-    with _lock:
-        cached = _cache.get(key)
-        if cached and cached[0] == stamp:
-            return cached[1]
+    directory = str(directory or os.environ.get("PROMPTS_DIR") or BUILTIN_DIR)
+    key = (directory, language)
+    cached = _cache.get(key)
+    if cached is not None and _stamp(cached[0]) == cached[1]:
+        return cached[2]
+    paths = _paths(Path(directory), language)
+    watched = (directory, *map(str, paths))
+    stamp = _stamp(watched)
     catalog = _build(language, paths)
     with _lock:
-        _cache[key] = (stamp, catalog)
+        _cache[key] = (watched, stamp, catalog)
     return catalog
 
 
@@ -110,11 +114,15 @@ def _paths(directory: Path, language: str) -> list[Path]:
     return [base, chosen]
 
 
-def _mtime(path: Path) -> float:
+def _stamp(paths: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(_mtime(p) for p in paths)
+
+
+def _mtime(path: str) -> int:
     try:
-        return path.stat().st_mtime
+        return os.stat(path).st_mtime_ns
     except OSError:
-        return -1.0
+        return -1
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, request
 from werkzeug.datastructures import MultiDict
 
-from callback.app import db_session, settings
+from callback.app import autocommit_db, db_session, settings
 from ivr import flow, status
+from ivr.quick_answer import answer_in_one_statement
 from ivr.webhooks import public_url, request_now, require_twilio_signature, twiml
 
 bp = Blueprint("ivr_voice", __name__, url_prefix="/ivr")
@@ -21,8 +22,10 @@ bp.before_request(require_twilio_signature)
 @bp.post("/<token>/item/<item>", defaults={"step": "item"})
 def voice(token: str, step: str, item: str | None = None):  # noqa: ANN201
     turn = parse_turn(token, step, item, request.args, request.form)
-    response = flow.handle_turn(db_session(), turn, settings(), request_now())
-    db_session().commit()
+    response = answer_in_one_statement(autocommit_db(), turn, settings(), request_now())
+    if response is None:
+        response = flow.handle_turn(db_session(), turn, settings(), request_now())
+        db_session().commit()
     return twiml(response)
 
 
