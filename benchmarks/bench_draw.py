@@ -1,11 +1,12 @@
 """Benchmark: the weekly draw on PostgreSQL with 1,000,000 cases in the month (issue 3, "Benchmark").
 
-Times `callback.draw.draw_weekly_sample` — one statement that classifies every case of the month (exclusions
-as hash joins against the few excluded contacts and drawn cases, counted by reason) and returns the ordered
-candidate lines as one text value; fingerprint and seeded sample in Python; 20 callback rows written — next
-to the naive ``ORDER BY random() LIMIT 20`` query with the same exclusions and one case per number (DISTINCT
-ON), interleaved in the same run, and prints both and their ratio. Target: draw ≤ 1 s and no slower than
-naive. The naive query is also timed with the draw's session settings (work_mem, jit off), for fairness.
+Times `callback.draw.draw_weekly_sample` — the few excluded contacts and drawn cases fetched first, then one
+pass over the month's cases that sets the excluded aside with hashed ``= ANY(array)`` checks, sorts by case id
+and returns the SHA-256 fingerprint (computed by the server) and the candidate ids packed as integers; counts
+by reason and the seeded sample in Python; 20 callback rows written — next to the naive
+``ORDER BY random() LIMIT 20`` query with the same exclusions and one case per number (DISTINCT ON),
+interleaved in the same run, and prints both and their ratio. Target: draw ≤ 1 s and no slower than naive.
+The naive query is also timed with the draw's session settings (work_mem, jit off), for fairness.
 
     .venv/bin/python benchmarks/bench_draw.py [--cases 1000000] [--repeat 5] [--keep]
 

@@ -233,8 +233,12 @@ def fingerprint_lines(lines: Iterable[tuple[int, str]]) -> str:
     """SHA-256 (hex) over ``<case id>\\t<case no>\\n`` for each ``(case id, case no)`` in the given order."""
     digest = hashlib.sha256()
     for case_id, case_no in lines:
-        digest.update(f"{case_id}\t{case_no}\n".encode())
+        digest.update(_fingerprint_line(case_id, case_no))
     return digest.hexdigest()
+
+
+def _fingerprint_line(case_id: int, case_no: str) -> bytes:
+    return f"{case_id}\t{case_no}\n".encode()  # UTF-8, as convert_to(…, 'UTF8') in _derive_in_sql
 
 
 def derive_candidates(session: Session, hall_id: int, params: DrawParams, *, windows: bool = False,
@@ -297,7 +301,8 @@ def _derive_in_sql(session: Session, hall_id: int, params: DrawParams, windows: 
 
 
 def _exclusion_lists(session: Session, hall_id: int, params: DrawParams) -> tuple[dict[int, int], set[int]]:
-    """The hall's flagged contacts (id → reason code) and drawn cases as of ``params.as_of``, packed."""
+    """The hall's flagged contacts (id → reason code) and drawn cases as of ``params.as_of``, in one round
+    trip (each list packed into one value)."""
     ex = _excluded_contacts(hall_id, params).subquery("ex").c
     drawn = _drawn_case_ids(hall_id, params.as_of).subquery("drawn").c
     row = session.execute(
@@ -365,7 +370,7 @@ def _derive_streaming(session: Session, hall_id: int, params: DrawParams) -> Can
     contact_ids: list[int] = []
     for case_id, case_no, window_id, contact_id, code in rows:
         if code is None:
-            digest.update(f"{case_id}\t{case_no}\n".encode())
+            digest.update(_fingerprint_line(case_id, case_no))
             case_ids.append(case_id)
             window_ids.append(window_id)
             contact_ids.append(contact_id)
