@@ -24,7 +24,8 @@ lint: $(STAMP)
 test: $(STAMP) services lint
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) services
+bench: $(STAMP)
+	bash scripts/ensure-services.sh --bench
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

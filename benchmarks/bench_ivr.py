@@ -6,7 +6,9 @@ transcript events written, the next item's TwiML rendered with the twilio librar
 per callback and item), so each one really writes. The baseline is benchmarks/ivr_bare_app.py: a bare Flask
 endpoint returning a constant TwiML of the same shape. Both run under gunicorn on loopback with the same settings,
 one after the other in the same run, each loaded at the same concurrency (wrk if installed, else a small threaded
-load generator). Prints requests/s, p50/p99 latency and the ratio. Target: ratio ≥ 0.5, p99 < 50 ms at 50
+load generator). Prints requests/s, p50/p99 latency, the ratio, and the CPU time per request of the gunicorn
+processes and of the benchmark database's PostgreSQL backends (which, unlike requests/s, hardly depend on what
+else the machine is doing). Target: ratio ≥ 0.5, p99 < 50 ms at 50
 concurrent connections.
 
     .venv/bin/python benchmarks/bench_ivr.py [--connections 50] [--duration 10] [--workers 4] [--threads 8]
@@ -32,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -62,6 +64,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    app_cpu_ms: float = 0.0  # CPU time of the gunicorn processes per request
+    db_cpu_ms: float = 0.0  # CPU time of this database's PostgreSQL backends per request
 
     @property
     def rps(self) -> float:
@@ -244,9 +248,33 @@ def measure(name: str, target: str, env: dict[str, str], args: argparse.Namespac
     process = start_gunicorn(target, port, env, args.workers, args.threads)
     try:
         load(f"{name}-warmup", port, reqs[-3000:], args.connections, 4, workdir)
-        return load(name, port, reqs[: len(reqs) - 3000], args.connections, args.duration, workdir)
+        before = cpu_by_process(process.pid)
+        result = load(name, port, reqs[: len(reqs) - 3000], args.connections, args.duration, workdir)
+        after = cpu_by_process(process.pid)
     finally:
         stop(process)
+    app, db = (sum(after[k].get(pid, 0.0) - before[k].get(pid, 0.0) for pid in after[k]) for k in ("app", "db"))
+    per = 1000 / max(result.requests, 1)
+    return replace(result, app_cpu_ms=app * per, db_cpu_ms=db * per)
+
+
+def cpu_by_process(gunicorn_pgid: int) -> dict[str, dict[int, float]]:
+    """CPU seconds (user + system) of the gunicorn processes and of this database's PostgreSQL backends, by pid
+    (Linux /proc). CPU time per request, unlike requests/s, hardly depends on what else the machine is doing."""
+    found: dict[str, dict[int, float]] = {"app": {}, "db": {}}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        kind = "app" if int(fields[2]) == gunicorn_pgid else "db" if f" {DB_NAME} " in command else None
+        if kind and (kind == "app" or command.startswith("postgres")):
+            found[kind][int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
 
 
 def main() -> int:
@@ -292,9 +320,11 @@ def report(webhook: Result, bare: Result, written: int, args: argparse.Namespace
     print(f"gunicorn gthread workers={args.workers} threads={args.threads}; {args.connections} connections, "
           f"{args.duration}s each; load: {'wrk' if shutil.which('wrk') and not args.python_load else 'python'}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work on the machine skews results)")
-    print(f"{'endpoint':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'requests':>10}")
+    print(f"{'endpoint':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'requests':>10}"
+          f"{'app CPU ms/req':>16}{'db CPU ms/req':>15}")
     for r in (webhook, bare):
-        print(f"{r.name:<10}{r.rps:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{r.errors:>8}{r.requests:>10}")
+        print(f"{r.name:<10}{r.rps:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{r.errors:>8}{r.requests:>10}"
+              f"{r.app_cpu_ms:>16.3f}{r.db_cpu_ms:>15.3f}")
     print(f"ratio webhook/bare = {ratio:.2f} (target ≥ {TARGET_RATIO}); webhook p99 {webhook.p99_ms:.1f} ms "
           f"(target < {TARGET_P99_MS:.0f} ms); answers written: {written}; targets {'met' if met else 'NOT met'}")
 

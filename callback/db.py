@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +47,18 @@ def _build_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, **pool_limits())
+
+
+def pool_limits() -> dict[str, int]:
+    """Connections kept per process (``DB_POOL_SIZE``, default 10) and how many more may open under a burst.
+
+    Keep the pool at least as large as a process's concurrent requests (gunicorn ``--threads``): a connection
+    beyond the pool size is closed when it is returned, so an undersized pool opens and closes a PostgreSQL
+    connection (a backend process) on nearly every request under load.
+    """
+    size = int(os.environ.get("DB_POOL_SIZE") or 10)
+    return {"pool_size": size, "max_overflow": 2 * size}
 
 
 def autocommit_engine(url: str) -> Engine:
@@ -58,7 +70,7 @@ def autocommit_engine(url: str) -> Engine:
     """
     url = normalise_url(url)
     if url not in _autocommit_engines:
-        engine = create_engine(url, pool_size=5, max_overflow=10)
+        engine = create_engine(url, **pool_limits())
         if engine.dialect.name == "postgresql":
             event.listen(engine, "connect", _autocommit)
         _autocommit_engines[url] = engine
