@@ -12,18 +12,19 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from callback.ledger.parallel import ValidatedChunk, validate_records, validated_chunks
+from callback.ledger.parallel import CopyPart, ValidatedChunk, validate_records, validated_chunks
 from callback.ledger.records import CaseRow
 from callback.models import Case, Contact, Hall, ImportBatch, Staff, Window, utcnow
 
 CHUNK_ROWS = 5000
-PREFILTER_RETRY = 8  # chunks between tries of the unchanged-row prefilter while it finds nothing
+COPY_BATCH_ROWS = 20_000  # rows per COPY + merge on PostgreSQL: fewer statements, each over more rows
+PREFILTER_RETRY = 8  # batches between tries of the unchanged-row prefilter while it finds nothing
 MAX_REJECTIONS_KEPT = 10_000  # a broken export can reject every row; keep the report bounded
 
 
@@ -53,16 +54,20 @@ def import_file(session: Session, hall: Hall, path: Path, *, sheet: str | None =
 
     `now` is when the ledger is recorded as known (default: the clock); the draw only sees cases known by then.
     """
-    keep_rows = session.get_bind().dialect.name != "postgresql"  # the COPY writer needs only the COPY lines
-    chunks = validated_chunks(path, sheet, workers, keep_rows=keep_rows)
+    chunks = validated_chunks(path, sheet, workers, for_copy=_uses_copy(session))
     return _import_chunks(session, hall, chunks, source=path.name, progress=progress, now=now)
 
 
 def import_records(session: Session, hall: Hall, rows: Iterable[tuple[int, dict[str, Any]]], *, source: str,
                    progress: Callable[[int], None] | None = None, now: datetime | None = None) -> ImportSummary:
     """Import numbered records ({field: raw value}); the caller commits."""
-    chunks = (validate_records(chunk) for chunk in _chunks(rows, CHUNK_ROWS))
+    for_copy = _uses_copy(session)
+    chunks = (validate_records(chunk, for_copy=for_copy) for chunk in _chunks(rows, CHUNK_ROWS))
     return _import_chunks(session, hall, chunks, source=source, progress=progress, now=now)
+
+
+def _uses_copy(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _import_chunks(session: Session, hall: Hall, chunks: Iterable[ValidatedChunk], *, source: str,
@@ -77,9 +82,10 @@ def _import_chunks(session: Session, hall: Hall, chunks: Iterable[ValidatedChunk
         summary.rows += chunk.count
         for number, reason in chunk.rejected:
             summary.reject(number, reason)
-        writer.write(_last_per_case(chunk, summary), summary)
+        writer.add(chunk, summary)
         if progress:
             progress(chunk.count)
+    writer.flush(summary)
     _finish(batch, summary, now if injected else utcnow())
     return summary
 
@@ -88,21 +94,6 @@ def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
-
-
-def _last_per_case(chunk: ValidatedChunk, summary: ImportSummary) -> dict[str, StagedRow]:
-    """Valid rows keyed by case number; a number repeated within a chunk keeps its last row."""
-    rows = chunk.rows if chunk.rows is not None else [None] * len(chunk.lines)
-    good = {no: StagedRow(row, present, line)
-            for no, row, present, line in zip(chunk.case_nos, rows, chunk.presents, chunk.lines, strict=True)}
-    summary.unchanged += len(chunk.case_nos) - len(good)  # superseded by a later row of the same file
-    return good
-
-
-class StagedRow(NamedTuple):
-    row: CaseRow | None  # None when the chunk carries only COPY lines
-    present: frozenset[str]
-    copy_line: str
 
 
 def _finish(batch: ImportBatch, summary: ImportSummary, finished_at: datetime) -> None:
@@ -123,18 +114,31 @@ def _writer_for(session: Session, hall_id: int, batch_id: int, now: datetime) ->
 
 
 class _ChunkWriter:
-    """Writes validated rows chunk by chunk with executemany (SQLite, and any dialect without COPY),
+    """Writes validated rows in batches with executemany (SQLite, and any dialect without COPY),
     resolving windows, staff and contacts with small caches."""
 
     def __init__(self, session: Session, hall_id: int, batch_id: int, now: datetime) -> None:
         self.session, self.hall_id, self.batch_id, self.now = session, hall_id, batch_id, now
         self.windows: dict[str, int] = {}
         self.staff: dict[str, int] = {}
+        self.pending: dict[str, CaseRow] = {}
 
-    def write(self, staged: dict[str, StagedRow], summary: ImportSummary) -> None:
-        rows = {no: s.row for no, s in staged.items() if s.row is not None}
-        if not rows:
-            return
+    def add(self, chunk: ValidatedChunk, summary: ImportSummary) -> None:
+        """Gather a chunk's valid rows by case number: a number repeated within a batch keeps its last row (the
+        earlier one counts as unchanged, superseded by a later row of the file)."""
+        rows = chunk.rows or []
+        before = len(self.pending)
+        self.pending.update((row.case_no, row) for row in rows)
+        summary.unchanged += len(rows) - (len(self.pending) - before)
+        if len(self.pending) >= CHUNK_ROWS:
+            self.flush(summary)
+
+    def flush(self, summary: ImportSummary) -> None:
+        rows, self.pending = self.pending, {}
+        if rows:
+            self.write(rows, summary)
+
+    def write(self, rows: dict[str, CaseRow], summary: ImportSummary) -> None:
         self._ensure_names(Window, self.windows, {r.window for r in rows.values()})
         self._ensure_names(Staff, self.staff, {r.staff for r in rows.values() if r.staff})
         contacts = self._contacts({(r.phone.e164, r.phone.kind) for r in rows.values() if r.phone.e164})
@@ -236,39 +240,66 @@ class _CopyWriter(_ChunkWriter):
         cols = ", ".join(f"{c} {'timestamptz' if c.endswith('_at') else 'text'}" for c in _STAGE_COLUMNS)
         self.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS ledger_stage ({cols}) ON COMMIT DROP"))
         # The import is one transaction; losing its commit in a server crash only means importing the file again.
-        # JIT compilation costs more than it saves on these per-chunk statements. The staging table is never
+        # JIT compilation costs more than it saves on these per-batch statements. The staging table is never
         # analysed (it was, per chunk, at ~15 µs a row): the plans — a hash join on windows, index probes on
         # staff, contacts and the cases unique key — are the same without statistics.
         self.session.execute(text("SET LOCAL synchronous_commit = off"))
         self.session.execute(text("SET LOCAL jit = off"))
+        self.session.execute(text("SET LOCAL enable_bitmapscan = off"))
         self.merges = 0
         self.unchanged_seen = True
+        self.parts: list[CopyPart] = []  # the batch being gathered: same fields, distinct case numbers
+        self.case_nos: set[str] = set()
+        self.known_names: tuple[set[str], set[str]] = (set(), set())  # windows, staff already inserted
+
+    def add(self, chunk: ValidatedChunk, summary: ImportSummary) -> None:
+        """Gather COPY parts into batches of about COPY_BATCH_ROWS rows. A part that carries other fields, or
+        repeats a case number of the batch, starts a new batch: one merge cannot touch a row twice."""
+        summary.unchanged += chunk.superseded
+        for part in chunk.parts:
+            if self.parts and (part.present != self.parts[0].present or not self.case_nos.isdisjoint(part.case_nos)):
+                self.flush(summary)
+            self.parts.append(part)
+            self.case_nos.update(part.case_nos)
+            if len(self.case_nos) >= COPY_BATCH_ROWS:
+                self.flush(summary)
+
+    def flush(self, summary: ImportSummary) -> None:
+        parts, rows = self.parts, len(self.case_nos)
+        if not parts:
+            return
+        self.parts, self.case_nos = [], set()
+        self._stage(b"".join(part.payload for part in parts))
+        inserted, updated = self._merge(parts)
+        summary.imported += inserted
+        summary.updated += updated
+        summary.unchanged += rows - inserted - updated
 
     def _prefilter(self) -> bool:
         """Whether to take unchanged rows out before merging. A pure optimisation (the merge leaves unchanged
         rows alone too): worth it on re-imports, a wasted probe per row on new data, so it is skipped while the
-        file brings only new or changed rows, and tried again every PREFILTER_RETRY chunks."""
+        file brings only new or changed rows, and tried again every PREFILTER_RETRY batches."""
         self.merges += 1
         return self.unchanged_seen or self.merges % PREFILTER_RETRY == 1
 
-    def write(self, staged: dict[str, StagedRow], summary: ImportSummary) -> None:
-        groups: dict[frozenset[str], list[StagedRow]] = {}
-        for item in staged.values():
-            groups.setdefault(item.present, []).append(item)
-        for present, group in groups.items():
-            self._stage(group)
-            inserted, updated = self._merge(present)
-            summary.imported += inserted
-            summary.updated += updated
-            summary.unchanged += len(group) - inserted - updated
-
-    def _stage(self, rows: list[StagedRow]) -> None:
+    def _stage(self, payload: bytes) -> None:
         self.session.execute(text("TRUNCATE ledger_stage"))
         raw = self.session.connection().connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY ledger_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-            copy.write("".join(r.copy_line for r in rows).encode())
+            copy.write(payload)
 
-    def _merge(self, present: frozenset[str]) -> tuple[int, int]:
+    def _new_names(self, parts: list[CopyPart]) -> list[str]:
+        """The name inserts the batch needs: none once every window and staff name it uses has been inserted."""
+        used = (set().union(*(part.windows for part in parts)), set().union(*(part.staff for part in parts)))
+        statements = []
+        for statement, names, known in zip(_NAME_INSERTS, used, self.known_names, strict=True):
+            if not names <= known:
+                statements.append(statement)
+                known.update(names)
+        return statements
+
+    def _merge(self, parts: list[CopyPart]) -> tuple[int, int]:
+        present = parts[0].present
         params = {"hall": self.hall_id, "batch": self.batch_id, "now": self.now}
         if self._prefilter():
             # Unchanged rows (same hash) leave the stage first: one index probe each, instead of a contact insert
@@ -279,7 +310,7 @@ class _CopyWriter(_ChunkWriter):
                 "DELETE FROM ledger_stage s WHERE s.row_hash = "
                 "(SELECT c.row_hash FROM cases c WHERE c.hall_id = :hall AND c.case_no = s.case_no)"), params).rowcount
             self.unchanged_seen = removed > 0
-        for statement in _NAME_AND_CONTACT_INSERTS:
+        for statement in (*self._new_names(parts), _CONTACT_INSERT):
             self.session.execute(text(statement), params)
         updates = [f"{col} = EXCLUDED.{col}" for col, (_, field_) in _CASE_UPDATES.items() if field_ in present]
         updates += ["row_hash = EXCLUDED.row_hash", "import_batch_id = EXCLUDED.import_batch_id",
@@ -301,12 +332,14 @@ class _CopyWriter(_ChunkWriter):
         return inserted, updated
 
 
-_NAME_AND_CONTACT_INSERTS = (
+_NAME_INSERTS = (  # windows, staff
     "INSERT INTO windows (hall_id, name, created_at) SELECT DISTINCT :hall, window_name, CAST(:now AS timestamptz) "
     "FROM ledger_stage ON CONFLICT DO NOTHING",
     "INSERT INTO staff (hall_id, name, created_at) SELECT DISTINCT :hall, staff, CAST(:now AS timestamptz) "
     "FROM ledger_stage WHERE staff IS NOT NULL ON CONFLICT DO NOTHING",
+)
+_CONTACT_INSERT = (
     "INSERT INTO contacts (hall_id, phone, kind, created_at) "
     "SELECT DISTINCT ON (phone) :hall, phone, phone_kind, CAST(:now AS timestamptz) FROM ledger_stage "
-    "WHERE phone IS NOT NULL ORDER BY phone ON CONFLICT DO NOTHING",
+    "WHERE phone IS NOT NULL ORDER BY phone ON CONFLICT DO NOTHING"
 )

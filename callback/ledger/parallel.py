@@ -23,39 +23,47 @@ RAW_CHUNK_ROWS = 5000
 IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker: enough to keep it busy, little enough to keep memory flat
 
 
+class CopyPart(NamedTuple):
+    """Valid rows of a chunk that carry the same ledger fields, rendered for PostgreSQL COPY on the worker's core,
+    so that the process writing to the database only passes bytes on."""
+
+    present: frozenset[str]  # the fields these rows carried
+    case_nos: list[str]  # distinct: the last row of each case number in the chunk
+    payload: bytes  # their COPY text lines (see records.build_case_row_and_line), UTF-8
+    windows: frozenset[str]  # the window names they use
+    staff: frozenset[str]  # the staff names they use
+
+
 class ValidatedChunk(NamedTuple):
-    """One chunk of records, validated. `rows` is None when only COPY lines were asked for (PostgreSQL), which
-    keeps what crosses the process boundary to a few strings per row."""
+    """One chunk of records, validated: as CaseRow objects (`rows`, for writers without COPY) or as COPY parts
+    (`parts`, PostgreSQL), which keeps what crosses the process boundary to a few strings and bytes a chunk."""
 
     count: int  # records seen
-    rows: list[CaseRow] | None
     rejected: list[tuple[int, str]]  # (row number, reason)
-    case_nos: list[str]  # of the valid rows, in order
-    presents: list[frozenset[str]]  # the fields each valid row carried
-    lines: list[str]  # the valid rows as PostgreSQL COPY text lines
+    rows: list[CaseRow] | None  # every valid row in file order, or None when COPY parts were asked for
+    parts: list[CopyPart]  # empty unless COPY parts were asked for
+    superseded: int  # valid rows left out of `parts` for a later row of the chunk with the same case number
 
 
 _worker_header: HeaderMap | None = None
 _worker_pick: Any = None
-_worker_keep_rows = True
+_worker_for_copy = False
 
 
-def _init_worker(header: HeaderMap, text_only: bool, keep_rows: bool) -> None:
-    global _worker_header, _worker_pick, _worker_keep_rows
-    _worker_header, _worker_pick, _worker_keep_rows = header, picker(header, text_only), keep_rows
+def _init_worker(header: HeaderMap, text_only: bool, for_copy: bool) -> None:
+    global _worker_header, _worker_pick, _worker_for_copy
+    _worker_header, _worker_pick, _worker_for_copy = header, picker(header, text_only), for_copy
 
 
 def _validate_raw(chunk: list[tuple[int, list[Any]]]) -> ValidatedChunk:
     assert _worker_header is not None
-    return validate_records(data_records(_worker_header, _worker_pick, chunk), keep_rows=_worker_keep_rows)
+    return validate_records(data_records(_worker_header, _worker_pick, chunk), for_copy=_worker_for_copy)
 
 
-def validate_records(rows: Iterable[tuple[int, Any]], *, keep_rows: bool = True) -> ValidatedChunk:
-    """Validate numbered {field: value} records. COPY lines are rendered here, on the worker's core."""
+def validate_records(rows: Iterable[tuple[int, Any]], *, for_copy: bool = False) -> ValidatedChunk:
+    """Validate numbered {field: value} records into CaseRows, or (`for_copy`) into COPY parts."""
     good: list[CaseRow] = []
-    case_nos: list[str] = []
-    presents: list[frozenset[str]] = []
-    lines: list[str] = []
+    last: dict[str, tuple[CaseRow, str]] = {}
     rejected: list[tuple[int, str]] = []
     count = 0
     for number, record in rows:
@@ -65,27 +73,39 @@ def validate_records(rows: Iterable[tuple[int, Any]], *, keep_rows: bool = True)
         except Rejected as exc:
             rejected.append((number, str(exc)))
             continue
-        if keep_rows:
+        if for_copy:
+            last[row.case_no] = (row, line)  # a later row of the same case replaces the earlier one
+        else:
             good.append(row)
-        case_nos.append(row.case_no)
-        presents.append(row.present)
-        lines.append(line)
-    return ValidatedChunk(count, good if keep_rows else None, rejected, case_nos, presents, lines)
+    if not for_copy:
+        return ValidatedChunk(count, rejected, good, [], 0)
+    valid = count - len(rejected)
+    return ValidatedChunk(count, rejected, None, _copy_parts(last.values()), valid - len(last))
+
+
+def _copy_parts(rows: Iterable[tuple[CaseRow, str]]) -> list[CopyPart]:
+    """Group rows by the fields they carry (a file's rows all carry the same) and render each group's lines."""
+    groups: dict[frozenset[str], list[tuple[CaseRow, str]]] = {}
+    for item in rows:
+        groups.setdefault(item[0].present, []).append(item)
+    return [CopyPart(present, [row.case_no for row, _ in group], "".join(line for _, line in group).encode(),
+                     frozenset(row.window for row, _ in group), frozenset(row.staff for row, _ in group if row.staff))
+            for present, group in groups.items()]
 
 
 def validated_chunks(path: Path, sheet: str | None = None, workers: int | None = None, *,
-                     keep_rows: bool = True) -> Iterator[ValidatedChunk]:
+                     for_copy: bool = False) -> Iterator[ValidatedChunk]:
     """Validated chunks of a ledger file, in file order. Raises UnreadableFile / MissingColumns before yielding.
 
-    `keep_rows=False` leaves out the CaseRow objects (a COPY writer needs only the lines)."""
+    `for_copy=True` gives COPY parts instead of CaseRow objects (see ValidatedChunk)."""
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     if workers < 2 or path.stat().st_size < PARALLEL_MIN_BYTES:
         _header, rows = records(path, sheet)
-        return (validate_records(chunk, keep_rows=keep_rows) for chunk in _chunks(rows, RAW_CHUNK_ROWS))
-    return _parallel(path, sheet, workers, keep_rows)
+        return (validate_records(chunk, for_copy=for_copy) for chunk in _chunks(rows, RAW_CHUNK_ROWS))
+    return _parallel(path, sheet, workers, for_copy)
 
 
-def _parallel(path: Path, sheet: str | None, workers: int, keep_rows: bool) -> Iterator[ValidatedChunk]:
+def _parallel(path: Path, sheet: str | None, workers: int, for_copy: bool) -> Iterator[ValidatedChunk]:
     source = open_rows(path, sheet)
     try:
         rows = source.pairs()
@@ -95,7 +115,7 @@ def _parallel(path: Path, sheet: str | None, workers: int, keep_rows: bool) -> I
         source.close()
         raise
     data = itertools.chain(scanned[index + 1 :], rows)
-    return _run_pool(source, (header, source.text_only, keep_rows), data, workers)
+    return _run_pool(source, (header, source.text_only, for_copy), data, workers)
 
 
 def _run_pool(source: Any, init: tuple[HeaderMap, bool, bool], data: Iterator[Any],
@@ -109,7 +129,7 @@ def _run_pool(source: Any, init: tuple[HeaderMap, bool, bool], data: Iterator[An
     queued: queue.Queue[Future[ValidatedChunk] | list[Any] | BaseException | None] = queue.Queue(
         workers * IN_FLIGHT_PER_WORKER)
     stop = threading.Event()
-    header, text_only, keep_rows = init
+    header, text_only, for_copy = init
     pick = picker(header, text_only)
     try:
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=init) as pool:
@@ -121,7 +141,7 @@ def _run_pool(source: Any, init: tuple[HeaderMap, bool, bool], data: Iterator[An
                     if isinstance(item, BaseException):
                         raise item
                     if isinstance(item, list):
-                        yield validate_records(data_records(header, pick, item), keep_rows=keep_rows)
+                        yield validate_records(data_records(header, pick, item), for_copy=for_copy)
                     else:
                         yield item.result()
             finally:  # done, or the caller gave up (an error while writing): stop reading, drop queued work

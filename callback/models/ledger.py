@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callback.models.base import Base, created_at, hall_fk, intpk, name_str, short_str, updated_at
@@ -26,7 +26,8 @@ class Window(Base):
     """A service window (窗口) of a hall, named as in the ledger."""
 
     __tablename__ = "windows"
-    __table_args__ = (UniqueConstraint("hall_id", "name"),)
+    # (hall_id, id) is the target of the cases' composite key: one foreign-key check covers a case's hall and window
+    __table_args__ = (UniqueConstraint("hall_id", "name"), UniqueConstraint("hall_id", "id"))
     id: Mapped[intpk]
     hall_id: Mapped[hall_fk]
     name: Mapped[name_str]
@@ -37,7 +38,7 @@ class Staff(Base):
     """Window staff (经办人/受理人), as named in the ledger."""
 
     __tablename__ = "staff"
-    __table_args__ = (UniqueConstraint("hall_id", "name"),)
+    __table_args__ = (UniqueConstraint("hall_id", "name"), UniqueConstraint("hall_id", "id"))
     id: Mapped[intpk]
     hall_id: Mapped[hall_fk]
     name: Mapped[name_str]
@@ -96,14 +97,22 @@ class Case(Base):
     """A ledger case (办件). Unique by hall and case number; re-imports update in place."""
 
     __tablename__ = "cases"
-    # Few indexes on purpose: a million-row import pays for each one on every row. The unique key serves
-    # lookups by hall; (hall_id, accepted_at) serves the weekly draw's month window.
-    __table_args__ = (UniqueConstraint("hall_id", "case_no"), Index("ix_cases_hall_accepted", "hall_id", "accepted_at"))
+    # Few indexes and foreign keys on purpose: a million-row import pays for each one on every row (a key check
+    # is a query of its own). The unique key serves lookups by hall; (hall_id, accepted_at) serves the weekly
+    # draw's month window. The window and staff keys are composite with the hall: one check proves that the hall
+    # exists (windows.hall_id is a key to halls) and that the window or staff member belongs to the case's hall.
+    __table_args__ = (
+        UniqueConstraint("hall_id", "case_no"),
+        Index("ix_cases_hall_accepted", "hall_id", "accepted_at"),
+        ForeignKeyConstraint(["hall_id", "window_id"], ["windows.hall_id", "windows.id"],
+                             name="fk_cases_hall_window_windows"),
+        ForeignKeyConstraint(["hall_id", "staff_id"], ["staff.hall_id", "staff.id"], name="fk_cases_hall_staff_staff"),
+    )
     id: Mapped[intpk]
-    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="RESTRICT"))
+    hall_id: Mapped[int]  # a key to halls through fk_cases_hall_window_windows
     case_no: Mapped[str] = mapped_column(String(100))
-    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"))
-    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    window_id: Mapped[int]
+    staff_id: Mapped[int | None]
     # indexed: deleting or purging a contact checks this foreign key, and opt-outs look cases up by number
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     item_name: Mapped[str | None] = mapped_column(String(300))

@@ -37,7 +37,7 @@ def token_for(hall: str) -> str:
 
 def count_cases(database_url: str, hall_code: str) -> int:
     with session_factory(database_url)() as s:
-        return s.scalar(select(func.count()).select_from(Case).join(Hall).where(Hall.code == hall_code))
+        return s.scalar(select(func.count()).select_from(Case).join(Hall, Hall.id == Case.hall_id).where(Hall.code == hall_code))
 
 
 def test_records_land_in_the_tokens_hall_and_reposting_changes_nothing(client, database_url):

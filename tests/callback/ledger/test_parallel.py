@@ -37,16 +37,24 @@ def _write(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def _collect(path: Path, workers: int) -> tuple[int, list, list, list, list]:
-    count, rejected, case_nos, presents, lines = 0, [], [], [], []
-    for chunk in parallel.validated_chunks(path, workers=workers, keep_rows=False):
+def _collect(path: Path, workers: int) -> tuple[int, list, dict[str, str], int]:
+    """What a COPY writer receives: the rows seen, the rejections, and the COPY line of the last row of each case
+    number (applying the chunks in order, as the importer does), and the rows superseded within a chunk."""
+    count, rejected, lines, superseded = 0, [], {}, 0
+    for chunk in parallel.validated_chunks(path, workers=workers, for_copy=True):
         assert chunk.rows is None
         count += chunk.count
         rejected += chunk.rejected
-        case_nos += chunk.case_nos
-        presents += chunk.presents
-        lines += chunk.lines
-    return count, rejected, case_nos, presents, lines
+        superseded += chunk.superseded
+        for part in chunk.parts:
+            part_lines = part.payload.decode().splitlines(keepends=True)
+            assert len(part_lines) == len(part.case_nos) == len(set(part.case_nos))
+            assert part.windows == {"综合窗口"} and part.staff <= {"员工0", "员工1", "员工2"}
+            for case_no, line in zip(part.case_nos, part_lines, strict=True):
+                assert line.startswith(case_no + "\t")
+                superseded += case_no in lines
+                lines[case_no] = line
+    return count, rejected, lines, superseded
 
 
 def test_workers_match_the_in_process_path(tmp_path, monkeypatch):
@@ -55,18 +63,19 @@ def test_workers_match_the_in_process_path(tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 7)  # several chunks, in flight at once
     assert _collect(path, workers=2) == serial
-    count, rejected, case_nos, _presents, lines = serial
+    count, rejected, lines, superseded = serial
     assert count == 58  # 60 rows less the blank row and the repeated header
     assert [row for row, _ in rejected] == [13, 23]  # row numbers as Excel shows them (title + header above)
-    assert len(case_nos) == len(lines) == 56
-    assert "事项\\t含制表符" in lines[5]  # COPY escaping of a tab inside a cell
+    assert len(lines) == 55 and superseded == 1  # 56 valid rows, A0054 twice: its last row wins
+    assert "2026-11-28" in lines["A0054"]  # the date of the later row (row 55), not of row 54
+    assert "事项\\t含制表符" in lines["A0005"]  # COPY escaping of a tab inside a cell
 
 
 def test_rows_kept_for_writers_without_copy(tmp_path):
     path = _write(tmp_path / "l.csv", _rows())
     chunks = list(parallel.validated_chunks(path, workers=1))
     rows = [row for chunk in chunks for row in chunk.rows]
-    assert [row.case_no for row in rows] == [no for chunk in chunks for no in chunk.case_nos]
+    assert len(rows) == 56 and all(chunk.parts == [] for chunk in chunks)
     by_no = {row.case_no: row for row in rows}
     assert by_no["A0050"].phone.e164 == "+8613900138000"  # the first mobile of a cell holding two numbers
 
