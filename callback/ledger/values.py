@@ -18,6 +18,7 @@ import math
 import re
 import unicodedata
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 import phonenumbers
@@ -97,7 +98,9 @@ def _fast_mobile(text: str) -> str | None:
     return s if len(s) == 11 and _CN_MOBILE.fullmatch(s) else None
 
 
+@lru_cache(maxsize=1 << 14)
 def _slow_phone(text: str, area_code: str | None) -> Phone:
+    """Cells that need phonenumbers (~30 µs each); the same landline or placeholder often recurs in a ledger."""
     landline: str | None = None
     saw_digits = False
     for candidates in _number_candidates(unicodedata.normalize("NFKC", text)):
