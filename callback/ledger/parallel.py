@@ -62,8 +62,7 @@ def _validate_raw(chunk: list[tuple[int, list[Any]]]) -> ValidatedChunk:
 
 def validate_records(rows: Iterable[tuple[int, Any]], *, for_copy: bool = False) -> ValidatedChunk:
     """Validate numbered {field: value} records into CaseRows, or (`for_copy`) into COPY parts."""
-    good: list[CaseRow] = []
-    last: dict[str, tuple[CaseRow, str]] = {}
+    good: list[Any] = []  # CaseRow, or (CaseRow, COPY line) for_copy
     rejected: list[tuple[int, str]] = []
     count = 0
     for number, record in rows:
@@ -73,24 +72,34 @@ def validate_records(rows: Iterable[tuple[int, Any]], *, for_copy: bool = False)
         except Rejected as exc:
             rejected.append((number, str(exc)))
             continue
-        if for_copy:
-            last[row.case_no] = (row, line)  # a later row of the same case replaces the earlier one
-        else:
-            good.append(row)
+        good.append((row, line) if for_copy else row)
     if not for_copy:
         return ValidatedChunk(count, rejected, good, [], 0)
-    valid = count - len(rejected)
-    return ValidatedChunk(count, rejected, None, _copy_parts(last.values()), valid - len(last))
+    parts = _copy_parts(good)
+    return ValidatedChunk(count, rejected, None, parts, len(good) - sum(len(part.case_nos) for part in parts))
 
 
-def _copy_parts(rows: Iterable[tuple[CaseRow, str]]) -> list[CopyPart]:
-    """Group rows by the fields they carry (a file's rows all carry the same) and render each group's lines."""
+def _copy_parts(rows: list[tuple[CaseRow, str]]) -> list[CopyPart]:
+    """The last row of each case number, grouped by the fields the rows carry (a file's rows all carry the
+    same: one part), each group's lines rendered as one payload."""
+    if not rows:
+        return []
+    first = rows[0][0].present
+    if all(row.present is first for row, _ in rows):
+        return [_copy_part(first, rows)]
+    last = {row.case_no: (row, line) for row, line in rows}  # a later row of the same case replaces the earlier
     groups: dict[frozenset[str], list[tuple[CaseRow, str]]] = {}
-    for item in rows:
+    for item in last.values():
         groups.setdefault(item[0].present, []).append(item)
-    return [CopyPart(present, [row.case_no for row, _ in group], "".join(line for _, line in group).encode(),
-                     frozenset(row.window for row, _ in group), frozenset(row.staff for row, _ in group if row.staff))
-            for present, group in groups.items()]
+    return [_copy_part(present, group) for present, group in groups.items()]
+
+
+def _copy_part(present: frozenset[str], rows: list[tuple[CaseRow, str]]) -> CopyPart:
+    last = {row.case_no: line for row, line in rows}  # a later row of the same case replaces the earlier
+    if len(last) < len(rows):  # the names are those of the rows kept: the writer trusts them to exist
+        rows = list({row.case_no: (row, line) for row, line in rows}.values())
+    return CopyPart(present, list(last), "".join(last.values()).encode(), frozenset({row.window for row, _ in rows}),
+                    frozenset({row.staff for row, _ in rows if row.staff}))
 
 
 def validated_chunks(path: Path, sheet: str | None = None, workers: int | None = None, *,

@@ -71,6 +71,33 @@ def test_workers_match_the_in_process_path(tmp_path, monkeypatch):
     assert "事项\\t含制表符" in lines["A0005"]  # COPY escaping of a tab inside a cell
 
 
+def test_copy_parts_keep_the_last_row_of_a_case_and_only_its_names():
+    def record(case_no: str, window: str, staff: str, day: int, **extra: str) -> dict[str, str]:
+        return {"case_no": case_no, "window": window, "staff": staff, "phone": "13800138000",
+                "accepted_at": f"2026-11-{day:02d} 09:00", **extra}
+
+    chunk = parallel.validate_records(enumerate([
+        record("A1", "旧窗口", "旧员工", 1), record("A2", "税务窗口", "王芳", 2), record("A1", "新窗口", "李娜", 3),
+    ], 2), for_copy=True)
+    assert (chunk.count, chunk.superseded) == (3, 1)
+    [part] = chunk.parts
+    assert part.case_nos == ["A1", "A2"]
+    assert part.windows == {"新窗口", "税务窗口"} and part.staff == {"李娜", "王芳"}  # not the superseded row's
+    assert "新窗口" in part.payload.decode().splitlines()[0]
+
+
+def test_copy_parts_group_rows_by_the_fields_they_carry():
+    records = [{"case_no": "B1", "window": "w", "phone": "", "accepted_at": "2026-11-01"},
+               {"case_no": "B2", "window": "w", "phone": "", "accepted_at": "2026-11-01", "item_name": "x"},
+               {"case_no": "B1", "window": "v", "phone": "", "accepted_at": "2026-11-01", "item_name": "y"},
+               {"case_no": "B3", "window": "u", "phone": "", "accepted_at": "2026-11-01"}]
+    chunk = parallel.validate_records(enumerate(records, 1), for_copy=True)
+    assert chunk.superseded == 1  # B1's first row, though it carried other fields than its last
+    assert [(sorted(part.present), part.case_nos, part.windows) for part in chunk.parts] == [
+        (["accepted_at", "case_no", "item_name", "phone", "window"], ["B1", "B2"], {"v", "w"}),
+        (["accepted_at", "case_no", "phone", "window"], ["B3"], {"u"})]
+
+
 def test_rows_kept_for_writers_without_copy(tmp_path):
     path = _write(tmp_path / "l.csv", _rows())
     chunks = list(parallel.validated_chunks(path, workers=1))
