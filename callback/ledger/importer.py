@@ -86,6 +86,7 @@ def _import_chunks(session: Session, hall: Hall, chunks: Iterable[ValidatedChunk
         if progress:
             progress(chunk.count)
     writer.flush(summary)
+    writer.close()
     _finish(batch, summary, now if injected else utcnow())
     return summary
 
@@ -137,6 +138,9 @@ class _ChunkWriter:
         rows, self.pending = self.pending, {}
         if rows:
             self.write(rows, summary)
+
+    def close(self) -> None:
+        """Called once the last rows are written."""
 
     def write(self, rows: dict[str, CaseRow], summary: ImportSummary) -> None:
         self._ensure_names(Window, self.windows, {r.window for r in rows.values()})
@@ -244,6 +248,8 @@ class _CopyWriter(_ChunkWriter):
         # analysed (it was, per chunk, at ~15 µs a row), so the plans are pinned instead: hash joins on windows and
         # staff (the only joins), and a plain index probe (no bitmap) of the contacts and cases unique keys per
         # staged row in the scalar subqueries.
+        self.planner = self.session.execute(text(
+            "SELECT current_setting('enable_nestloop'), current_setting('enable_bitmapscan')")).one()
         for setting in ("synchronous_commit = off", "jit = off", "enable_nestloop = off", "enable_bitmapscan = off"):
             self.session.execute(text(f"SET LOCAL {setting}"))
         self.merges = 0
@@ -274,6 +280,12 @@ class _CopyWriter(_ChunkWriter):
         summary.imported += inserted
         summary.updated += updated
         summary.unchanged += rows - inserted - updated
+
+    def close(self) -> None:
+        """Give the caller's transaction its planner settings back (the import may not be all it does)."""
+        self.session.execute(text("SELECT set_config('enable_nestloop', :loop, true), "
+                                  "set_config('enable_bitmapscan', :bitmap, true)"),
+                             {"loop": self.planner[0], "bitmap": self.planner[1]})
 
     def _prefilter(self) -> bool:
         """Whether to take unchanged rows out before merging. A pure optimisation (the merge leaves unchanged

@@ -173,3 +173,21 @@ def test_import_records_cases_as_known_at_the_given_time(database_url, tmp_path)
     with session_factory(database_url).begin() as s:
         import_file(s, ensure_hall(s, "DEMO"), write_csv(tmp_path / "l.csv", ROWS), now=known)
     assert {c.created_at for c in cases(database_url).values()} == {known}
+
+
+def test_the_callers_transaction_gets_its_planner_settings_back(database_url, tmp_path):
+    from sqlalchemy import text
+
+    from callback.halls import ensure_hall
+    from callback.ledger.importer import import_file
+
+    with session_factory(database_url).begin() as s:
+        hall = ensure_hall(s, "DEMO")
+        if s.get_bind().dialect.name != "postgresql":
+            summary = import_file(s, hall, write_csv(tmp_path / "l.csv", ROWS))
+            assert summary.imported == 5  # SQLite has no planner settings to pin
+            return
+        before = s.execute(text("SELECT current_setting('enable_nestloop'), current_setting('enable_bitmapscan')")).one()
+        import_file(s, hall, write_csv(tmp_path / "l.csv", ROWS))
+        after = s.execute(text("SELECT current_setting('enable_nestloop'), current_setting('enable_bitmapscan')")).one()
+    assert tuple(after) == tuple(before) == ("on", "on")
