@@ -538,23 +538,30 @@ def _draw_in_thread(url: str, hall_id: int, results: list, barrier: threading.Ba
         results.append((result.created, result.draw.id))
 
 
-def test_two_workers_drawing_the_same_week_end_with_one_draw(pg_session: Session, pg_database: str) -> None:
-    hall = make_hall(pg_session)
-    add_cases(pg_session, hall, 50)
-    pg_session.commit()
+def _draw_in_two_threads(url: str, hall_id: int, barrier: threading.Barrier | None) -> list:
     results: list = []
-    barrier = threading.Barrier(2)
-    threads = [threading.Thread(target=_draw_in_thread, args=(pg_database, hall.id, results, barrier))
-               for _ in range(2)]
+    threads = [threading.Thread(target=_draw_in_thread, args=(url, hall_id, results, barrier)) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=30)
+    return results
 
+
+def _assert_one_draw_of_twenty(session: Session, results: list) -> None:
+    """One thread created the draw, the other got the same one back; one draw and its 20 callbacks exist."""
     assert sorted(created for created, _ in results) == [False, True]
     assert len({draw_id for _, draw_id in results}) == 1
-    assert pg_session.scalar(select(func.count()).select_from(Draw)) == 1
-    assert pg_session.scalar(select(func.count()).select_from(Callback)) == 20
+    assert session.scalar(select(func.count()).select_from(Draw)) == 1
+    assert session.scalar(select(func.count()).select_from(Callback)) == 20
+
+
+def test_two_workers_drawing_the_same_week_end_with_one_draw(pg_session: Session, pg_database: str) -> None:
+    hall = make_hall(pg_session)
+    add_cases(pg_session, hall, 50)
+    pg_session.commit()
+    results = _draw_in_two_threads(pg_database, hall.id, threading.Barrier(2))
+    _assert_one_draw_of_twenty(pg_session, results)
 
 
 def test_unique_index_backstop_when_the_lock_is_bypassed(pg_session: Session, pg_database: str,
@@ -572,15 +579,5 @@ def test_unique_index_backstop_when_the_lock_is_bypassed(pg_session: Session, pg
 
     monkeypatch.setattr(draw_module, "_lock_hall", lambda session, hall_id: None)
     monkeypatch.setattr(draw_module, "derive_candidates", derive_after_both_checked)
-    results: list = []
-    threads = [threading.Thread(target=_draw_in_thread, args=(pg_database, hall.id, results, None))
-               for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-
-    assert sorted(created for created, _ in results) == [False, True]
-    assert len({draw_id for _, draw_id in results}) == 1
-    assert pg_session.scalar(select(func.count()).select_from(Callback)) == 20
-    assert pg_session.scalar(select(func.count()).select_from(Draw)) == 1
+    results = _draw_in_two_threads(pg_database, hall.id, None)
+    _assert_one_draw_of_twenty(pg_session, results)

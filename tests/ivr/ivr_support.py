@@ -225,3 +225,9 @@ class SimWorld:
         from callback.models import Contact
 
         return self.session.get(Contact, callback.contact_id).phone
+
+
+def reload(session: Session, callback: Callback) -> Callback:
+    """The callback as the database has it now (after a webhook or a task changed it in another session)."""
+    session.expire_all()
+    return session.get(Callback, callback.id)

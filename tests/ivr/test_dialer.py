@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -19,7 +18,7 @@ from callback.models import Attempt, Callback, Contact
 from ivr.dialer import GIVE_UP_AFTER, STALE_AFTER, dial_callback, dial_due, reconcile_stale_calls
 from ivr.provider import CallRequest, CallStatus, PlacedCall, ProviderError
 from ivr.ratelimit import LocalRateLimiter, NoLimit, RedisRateLimiter
-from tests.ivr.ivr_support import NOW, make_callback, query
+from tests.ivr.ivr_support import NOW, make_callback, query, reload
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -55,25 +54,9 @@ class Switchboard:
         raise NotImplementedError
 
 
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, public_base_url="https://hall.example.cn")
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Session]:
-    with session_factory(database_url)() as s:
-        yield s
-
-
 def drawn(db: Session, **kw) -> Callback:  # noqa: ANN003
     callback, _ = make_callback(db, state="drawn", attempt=False, next_action_at=kw.pop("due", NOW), **kw)
     return callback
-
-
-def reload(db: Session, callback: Callback) -> Callback:
-    db.expire_all()
-    return db.get(Callback, callback.id)
 
 
 def dial(db: Session, callback: Callback, provider: Switchboard, settings: Settings, now: datetime = NOW):  # noqa: ANN201

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callback.db import session_factory
 from callback.models import Answer, AuditEvent, Callback, Contact, TranscriptEvent
 from callback.rectification import get_for_callback
 from ivr.prompts import check_catalog, load_catalog
@@ -22,7 +20,6 @@ from tests.ivr.ivr_support import (
     Caller,
     Twiml,
     count,
-    make_app,
     make_callback,
     query,
     receipts,
@@ -30,17 +27,6 @@ from tests.ivr.ivr_support import (
 )
 
 ITEM_ORDER = ["attitude", "efficiency", "by_the_rules", "in_hall", "integrity", "overall"]
-
-
-@pytest.fixture
-def app(database_url: str):  # noqa: ANN201
-    return make_app(database_url)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Session]:
-    with session_factory(database_url)() as s:
-        yield s
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from callback.app import create_app
 from callback.cli import main
-from callback.db import session_factory
 from callback.draw import week_of
 from callback.models import AuditEvent, Callback, Contact
 from ivr.localserver import LocalServer
@@ -44,12 +42,6 @@ def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> d
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Session]:
-    with session_factory(database_url)() as s:
-        yield s
 
 
 def ledger(db: Session, env: dict[str, str]) -> str:

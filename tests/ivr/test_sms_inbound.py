@@ -4,7 +4,6 @@ from the messaging TwiML, the database checked after each (issue 5 §1–§4).""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
-from callback.db import session_factory
 from callback.models import (
     Answer,
     AuditEvent,
@@ -27,19 +25,8 @@ from callback.models import (
 from ivr.sms_survey import MAX_SEGMENTS, segments, send_sms_survey
 from ivr.twiml_spec import check_twiml
 from tests.factories import make_case, make_hall
-from tests.ivr.ivr_support import NOW, count, make_app
+from tests.ivr.ivr_support import NOW, count, reload
 from tests.ivr.sms_support import Citizen, Outbox, Reply, answers, phone_of, sms_callback, status
-
-
-@pytest.fixture
-def app(database_url: str) -> Flask:
-    return make_app(database_url)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Session]:
-    with session_factory(database_url)() as s:
-        yield s
 
 
 @pytest.fixture
@@ -57,11 +44,6 @@ def texted(db: Session, settings: Settings, **kw) -> tuple[Callback, Outbox]:  #
 
 def citizen(app: Flask, db: Session, callback: Callback) -> Citizen:
     return Citizen(app.test_client(), phone_of(db, callback))
-
-
-def reload(db: Session, callback: Callback) -> Callback:
-    db.expire_all()
-    return db.get(Callback, callback.id)
 
 
 def valid(reply: Reply) -> Reply:

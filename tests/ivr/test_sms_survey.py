@@ -3,7 +3,6 @@ send, idempotency, provider errors, the reminder and the expiry (issue 5 §1–�
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -47,27 +46,11 @@ from ivr.sms_survey import (
 )
 from survey.questionnaire import ITEMS
 from tests.factories import make_case, make_hall
-from tests.ivr.ivr_support import NOW, count
+from tests.ivr.ivr_support import NOW, count, reload
 from tests.ivr.sms_support import Outbox, answers, phone_of, sms_callback
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CATALOG = load_catalog("zh-CN")
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, public_base_url="https://hall.example.cn")
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Session]:
-    with session_factory(database_url)() as s:
-        yield s
-
-
-def reload(db: Session, callback: Callback) -> Callback:
-    db.expire_all()
-    return db.get(Callback, callback.id)
 
 
 def local(at: datetime) -> datetime:

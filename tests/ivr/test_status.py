@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,27 +11,11 @@ from sqlalchemy.orm import Session
 
 from callback.config import Settings
 from callback.db import session_factory
-from callback.models import Attempt, Callback, TranscriptEvent, WebhookReceipt
+from callback.models import Attempt, TranscriptEvent, WebhookReceipt
 from ivr.status import StatusUpdate, record_status
-from tests.ivr.ivr_support import NOW, Caller, count, make_app, make_callback
+from tests.ivr.ivr_support import NOW, Caller, count, make_app, make_callback, reload
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def app(database_url: str):  # noqa: ANN201
-    return make_app(database_url)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Session]:
-    with session_factory(database_url)() as s:
-        yield s
-
-
-def reload(db: Session, callback: Callback) -> Callback:
-    db.expire_all()
-    return db.get(Callback, callback.id)
 
 
 def caller(app, db: Session, **kw) -> Caller:  # noqa: ANN001
