@@ -18,6 +18,7 @@ from callback.config import Settings
 from callback.db import session_factory
 from callback.models import Callback, Case, Contact, Hall
 from ivr.dialer import STALE_AFTER, DialResult, dial_callback, due_callback_ids, reconcile_stale_calls
+from ivr.provider import wait_until_idle
 from ivr.ratelimit import LocalRateLimiter, RateLimiter, get_limiter
 
 SIMULATED_CPS = 20.0
@@ -80,7 +81,7 @@ def dial(settings: Settings, as_json: bool) -> None:
     with session_factory(settings.database_url)() as session:
         results = [dial_callback(session, cid, provider, settings, _now())
                    for cid in due_callback_ids(session, _now())]
-    _wait_for_simulated_calls(provider)
+    wait_until_idle(provider, timeout=600)
     if as_json:
         echo_json([r.as_dict() for r in results])
         return
@@ -93,12 +94,6 @@ _RESULT_LABELS = {
     "placed": "已拨出", "skipped": "跳过（已被处理或未到期）", "deferred": "不在呼叫时段，顺延至",
     "opted_out": "已退订，不再呼叫", "error": "呼叫未能发起，稍后重试", "handed_off": "呼叫失败，转短信/无法联系",
 }
-
-
-def _wait_for_simulated_calls(provider: object, timeout: float = 600) -> None:
-    wait_idle = getattr(provider, "wait_idle", None)
-    if wait_idle is not None:  # simulated calls run in this process's threads: let them finish
-        wait_idle(timeout)
 
 
 # --- callbacks --week ---------------------------------------------------------------------------------------------
@@ -305,7 +300,7 @@ def _live_week(settings: Settings, week: str | None, hall_code: str | None, size
         due = sorted(set(due_callback_ids(session, _now())) & set(ids))
         results: list[DialResult] = [dial_callback(session, cid, provider, settings, _now(), limiter=limiter)
                                      for cid in due]
-        _wait_for_simulated_calls(provider)
+        wait_until_idle(provider, timeout=600)
         if as_json:
             echo_json({"draw": drawn.to_json(), "dialed": [r.as_dict() for r in results]})
             return

@@ -82,6 +82,14 @@ class Provider(Protocol):
     def fetch_recording(self, url: str) -> Recording: ...
 
 
+def wait_until_idle(provider: object, timeout: float) -> None:
+    """Let a provider that works in this process's background threads (the simulator: its calls, deliveries and
+    citizens' replies) finish before a command exits or moves its clock; a real provider returns at once."""
+    wait_idle = getattr(provider, "wait_idle", None)
+    if callable(wait_idle):
+        wait_idle(timeout)
+
+
 def get_provider(settings: Settings) -> Provider:
     """The provider chosen by TELEPHONY (simulator by default)."""
     if settings.telephony == "twilio":

@@ -17,7 +17,7 @@ from callback.config import Settings
 from callback.db import session_factory
 from callback.ledger.values import mask_phone
 from callback.models import Callback, Contact
-from ivr.provider import Provider
+from ivr.provider import Provider, wait_until_idle
 from ivr.sms_survey import SmsResult, run_sms_due
 
 RESULT_LABELS = {
@@ -36,7 +36,7 @@ def sms(settings: Settings, as_json: bool) -> None:
     provider = get_provider(settings)
     with session_factory(settings.database_url)() as session:
         results = run_sms_due(session, provider, settings, datetime.now(UTC))
-    _wait_for_simulator(provider)
+    wait_until_idle(provider, timeout=120)
     if as_json:
         echo_json([r.as_dict() for r in results])
         return
@@ -75,13 +75,6 @@ def _describe(session: Session, callback: Callback, settings: Settings) -> dict[
             "expires_at": (callback.flags or {}).get("sms_expires_at")}
 
 
-def _wait_for_simulator(provider: object, timeout: float = 120) -> None:
-    """The simulator delivers in background threads of this process: let them finish before exiting."""
-    wait = getattr(provider, "wait_idle", None)
-    if callable(wait):
-        wait(timeout)
-
-
 def sms_until_settled(
     session: Session, provider: Provider, settings: Settings, clock: Any, ids: Iterable[int] | None = None,
     echo: Callable[[str], None] | None = None, max_rounds: int = 8,
@@ -93,7 +86,7 @@ def sms_until_settled(
     for round_no in range(1, max_rounds + 1):
         results = [r for r in run_sms_due(session, provider, settings, clock.now())
                    if wanted is None or r.callback_id in wanted]
-        _wait_for_simulator(provider)
+        wait_until_idle(provider, timeout=120)
         if echo and results:
             echo(_round_line(round_no, clock.now(), settings, results))
         session.expire_all()

@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import text
+
+from callback.db import get_engine
+from callback.models import Base
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,3 +37,14 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL, timeout: float
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
+
+
+def truncate_all(url: str, *, end_other_sessions: bool = False) -> None:
+    """Empty every table of the PostgreSQL database and restart its ids. ``end_other_sessions`` first ends the
+    connections a killed worker left behind, so their locks cannot block the TRUNCATE."""
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with get_engine(url).begin() as conn:
+        if end_other_sessions:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))

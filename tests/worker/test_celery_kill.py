@@ -25,8 +25,8 @@ from sqlalchemy import func, select, text
 from callback.config import Settings
 from callback.db import get_engine, session_factory
 from callback.draw import verify_draw, week_of
-from callback.models import Base, Callback, Draw, Hall, utcnow
-from tests.worker.celery_process import ROOT, kill_group, start_worker
+from callback.models import Callback, Draw, Hall, utcnow
+from tests.worker.celery_process import ROOT, kill_group, start_worker, truncate_all
 from worker.celery_app import create_celery
 
 pytestmark = pytest.mark.slow
@@ -36,21 +36,13 @@ CASES_PER_HALL = 20_000  # enough that one draw takes a noticeable moment, so th
 SH = ZoneInfo("Asia/Shanghai")
 
 
-def empty(url: str) -> None:
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with get_engine(url).begin() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-
-
 @pytest.fixture
 def pg_url(pg_database: str) -> Iterator[str]:
     """The PostgreSQL test database only (worker processes cannot see a SQLite test's data); emptied after,
     so the 120,000 generated cases do not slow down the next test's clean-up."""
-    empty(pg_database)
+    truncate_all(pg_database, end_other_sessions=True)
     yield pg_database
-    empty(pg_database)
+    truncate_all(pg_database, end_other_sessions=True)
 
 
 def seed_halls(url: str) -> list[int]:

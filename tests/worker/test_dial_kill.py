@@ -30,13 +30,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callback.app import create_app
 from callback.config import Settings
-from callback.db import get_engine, session_factory
-from callback.models import Attempt, Base, Callback, Contact, utcnow
+from callback.db import session_factory
+from callback.models import Attempt, Callback, Contact, utcnow
 from ivr.dialer import reconcile_stale_calls
 from ivr.localserver import LocalServer
 from ivr.simulator import SimulatorProvider, citizens
@@ -58,15 +58,6 @@ BEHAVIOURS = [
 CALLBACKS = 20
 # Calls at any hour, retries at once: the week runs in a minute. Web app and worker share these settings.
 FAST = {"call_hours": "00:00-24:00", "call_days": "all", "call_retry_minutes": 0}
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> str:
-    """PostgreSQL only: the worker is another process, and the test reads what it wrote."""
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with get_engine(pg_database).begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    return pg_database
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import worker.tasks  # noqa: F401  (registers the shared tasks)
@@ -167,17 +167,6 @@ def test_redis_lock_lets_one_worker_act_on_a_callback(redis_url: str) -> None:
 def test_embedded_mode_lock_is_always_granted() -> None:
     with callback_lock(Settings(redis_url=""), 7) as held:
         assert held
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> str:
-    from callback.db import get_engine
-    from callback.models import Base
-
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with get_engine(pg_database).begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    return pg_database
 
 
 def test_concurrent_ticks_split_the_work_with_skip_locked(pg_url: str) -> None:
