@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callback.models.base import Base, created_at, hall_fk, intpk, name_str, short_str, updated_at
@@ -26,7 +26,7 @@ class Window(Base):
     """A service window (窗口) of a hall, named as in the ledger."""
 
     __tablename__ = "windows"
-    # (hall_id, id) is the target of the cases' composite key: one foreign-key check covers a case's hall and window
+    # (hall_id, id) is what a case's (hall_id, window_id) is checked against (migration 0003), by this index
     __table_args__ = (UniqueConstraint("hall_id", "name"), UniqueConstraint("hall_id", "id"))
     id: Mapped[intpk]
     hall_id: Mapped[hall_fk]
@@ -64,7 +64,8 @@ class Contact(Base):
         ),
     )
     id: Mapped[intpk]
-    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="RESTRICT"))  # indexed by the unique key
+    # a reference to halls, checked per statement by triggers (migration 0003, see Case), not a foreign key
+    hall_id: Mapped[int]
     phone: Mapped[str] = mapped_column(String(32))  # E.164 when valid, else the cleaned raw text
     kind: Mapped[str] = mapped_column(String(16))  # mobile | landline | invalid
     opted_out_at: Mapped[datetime | None]
@@ -97,19 +98,20 @@ class Case(Base):
     """A ledger case (办件). Unique by hall and case number; re-imports update in place."""
 
     __tablename__ = "cases"
-    # Few indexes and foreign keys on purpose: a million-row import pays for each one on every row (a key check
-    # is a query of its own). The unique key serves lookups by hall; (hall_id, accepted_at) serves the weekly
-    # draw's month window. The window and staff keys are composite with the hall: one check proves that the hall
-    # exists (windows.hall_id is a key to halls) and that the window or staff member belongs to the case's hall.
+    # Few indexes and foreign keys on purpose: a million-row import pays for each one on every row. The unique
+    # key serves lookups by hall; (hall_id, accepted_at) serves the weekly draw's month window. The hall-scoped
+    # references, (hall_id, window_id) → windows (hall_id, id), (hall_id, staff_id) → staff (hall_id, id) and
+    # Contact.hall_id → halls, are not foreign keys: a key check is a query per row (~4 µs; with three keys a
+    # COPY into cases cost three times as much), so triggers from migration 0003 check them once per statement
+    # and distinct reference instead (row by row on SQLite), and refuse deleting a referenced window, staff
+    # member or hall. The window's key also proves the hall exists (windows.hall_id is a key to halls).
+    # contact_id stays a foreign key.
     __table_args__ = (
         UniqueConstraint("hall_id", "case_no"),
         Index("ix_cases_hall_accepted", "hall_id", "accepted_at"),
-        ForeignKeyConstraint(["hall_id", "window_id"], ["windows.hall_id", "windows.id"],
-                             name="fk_cases_hall_window_windows"),
-        ForeignKeyConstraint(["hall_id", "staff_id"], ["staff.hall_id", "staff.id"], name="fk_cases_hall_staff_staff"),
     )
     id: Mapped[intpk]
-    hall_id: Mapped[int]  # a key to halls through fk_cases_hall_window_windows
+    hall_id: Mapped[int]  # checked with window_id against windows (hall_id, id), see above
     case_no: Mapped[str] = mapped_column(String(100))
     window_id: Mapped[int]
     staff_id: Mapped[int | None]
@@ -128,7 +130,10 @@ class Case(Base):
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
-    window: Mapped[Window] = relationship(lazy="joined")
+    # an explicit join: no foreign key to infer it from (see above)
+    window: Mapped[Window] = relationship(
+        primaryjoin="and_(foreign(Case.hall_id) == Window.hall_id, foreign(Case.window_id) == Window.id)",
+        lazy="joined")
     contact: Mapped[Contact | None] = relationship()
 
 
@@ -142,3 +147,9 @@ class ApiToken(Base):
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[created_at]
     revoked_at: Mapped[datetime | None]
+
+
+# The trigger-checked references still order what depends on table order (metadata.sorted_tables: create_all,
+# drop_all, emptying tables in reverse): a case after its window and staff member, a contact after its hall.
+for _table, _referenced in (("cases", "windows"), ("cases", "staff"), ("contacts", "halls")):
+    Base.metadata.tables[_table].add_is_dependent_on(Base.metadata.tables[_referenced])
