@@ -30,6 +30,17 @@ class LedgerFileError(Exception):
         self.zh = zh
         self.en = en
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Picklable whatever the subclass's __init__ takes: the parallel import raises these in worker processes."""
+        return _restore_error, (type(self), self.zh, self.en, self.__dict__)
+
+
+def _restore_error(cls: type[LedgerFileError], zh: str, en: str, state: dict[str, object]) -> LedgerFileError:
+    error = cls.__new__(cls)
+    LedgerFileError.__init__(error, zh, en)
+    error.__dict__.update(state)
+    return error
+
 
 @dataclass(frozen=True)
 class Field:

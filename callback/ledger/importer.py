@@ -19,12 +19,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from callback.ledger.parallel import CopyPart, ValidatedChunk, validate_records, validated_chunks
-from callback.ledger.records import CaseRow
+from callback.ledger.records import COPY_TAIL_COLUMNS, CaseRow, copy_text, row_hash_of_tail
 from callback.models import Case, Contact, Hall, ImportBatch, Staff, Window, utcnow
 
 CHUNK_ROWS = 5000
 COPY_BATCH_ROWS = 20_000  # rows per COPY + merge on PostgreSQL: fewer statements, each over more rows
-PREFILTER_RETRY = 8  # batches between tries of the unchanged-row prefilter while it finds nothing
 MAX_REJECTIONS_KEPT = 10_000  # a broken export can reject every row; keep the report bounded
 
 
@@ -218,8 +217,11 @@ class _ChunkWriter:
         return values
 
 
-_STAGE_COLUMNS = ("case_no", "window_name", "staff", "phone", "phone_kind", "phone_raw", "accepted_at", "promised_at",
-                  "completed_at", "item_name", "item_kind", "applicant", "row_hash")
+# The staging table for rows that change existing cases: the names the writer resolves, then the tail every
+# COPY row carries (records.COPY_TAIL_COLUMNS).
+_STAGE_COLUMNS = ("window_name", "staff", "phone", *COPY_TAIL_COLUMNS)
+_CASE_COLUMNS = ("hall_id", "import_batch_id", "created_at", "updated_at", "window_id", "staff_id", "contact_id",
+                 *COPY_TAIL_COLUMNS)
 _CASE_UPDATES = {  # case column → (staged expression, ledger field that must be present to overwrite it)
     "window_id": ("w.id", "window"), "accepted_at": ("s.accepted_at", "accepted_at"),
     # a scalar subquery rather than a join, so that each row is one probe of the unique key whatever the
@@ -230,37 +232,39 @@ _CASE_UPDATES = {  # case column → (staged expression, ledger field that must 
     "item_name": ("s.item_name", "item_name"), "item_kind": ("s.item_kind", "item_kind"),
     "applicant": ("s.applicant", "applicant"), "staff_id": ("st.id", "staff"),
 }
+_IMPORT_LOCK = 0x1ED6E  # pg_advisory_xact_lock(_IMPORT_LOCK, hall id): one import per hall at a time
 
 
 class _CopyWriter(_ChunkWriter):
-    """PostgreSQL: COPY each chunk into a temporary staging table and merge it with set-based SQL.
+    """PostgreSQL: new cases are COPied straight into `cases`; rows that change a case go through a staging table
+    and one set-based merge; unchanged rows are only looked at.
 
-    One INSERT … ON CONFLICT DO UPDATE … WHERE row_hash differs classifies every row: `xmax = 0` marks a fresh
-    insert, any other returned row an update, and rows not returned are unchanged.
+    Per batch of about COPY_BATCH_ROWS rows: one probe of the cases unique key tells new, changed and unchanged
+    rows apart; one INSERT … ON CONFLICT DO NOTHING RETURNING gives the new rows' contact ids; one COPY writes
+    them. Window and staff ids come from caches. Imports of one hall take turns (an advisory lock), so that no
+    other import can insert a case number between the probe and the COPY.
     """
 
     def __init__(self, session: Session, hall_id: int, batch_id: int, now: datetime) -> None:
         super().__init__(session, hall_id, batch_id, now)
-        cols = ", ".join(f"{c} {'timestamptz' if c.endswith('_at') else 'text'}" for c in _STAGE_COLUMNS)
-        self.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS ledger_stage ({cols}) ON COMMIT DROP"))
+        self.session.execute(text("SELECT pg_advisory_xact_lock(:lock, :hall)"), {"lock": _IMPORT_LOCK,
+                                                                                "hall": hall_id})
+        self.raw = self.session.connection().connection.driver_connection
         # The import is one transaction; losing its commit in a server crash only means importing the file again.
-        # JIT compilation costs more than it saves on these per-batch statements. The staging table is never
-        # analysed (it was, per chunk, at ~15 µs a row), so the plans are pinned instead: hash joins on windows and
-        # staff (the only joins), and a plain index probe (no bitmap) of the contacts and cases unique keys per
-        # staged row in the scalar subqueries.
-        self.planner = self.session.execute(text(
-            "SELECT current_setting('enable_nestloop'), current_setting('enable_bitmapscan')")).one()
-        for setting in ("synchronous_commit = off", "jit = off", "enable_nestloop = off", "enable_bitmapscan = off"):
+        # JIT compilation costs more than it saves on these per-batch statements.
+        for setting in ("synchronous_commit = off", "jit = off"):
             self.session.execute(text(f"SET LOCAL {setting}"))
-        self.merges = 0
-        self.unchanged_seen = True
+        self.staged = False
         self.parts: list[CopyPart] = []  # the batch being gathered: same fields, distinct case numbers
         self.case_nos: set[str] = set()
-        self.known_names: tuple[set[str], set[str]] = (set(), set())  # windows, staff already inserted
+        stamp = now.isoformat()
+        self.prefix = f"{hall_id}\t{batch_id}\t{stamp}\t{stamp}\t"  # _CASE_COLUMNS up to window_id
+        self.window_ids: dict[str, str] = {}  # name → id as COPY text
+        self.staff_ids: dict[str | None, str] = {None: "\\N"}
 
     def add(self, chunk: ValidatedChunk, summary: ImportSummary) -> None:
         """Gather COPY parts into batches of about COPY_BATCH_ROWS rows. A part that carries other fields, or
-        repeats a case number of the batch, starts a new batch: one merge cannot touch a row twice."""
+        repeats a case number of the batch, starts a new batch: one batch writes a case at most once."""
         summary.unchanged += chunk.superseded
         for part in chunk.parts:
             if self.parts and (part.present != self.parts[0].present or not self.case_nos.isdisjoint(part.case_nos)):
@@ -271,85 +275,148 @@ class _CopyWriter(_ChunkWriter):
                 self.flush(summary)
 
     def flush(self, summary: ImportSummary) -> None:
-        parts, rows = self.parts, len(self.case_nos)
+        parts, case_nos = self.parts, self.case_nos
         if not parts:
             return
         self.parts, self.case_nos = [], set()
-        self._stage(b"".join(part.payload for part in parts))
-        inserted, updated = self._merge(parts)
-        summary.imported += inserted
-        summary.updated += updated
-        summary.unchanged += rows - inserted - updated
+        self._ensure_ids(parts)
+        existing = self._existing_hashes(list(case_nos))
+        new, changed = (parts, []) if not existing else self._split(parts, existing, summary)
+        if new:
+            self._copy_new(new)
+            summary.imported += sum(len(part.case_nos) for part in new)
+        if changed:
+            updated = self._merge_changed(changed)
+            summary.updated += updated
+            summary.unchanged += sum(len(part.case_nos) for part in changed) - updated
 
-    def close(self) -> None:
-        """Give the caller's transaction its planner settings back (the import may not be all it does)."""
-        self.session.execute(text("SELECT set_config('enable_nestloop', :loop, true), "
-                                  "set_config('enable_bitmapscan', :bitmap, true)"),
-                             {"loop": self.planner[0], "bitmap": self.planner[1]})
+    def _ensure_ids(self, parts: list[CopyPart]) -> None:
+        windows = set().union(*(part.window_names for part in parts)) - self.window_ids.keys()
+        staff = set().union(*(part.staff_names for part in parts)) - self.staff_ids.keys()
+        if windows:
+            self._ensure_names(Window, self.windows, windows)
+            self.window_ids.update((name, str(self.windows[name])) for name in windows)
+        if staff:
+            self._ensure_names(Staff, self.staff, staff)  # type: ignore[arg-type]
+            self.staff_ids.update((name, str(self.staff[name])) for name in staff)  # type: ignore[index]
 
-    def _prefilter(self) -> bool:
-        """Whether to take unchanged rows out before merging. A pure optimisation (the merge leaves unchanged
-        rows alone too): worth it on re-imports, a wasted probe per row on new data, so it is skipped while the
-        file brings only new or changed rows, and tried again every PREFILTER_RETRY batches."""
-        self.merges += 1
-        return self.unchanged_seen or self.merges % PREFILTER_RETRY == 1
+    def _existing_hashes(self, case_nos: list[str]) -> dict[str, str]:
+        """The stored row hash of each of these case numbers that the hall already has."""
+        with self.raw.cursor() as cur:
+            cur.execute("SELECT string_agg(case_no, E'\\n'), string_agg(row_hash, E'\\n') FROM cases "
+                        "WHERE hall_id = %s AND case_no = ANY(string_to_array(%s, E'\\n'))",
+                        (self.hall_id, _lines(case_nos)))
+            return _pairs(cur.fetchone())
 
-    def _stage(self, payload: bytes) -> None:
+    def _split(self, parts: list[CopyPart], existing: dict[str, str],
+               summary: ImportSummary) -> tuple[list[CopyPart], list[CopyPart]]:
+        """Parts of the new rows and parts of the changed rows; unchanged rows are counted and dropped."""
+        new, changed = [], []
+        for part in parts:
+            fresh, differ = [], []
+            for index, case_no in enumerate(part.case_nos):
+                stored = existing.get(case_no)
+                if stored is None:
+                    fresh.append(index)
+                elif stored != row_hash_of_tail(part.tails[index]):
+                    differ.append(index)
+            summary.unchanged += len(part.case_nos) - len(fresh) - len(differ)
+            new += [_subset(part, fresh)] if fresh else []
+            changed += [_subset(part, differ)] if differ else []
+        return new, changed
+
+    def _copy_new(self, parts: list[CopyPart]) -> None:
+        kinds: dict[str, str] = {}
+        for part in parts:
+            kinds.update(part.kinds)
+        contact_ids = self._contact_ids(kinds)
+        prefix, window_ids, staff_ids = self.prefix, self.window_ids, self.staff_ids
+        with self.raw.cursor() as cur, cur.copy(f"COPY cases ({', '.join(_CASE_COLUMNS)}) FROM STDIN") as copy:
+            for part in parts:
+                copy.write("".join([
+                    f"{prefix}{window_ids[window]}\t{staff_ids[staff]}\t{contact_ids[phone]}\t{tail}"
+                    for window, staff, phone, tail in zip(part.windows, part.staff, part.phones, part.tails,
+                                                          strict=True)]))
+
+    def _contact_ids(self, kinds: dict[str, str]) -> dict[str | None, str]:
+        """The contact id (COPY text) of each phone, creating the contacts the hall does not have yet."""
+        ids: dict[str | None, str] = {None: "\\N"}
+        if not kinds:
+            return ids
+        with self.raw.cursor() as cur:
+            cur.execute(
+                "WITH added AS (INSERT INTO contacts (hall_id, phone, kind, created_at) "
+                "SELECT %s, phone, kind, %s FROM unnest(string_to_array(%s, E'\\n'), string_to_array(%s, E'\\n')) "
+                "AS n (phone, kind) ON CONFLICT (hall_id, phone) DO NOTHING RETURNING phone, id) "
+                "SELECT string_agg(phone, E'\\n'), string_agg(id::text, E'\\n') FROM added",
+                (self.hall_id, self.now, _lines(list(kinds)), _lines(list(kinds.values()))))
+            ids.update(_pairs(cur.fetchone()))
+            if len(ids) <= len(kinds):  # some were there already
+                cur.execute("SELECT string_agg(phone, E'\\n'), string_agg(id::text, E'\\n') FROM contacts "
+                            "WHERE hall_id = %s AND phone = ANY(string_to_array(%s, E'\\n'))",
+                            (self.hall_id, _lines([phone for phone in kinds if phone not in ids])))
+                ids.update(_pairs(cur.fetchone()))
+        return ids
+
+    def _merge_changed(self, parts: list[CopyPart]) -> int:
+        """Stage the changed rows and update their cases in one statement; returns how many it updated."""
+        if not self.staged:
+            cols = ", ".join(f"{c} {'timestamptz' if c.endswith('_at') else 'text'}" for c in _STAGE_COLUMNS)
+            self.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS ledger_stage ({cols}) ON COMMIT DROP"))
+            self.staged = True
         self.session.execute(text("TRUNCATE ledger_stage"))
-        raw = self.session.connection().connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY ledger_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-            copy.write(payload)
-
-    def _new_names(self, parts: list[CopyPart]) -> list[str]:
-        """The name inserts the batch needs: none once every window and staff name it uses has been inserted."""
-        used = (set().union(*(part.windows for part in parts)), set().union(*(part.staff for part in parts)))
-        statements = []
-        for statement, names, known in zip(_NAME_INSERTS, used, self.known_names, strict=True):
-            if not names <= known:
-                statements.append(statement)
-                known.update(names)
-        return statements
-
-    def _merge(self, parts: list[CopyPart]) -> tuple[int, int]:
-        present = parts[0].present
+        with self.raw.cursor() as cur, cur.copy(f"COPY ledger_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+            for part in parts:
+                copy.write("".join([
+                    f"{copy_text(window)}\t{copy_text(staff)}\t{copy_text(phone)}\t{tail}"
+                    for window, staff, phone, tail in zip(part.windows, part.staff, part.phones, part.tails,
+                                                          strict=True)]))
         params = {"hall": self.hall_id, "batch": self.batch_id, "now": self.now}
-        if self._prefilter():
-            # Unchanged rows (same hash) leave the stage first: one index probe each, instead of a contact insert
-            # attempt, the joins and a conflicting-row lock in the merge. Counted as unchanged by the caller.
-            # a scalar subquery, not a join: always one probe of the unique key per staged row, whatever the
-            # (never analysed) stage's estimate — a join here turned into a scan of all cases on large tables
-            removed = self.session.execute(text(
-                "DELETE FROM ledger_stage s WHERE s.row_hash = "
-                "(SELECT c.row_hash FROM cases c WHERE c.hall_id = :hall AND c.case_no = s.case_no)"), params).rowcount
-            self.unchanged_seen = removed > 0
-        for statement in (*self._new_names(parts), _CONTACT_INSERT):
-            self.session.execute(text(statement), params)
+        self.session.execute(text(_CONTACT_INSERT), params)
+        present = parts[0].present
         updates = [f"{col} = EXCLUDED.{col}" for col, (_, field_) in _CASE_UPDATES.items() if field_ in present]
         updates += ["row_hash = EXCLUDED.row_hash", "import_batch_id = EXCLUDED.import_batch_id",
                     "updated_at = EXCLUDED.updated_at"]
         columns = ", ".join(_CASE_UPDATES)
         values = ", ".join(expr for expr, _ in _CASE_UPDATES.values())
-        result = self.session.execute(text(f"""
-            WITH merged AS (
-              INSERT INTO cases (hall_id, case_no, {columns}, row_hash, import_batch_id, created_at, updated_at)
-              SELECT :hall, s.case_no, {values}, s.row_hash, :batch, :now, :now
-              FROM ledger_stage s
-              JOIN windows w ON w.hall_id = :hall AND w.name = s.window_name
-              LEFT JOIN staff st ON st.hall_id = :hall AND st.name = s.staff
-              ON CONFLICT (hall_id, case_no) DO UPDATE SET {", ".join(updates)}
-              WHERE cases.row_hash IS DISTINCT FROM EXCLUDED.row_hash
-              RETURNING (xmax = 0) AS inserted)
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"""), params)
-        inserted, updated = result.one()
-        return inserted, updated
+        # The rows exist (the probe found them) and this hall's imports take turns, so every row conflicts; the
+        # INSERT form is what lets one statement update each case from its staged row.
+        return self.session.execute(text(f"""
+            INSERT INTO cases (hall_id, case_no, {columns}, row_hash, import_batch_id, created_at, updated_at)
+            SELECT :hall, s.case_no, {values}, s.row_hash, :batch, :now, :now
+            FROM ledger_stage s
+            JOIN windows w ON w.hall_id = :hall AND w.name = s.window_name
+            LEFT JOIN staff st ON st.hall_id = :hall AND st.name = s.staff
+            ON CONFLICT (hall_id, case_no) DO UPDATE SET {", ".join(updates)}
+            WHERE cases.row_hash IS DISTINCT FROM EXCLUDED.row_hash"""), params).rowcount
 
 
-_NAME_INSERTS = (  # windows, staff
-    "INSERT INTO windows (hall_id, name, created_at) SELECT DISTINCT :hall, window_name, CAST(:now AS timestamptz) "
-    "FROM ledger_stage ON CONFLICT DO NOTHING",
-    "INSERT INTO staff (hall_id, name, created_at) SELECT DISTINCT :hall, staff, CAST(:now AS timestamptz) "
-    "FROM ledger_stage WHERE staff IS NOT NULL ON CONFLICT DO NOTHING",
-)
+def _lines(values: list[str]) -> str:
+    """A text[] parameter for `string_to_array(%s, E'\\n')`: values joined by line feeds and split by the server
+    cost a fraction of psycopg adapting a list element by element (it was the writer's largest cost). Case numbers
+    and E.164 numbers never hold a line feed (records rejects such case numbers)."""
+    joined = "\n".join(values)
+    if joined.count("\n") != len(values) - 1:
+        raise ValueError("a value holds a line feed")
+    return joined
+
+
+def _pairs(row: tuple[str | None, str | None] | None) -> dict[str, str]:
+    """Two line-feed-joined aggregates (keys, values) back into a dict."""
+    if row is None or row[0] is None or row[1] is None:
+        return {}
+    return dict(zip(row[0].split("\n"), row[1].split("\n"), strict=True))
+
+
+def _subset(part: CopyPart, indexes: list[int]) -> CopyPart:
+    """The rows of `part` at `indexes` (the names sets are kept: they only need to cover the rows)."""
+    if len(indexes) == len(part.case_nos):
+        return part
+    pick = [part.case_nos[i] for i in indexes], [part.windows[i] for i in indexes], [
+        part.staff[i] for i in indexes], [part.phones[i] for i in indexes], [part.tails[i] for i in indexes]
+    return part._replace(case_nos=pick[0], windows=pick[1], staff=pick[2], phones=pick[3], tails=pick[4])
+
+
 _CONTACT_INSERT = (
     "INSERT INTO contacts (hall_id, phone, kind, created_at) "
     "SELECT DISTINCT ON (phone) :hall, phone, phone_kind, CAST(:now AS timestamptz) FROM ledger_stage "

@@ -4,10 +4,13 @@ the workers validate the next chunks. Small files skip the pool."""
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -15,23 +18,31 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from callback.ledger.headers import HeaderMap, find_header_row
-from callback.ledger.reader import data_records, open_rows, picker, records
-from callback.ledger.records import CaseRow, Rejected, build_case_row_and_line
+from callback.ledger.reader import CsvRows, UnreadableFile, data_records, open_rows, picker, records
+from callback.ledger.records import CaseRow, CopyFields, Rejected, build_case_row, build_copy_fields
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 RAW_CHUNK_ROWS = 5000
-IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker: enough to keep it busy, little enough to keep memory flat
+IN_FLIGHT_PER_WORKER = 4  # tasks queued per worker: enough to keep it busy while the writer waits on the database,
+# little enough to keep memory flat
+BLOCK_BYTES = 512 * 1024  # a CSV block, a few thousand rows
+MAX_BLOCK_BYTES = 64 * 1024 * 1024  # a quote that never closes: cut anyway, and let the csv module report it
 
 
 class CopyPart(NamedTuple):
     """Valid rows of a chunk that carry the same ledger fields, rendered for PostgreSQL COPY on the worker's core,
-    so that the process writing to the database only passes bytes on."""
+    so that the process writing to the database only looks up three ids a row. Lists are parallel, one entry per
+    row; equal names are one object, so a chunk pickles small."""
 
     present: frozenset[str]  # the fields these rows carried
     case_nos: list[str]  # distinct: the last row of each case number in the chunk
-    payload: bytes  # their COPY text lines (see records.build_case_row_and_line), UTF-8
-    windows: frozenset[str]  # the window names they use
-    staff: frozenset[str]  # the staff names they use
+    windows: list[str]
+    staff: list[str | None]
+    phones: list[str | None]
+    tails: list[str]  # the rest of each row as COPY text (records.COPY_TAIL_COLUMNS)
+    kinds: dict[str, str]  # phone → mobile | landline | invalid, for the contacts the rows need
+    window_names: frozenset[str]
+    staff_names: frozenset[str]
 
 
 class ValidatedChunk(NamedTuple):
@@ -45,61 +56,115 @@ class ValidatedChunk(NamedTuple):
     superseded: int  # valid rows left out of `parts` for a later row of the chunk with the same case number
 
 
-_worker_header: HeaderMap | None = None
-_worker_pick: Any = None
-_worker_for_copy = False
+class _Settings(NamedTuple):
+    """What a worker needs to turn raw rows (or CSV bytes) into validated chunks."""
+
+    header: HeaderMap
+    text_only: bool
+    for_copy: bool
+    encoding: str = ""  # CSV blocks: how to decode them
+    delimiter: str = ","
 
 
-def _init_worker(header: HeaderMap, text_only: bool, for_copy: bool) -> None:
-    global _worker_header, _worker_pick, _worker_for_copy
-    _worker_header, _worker_pick, _worker_for_copy = header, picker(header, text_only), for_copy
+class _Block(NamedTuple):
+    """A stretch of a CSV file that starts and ends on a record boundary, read as bytes by the main process."""
+
+    data: bytes
+    first_line: int  # the physical line it starts on (1-based), for error messages
+
+
+class _BlockResult(NamedTuple):
+    chunk: ValidatedChunk  # row numbers counted from the block's start (1 = its first record)
+    records: int  # records in the block, blank ones included
+
+
+_worker: tuple[_Settings, Any] | None = None  # a worker's settings and picker
+
+
+def _init_worker(settings: _Settings) -> None:
+    global _worker
+    _worker = settings, picker(settings.header, settings.text_only)
 
 
 def _validate_raw(chunk: list[tuple[int, list[Any]]]) -> ValidatedChunk:
-    assert _worker_header is not None
-    return validate_records(data_records(_worker_header, _worker_pick, chunk), for_copy=_worker_for_copy)
+    assert _worker is not None
+    settings, pick = _worker
+    return validate_records(data_records(settings.header, pick, chunk), for_copy=settings.for_copy)
+
+
+def _validate_block(block: _Block) -> _BlockResult:
+    """Decode and parse a CSV block on the worker's core (the main process only reads bytes), then validate it."""
+    assert _worker is not None
+    settings, pick = _worker
+    try:
+        text = block.data.decode(settings.encoding)
+    except UnicodeDecodeError as err:
+        raise _unreadable(block.first_line + block.data.count(b"\n", 0, err.start), settings.encoding, err) from err
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=settings.delimiter)
+    counted: list[int] = []
+    try:
+        chunk = validate_records(data_records(settings.header, pick, _numbered(reader, counted)),
+                                 for_copy=settings.for_copy)
+    except csv.Error as err:
+        raise _unreadable(block.first_line + reader.line_num, settings.encoding, err) from err
+    return _BlockResult(chunk, counted[0])
+
+
+def _numbered(rows: Iterable[list[Any]], counted: list[int]) -> Iterator[tuple[int, list[Any]]]:
+    number = 0
+    for number, row in enumerate(rows, 1):  # noqa: B007 — the count is what is left after the loop
+        yield number, row
+    counted.append(number)
+
+
+def _unreadable(line: int, encoding: str, err: Exception) -> UnreadableFile:
+    return UnreadableFile(f"第 {line} 行附近无法读取（编码 {encoding}）：{err}",
+                          f"cannot read near line {line} (encoding {encoding}): {err}")
 
 
 def validate_records(rows: Iterable[tuple[int, Any]], *, for_copy: bool = False) -> ValidatedChunk:
     """Validate numbered {field: value} records into CaseRows, or (`for_copy`) into COPY parts."""
-    good: list[Any] = []  # CaseRow, or (CaseRow, COPY line) for_copy
+    build = build_copy_fields if for_copy else build_case_row
+    good: list[Any] = []  # CaseRow, or CopyFields for_copy
     rejected: list[tuple[int, str]] = []
     count = 0
     for number, record in rows:
         count += 1
         try:
-            row, line = build_case_row_and_line(record)
+            good.append(build(record))
         except Rejected as exc:
             rejected.append((number, str(exc)))
-            continue
-        good.append((row, line) if for_copy else row)
     if not for_copy:
         return ValidatedChunk(count, rejected, good, [], 0)
     parts = _copy_parts(good)
     return ValidatedChunk(count, rejected, None, parts, len(good) - sum(len(part.case_nos) for part in parts))
 
 
-def _copy_parts(rows: list[tuple[CaseRow, str]]) -> list[CopyPart]:
+def _copy_parts(rows: list[CopyFields]) -> list[CopyPart]:
     """The last row of each case number, grouped by the fields the rows carry (a file's rows all carry the
-    same: one part), each group's lines rendered as one payload."""
+    same: one part)."""
     if not rows:
         return []
-    first = rows[0][0].present
-    if all(row.present is first for row, _ in rows):
+    first = rows[0].present
+    if all(row.present is first for row in rows):
         return [_copy_part(first, rows)]
-    last = {row.case_no: (row, line) for row, line in rows}  # a later row of the same case replaces the earlier
-    groups: dict[frozenset[str], list[tuple[CaseRow, str]]] = {}
-    for item in last.values():
-        groups.setdefault(item[0].present, []).append(item)
+    last = {row.case_no: row for row in rows}  # a later row of the same case replaces the earlier
+    groups: dict[frozenset[str], list[CopyFields]] = {}
+    for row in last.values():
+        groups.setdefault(row.present, []).append(row)
     return [_copy_part(present, group) for present, group in groups.items()]
 
 
-def _copy_part(present: frozenset[str], rows: list[tuple[CaseRow, str]]) -> CopyPart:
-    last = {row.case_no: line for row, line in rows}  # a later row of the same case replaces the earlier
-    if len(last) < len(rows):  # the names are those of the rows kept: the writer trusts them to exist
-        rows = list({row.case_no: (row, line) for row, line in rows}.values())
-    return CopyPart(present, list(last), "".join(last.values()).encode(), frozenset({row.window for row, _ in rows}),
-                    frozenset({row.staff for row, _ in rows if row.staff}))
+def _copy_part(present: frozenset[str], rows: list[CopyFields]) -> CopyPart:
+    last = {row.case_no: row for row in rows}  # a later row of the same case replaces the earlier
+    if len(last) < len(rows):
+        rows = list(last.values())
+    intern = sys.intern
+    windows = [intern(row.window) for row in rows]
+    staff = [intern(row.staff) if row.staff else None for row in rows]
+    kinds = {row.phone: intern(row.kind) for row in rows if row.phone is not None}
+    return CopyPart(present, list(last), windows, staff, [row.phone for row in rows], [row.tail for row in rows],
+                    kinds, frozenset(windows), frozenset(s for s in staff if s))
 
 
 def validated_chunks(path: Path, sheet: str | None = None, workers: int | None = None, *,
@@ -123,57 +188,126 @@ def _parallel(path: Path, sheet: str | None, workers: int, for_copy: bool) -> It
     except BaseException:
         source.close()
         raise
+    if isinstance(source, CsvRows) and _splittable(path, source.encoding):
+        source.close()
+        settings = _Settings(header, True, for_copy, source.encoding, source.delimiter)
+        offset, line = _after_records(path, settings, index + 1)
+        return _run_pool(settings, _csv_blocks(path, offset, line + 1), workers, first_number=index + 2)
     data = itertools.chain(scanned[index + 1 :], rows)
-    return _run_pool(source, (header, source.text_only, for_copy), data, workers)
+    return _run_pool(_Settings(header, source.text_only, for_copy), _chunks(data, RAW_CHUNK_ROWS), workers,
+                     closing=source)
 
 
-def _run_pool(source: Any, init: tuple[HeaderMap, bool, bool], data: Iterator[Any],
-              workers: int) -> Iterator[ValidatedChunk]:
-    """Results in file order. A feeder thread reads and submits raw chunks, a bounded number ahead, so that
-    reading the file, validating (workers) and writing (the caller, waiting on the database) all overlap.
+def _splittable(path: Path, encoding: str) -> bool:
+    """Whether the file can be cut into blocks at b"\\n" bytes: in UTF-8 and GB18030 that byte is always a line
+    feed (never part of a multi-byte character); UTF-16 is not, and a file that ends lines with a bare CR (old Mac)
+    has none to cut at."""
+    if encoding not in ("utf-8-sig", "gb18030"):
+        return False
+    with path.open("rb") as f:
+        head = f.read(BLOCK_BYTES)
+    return head.count(b"\r") == head.count(b"\r\n")
+
+
+def _after_records(path: Path, settings: _Settings, count: int) -> tuple[int, int]:
+    """(byte offset, physical lines) just past the first `count` CSV records: where the data below the header
+    starts. The csv module takes lines one at a time, so the lines it took are exactly those records'."""
+    taken = [0, 0]
+
+    def lines() -> Iterator[str]:
+        with path.open("rb") as f:
+            for raw in f:
+                taken[0] += len(raw)
+                taken[1] += 1
+                yield raw.decode(settings.encoding)
+
+    reader = csv.reader(lines(), delimiter=settings.delimiter)
+    for _ in range(count):
+        next(reader)
+    return taken[0], taken[1]
+
+
+def _csv_blocks(path: Path, offset: int, first_line: int) -> Iterator[_Block]:
+    """The file from `offset` in blocks of about BLOCK_BYTES, each ending on a line feed outside quotes.
+
+    CSV quotes come in pairs ("" inside a quoted cell is two), so a line feed with an even number of quotes before
+    it (counted from a record boundary) ends a record; an odd count means a quoted cell holds line breaks, and the
+    block grows until the quote closes."""
+    with path.open("rb") as f:
+        f.seek(offset)
+        carry = b""
+        while data := f.read(BLOCK_BYTES):
+            carry += data
+            end = carry.rfind(b"\n") + 1
+            if end == 0 or (carry.count(b'"', 0, end) % 2 and len(carry) < MAX_BLOCK_BYTES):
+                continue
+            block, carry = carry[:end], carry[end:]
+            yield _Block(block, first_line)
+            first_line += block.count(b"\n")
+        if carry:
+            yield _Block(carry, first_line)
+
+
+def _run_pool(settings: _Settings, tasks: Iterator[Any], workers: int, *, first_number: int = 0,
+              closing: Any = None) -> Iterator[ValidatedChunk]:
+    """Results in file order. A feeder thread reads and submits tasks (raw row chunks, or CSV blocks), a bounded
+    number ahead, so that reading the file, validating (workers) and writing (the caller, waiting on the database)
+    all overlap.
 
     Spawned workers take seconds to start (they import the application); until the first one is ready, the
-    feeder hands raw chunks to this process, which validates them itself."""
+    feeder hands tasks to this process, which validates them itself. Block results number their rows from the
+    block's start; `first_number` is the row number of the first record below the header."""
     context = multiprocessing.get_context("spawn")  # never fork a process holding database connections
-    queued: queue.Queue[Future[ValidatedChunk] | list[Any] | BaseException | None] = queue.Queue(
+    queued: queue.Queue[Future[Any] | tuple[Any, ...] | BaseException | None] = queue.Queue(
         workers * IN_FLIGHT_PER_WORKER)
     stop = threading.Event()
-    header, text_only, for_copy = init
-    pick = picker(header, text_only)
+    number = first_number - 1  # records before the next block
     try:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=init) as pool:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(settings,)) as pool:
             ready = pool.submit(_ready)  # starts the workers
-            feeder = threading.Thread(target=_feed, args=(pool, ready, data, queued, stop), daemon=True)
+            feeder = threading.Thread(target=_feed, args=(pool, ready, tasks, queued, stop), daemon=True)
             feeder.start()
             try:
                 while (item := queued.get()) is not None:
                     if isinstance(item, BaseException):
                         raise item
-                    if isinstance(item, list):
-                        yield validate_records(data_records(header, pick, item), for_copy=for_copy)
-                    else:
-                        yield item.result()
+                    if isinstance(item, Future):
+                        result = item.result()
+                    else:  # validated here while no worker was up yet
+                        if _worker is None or _worker[0] is not settings:
+                            _init_worker(settings)
+                        result = _validate_block(item) if isinstance(item, _Block) else _validate_raw(item)
+                    if isinstance(result, _BlockResult):
+                        chunk = result.chunk._replace(rejected=[(number + row, why) for row, why in result.chunk.rejected])
+                        number += result.records
+                        result = chunk
+                    yield result
             finally:  # done, or the caller gave up (an error while writing): stop reading, drop queued work
                 stop.set()
                 _cancel_queued(queued)
                 feeder.join()
                 _cancel_queued(queued)
     finally:
-        source.close()
+        if closing is not None:
+            closing.close()
 
 
 def _ready() -> None:
     """A no-op task: done once a worker has started."""
 
 
-def _feed(pool: ProcessPoolExecutor, ready: Future[None], data: Iterator[Any], queued: queue.Queue[Any],
+def _feed(pool: ProcessPoolExecutor, ready: Future[None], tasks: Iterator[Any], queued: queue.Queue[Any],
           stop: threading.Event) -> None:
+    task_of = _validate_block
     try:
-        for chunk in _chunks(data, RAW_CHUNK_ROWS):
+        for task in tasks:
             if stop.is_set():
                 return
-            # blocks while enough chunks are queued; raw chunks go to the consumer while no worker is up yet
-            queued.put(pool.submit(_validate_raw, chunk) if ready.done() else chunk)
+            if not isinstance(task, _Block):
+                task_of = _validate_raw
+            # blocks while enough tasks are queued; tasks go to the consumer while no worker is up yet
+            queued.put(pool.submit(task_of, task) if ready.done() else task)
     except BaseException as exc:  # noqa: BLE001 — e.g. UnreadableFile half-way through: re-raised by the consumer
         queued.put(exc)
     finally:

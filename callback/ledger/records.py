@@ -102,16 +102,69 @@ def _present(record: Mapping[str, object]) -> frozenset[str]:
 
 def build_case_row(record: Mapping[str, object]) -> CaseRow:
     """Validate one record ({field: raw value}); raises Rejected with a reason the user can act on."""
-    return build_case_row_and_line(record)[0]
+    (case_no, window, phone, accepted, _, promised, _, completed, _, item_name, item_kind, applicant, staff,
+     digest) = _validated(record)
+    return CaseRow(case_no, window, phone, accepted, promised, completed, item_name, item_kind, applicant, staff,
+                   _present(record), digest)
 
 
-def build_case_row_and_line(record: Mapping[str, object]) -> tuple[CaseRow, str]:
-    """build_case_row, plus the row as a PostgreSQL COPY text line (see copy_line): the hot path of a file
-    import, so that dates are formatted once and the line is rendered on the worker's core."""
+class CopyFields(NamedTuple):
+    """A validated record as the PostgreSQL import writes it (see build_copy_fields)."""
+
+    case_no: str
+    window: str
+    staff: str | None
+    phone: str | None  # E.164 (or cleaned invalid text); None when the cell had no number
+    kind: str
+    tail: str  # the rest of the row as COPY text: see COPY_TAIL_COLUMNS
+    present: frozenset[str]
+
+
+COPY_TAIL_COLUMNS = ("case_no", "phone_kind", "phone_raw", "accepted_at", "promised_at", "completed_at",
+                     "item_name", "item_kind", "applicant", "row_hash")
+"""The columns of CopyFields.tail, in order; the writer puts the hall, window, staff and contact ids before it."""
+
+
+def build_copy_fields(record: Mapping[str, object]) -> CopyFields:
+    """build_case_row for the hot path of a PostgreSQL file import: the row as the few keys the writer resolves
+    to ids (window, staff, phone) and the rest already rendered as COPY text, on the worker's core, with dates
+    formatted once."""
+    (case_no, window, phone, _, accepted_iso, _, promised_iso, _, completed_iso, item_name, item_kind, applicant,
+     staff, digest) = _validated(record)
+    e164, kind, raw = phone
+    raw = raw[:200] or None
+    texts = (case_no, raw, item_name, item_kind, applicant)
+    if _needs_escape("".join(t for t in texts if t)):
+        case_no, raw, item_name, item_kind, applicant = (copy_text(t) if t else t for t in texts)
+    tail = "\t".join((
+        case_no, kind, raw or "\\N", accepted_iso, promised_iso or "\\N", completed_iso or "\\N",
+        item_name or "\\N", item_kind or "\\N", applicant or "\\N", digest)) + "\n"
+    return CopyFields(texts[0], window, staff, e164, kind, tail, _present(record))
+
+
+def row_hash_of_tail(tail: str) -> str:
+    """The row hash a CopyFields.tail ends with."""
+    return tail[tail.rindex("\t") + 1 : -1]
+
+
+def _needs_escape(text: str) -> bool:
+    return "\\" in text or "\t" in text or "\n" in text or "\r" in text
+
+
+def copy_text(value: str | None) -> str:
+    """A value as a field of PostgreSQL's COPY text format (\\N for NULL)."""
+    if value is None:
+        return "\\N"
+    return value.translate(_COPY_ESCAPES) if _needs_escape(value) else value
+
+
+def _validated(record: Mapping[str, object]) -> tuple:  # type: ignore[type-arg]
     get = record.get
     case_no = _text(get("case_no"))
     if not case_no:
         raise Rejected(f"缺少{LABELS['case_no']} / missing case_no")
+    if "\n" in case_no or "\r" in case_no:  # an identifier on one line: a break means a broken export
+        raise Rejected(f"{LABELS['case_no']}含换行 / case_no holds a line break")
     window = _text(get("window"))
     if not window:
         raise Rejected(f"缺少{LABELS['window']} / missing window")
@@ -129,34 +182,8 @@ def build_case_row_and_line(record: Mapping[str, object]) -> tuple[CaseRow, str]
     digest = hashlib.blake2b("\x1f".join((
         case_no, window, e164 or raw, kind, accepted_iso, promised_iso, completed_iso,
         item_name or "", item_kind or "", applicant or "", staff or "")).encode(), digest_size=16).hexdigest()
-    row = CaseRow(case_no, window, phone, accepted, promised, completed, item_name, item_kind, applicant, staff,
-                  _present(record), digest)
-    raw = raw[:200] or None
-    texts = (case_no, window, staff, e164, kind, raw, item_name, item_kind, applicant)
-    joined = "".join(t for t in texts if t)
-    if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
-        case_no, window, staff, e164, kind, raw, item_name, item_kind, applicant = (
-            t.translate(_COPY_ESCAPES) if t else t for t in texts)
-    line = "\t".join((
-        case_no, window, staff or "\\N", e164 or "\\N", kind, raw or "\\N", accepted_iso, promised_iso or "\\N",
-        completed_iso or "\\N", item_name or "\\N", item_kind or "\\N", applicant or "\\N", digest)) + "\n"
-    return row, line
+    return (case_no, window, phone, accepted, accepted_iso, promised, promised_iso, completed, completed_iso,
+            item_name, item_kind, applicant, staff, digest)
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_field(value: object) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value).translate(_COPY_ESCAPES)
-
-
-def copy_line(row: CaseRow) -> str:
-    """The row in PostgreSQL COPY text format, in the staging table's column order (see importer)."""
-    fields = (row.case_no, row.window, row.staff, row.phone.e164, row.phone.kind, row.phone.raw[:200] or None,
-              row.accepted_at, row.promised_at, row.completed_at, row.item_name, row.item_kind, row.applicant,
-              row.row_hash)
-    return "\t".join(map(_copy_field, fields)) + "\n"

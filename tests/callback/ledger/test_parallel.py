@@ -38,8 +38,9 @@ def _write(path: Path, rows: list[list[str]]) -> Path:
 
 
 def _collect(path: Path, workers: int) -> tuple[int, list, dict[str, str], int]:
-    """What a COPY writer receives: the rows seen, the rejections, and the COPY line of the last row of each case
-    number (applying the chunks in order, as the importer does), and the rows superseded within a chunk."""
+    """What a COPY writer receives: the rows seen, the rejections, and (window, staff, phone, COPY tail) of the last
+    row of each case number (applying the chunks in order, as the importer does), and the rows superseded within a
+    chunk."""
     count, rejected, lines, superseded = 0, [], {}, 0
     for chunk in parallel.validated_chunks(path, workers=workers, for_copy=True):
         assert chunk.rows is None
@@ -47,13 +48,14 @@ def _collect(path: Path, workers: int) -> tuple[int, list, dict[str, str], int]:
         rejected += chunk.rejected
         superseded += chunk.superseded
         for part in chunk.parts:
-            part_lines = part.payload.decode().splitlines(keepends=True)
-            assert len(part_lines) == len(part.case_nos) == len(set(part.case_nos))
-            assert part.windows == {"综合窗口"} and part.staff <= {"员工0", "员工1", "员工2"}
-            for case_no, line in zip(part.case_nos, part_lines, strict=True):
-                assert line.startswith(case_no + "\t")
+            assert len(part.tails) == len(part.case_nos) == len(set(part.case_nos))
+            assert part.window_names == {"综合窗口"} and part.staff_names <= {"员工0", "员工1", "员工2"}
+            assert set(part.phones) - {None} == set(part.kinds)
+            rows = zip(part.case_nos, part.windows, part.staff, part.phones, part.tails, strict=True)
+            for case_no, window, staff, phone, tail in rows:
+                assert tail.startswith(case_no.replace("\t", "\\t") + "\t") and tail.endswith("\n")
                 superseded += case_no in lines
-                lines[case_no] = line
+                lines[case_no] = (window, staff, phone, tail)
     return count, rejected, lines, superseded
 
 
@@ -67,8 +69,10 @@ def test_workers_match_the_in_process_path(tmp_path, monkeypatch):
     assert count == 58  # 60 rows less the blank row and the repeated header
     assert [row for row, _ in rejected] == [13, 23]  # row numbers as Excel shows them (title + header above)
     assert len(lines) == 55 and superseded == 1  # 56 valid rows, A0054 twice: its last row wins
-    assert "2026-11-28" in lines["A0054"]  # the date of the later row (row 55), not of row 54
-    assert "事项\\t含制表符" in lines["A0005"]  # COPY escaping of a tab inside a cell
+    assert "2026-11-28" in lines["A0054"][3]  # the date of the later row (row 55), not of row 54
+    assert "事项\\t含制表符" in lines["A0005"][3]  # COPY escaping of a tab inside a cell
+    assert lines["A0050"][2] == "+8613900138000"  # the first mobile of a cell holding two numbers
+    assert lines["A0001"][:2] == ("综合窗口", "员工1")
 
 
 def test_copy_parts_keep_the_last_row_of_a_case_and_only_its_names():
@@ -82,8 +86,9 @@ def test_copy_parts_keep_the_last_row_of_a_case_and_only_its_names():
     assert (chunk.count, chunk.superseded) == (3, 1)
     [part] = chunk.parts
     assert part.case_nos == ["A1", "A2"]
-    assert part.windows == {"新窗口", "税务窗口"} and part.staff == {"李娜", "王芳"}  # not the superseded row's
-    assert "新窗口" in part.payload.decode().splitlines()[0]
+    assert part.window_names == {"新窗口", "税务窗口"} and part.staff_names == {"李娜", "王芳"}  # not the superseded's
+    assert (part.windows, part.staff) == (["新窗口", "税务窗口"], ["李娜", "王芳"])
+    assert part.tails[0].split("\t")[3].startswith("2026-11-03")  # accepted_at of A1's last row
 
 
 def test_copy_parts_group_rows_by_the_fields_they_carry():
@@ -93,7 +98,7 @@ def test_copy_parts_group_rows_by_the_fields_they_carry():
                {"case_no": "B3", "window": "u", "phone": "", "accepted_at": "2026-11-01"}]
     chunk = parallel.validate_records(enumerate(records, 1), for_copy=True)
     assert chunk.superseded == 1  # B1's first row, though it carried other fields than its last
-    assert [(sorted(part.present), part.case_nos, part.windows) for part in chunk.parts] == [
+    assert [(sorted(part.present), part.case_nos, part.window_names) for part in chunk.parts] == [
         (["accepted_at", "case_no", "item_name", "phone", "window"], ["B1", "B2"], {"v", "w"}),
         (["accepted_at", "case_no", "phone", "window"], ["B3"], {"u"})]
 
