@@ -349,7 +349,7 @@ class _CopyWriter(_ChunkWriter):
                 "SELECT %s, phone, kind, %s FROM unnest(string_to_array(%s, E'\\n'), string_to_array(%s, E'\\n')) "
                 "AS n (phone, kind) ON CONFLICT (hall_id, phone) DO NOTHING RETURNING phone, id) "
                 "SELECT string_agg(phone, E'\\n'), string_agg(id::text, E'\\n') FROM added",
-                (self.hall_id, self.now, _lines(list(kinds)), _lines(list(kinds.values()))))
+                (self.hall_id, self.now, *_sorted_lines(kinds)))
             ids.update(_pairs(cur.fetchone()))
             if len(ids) <= len(kinds):  # some were there already
                 cur.execute("SELECT string_agg(phone, E'\\n'), string_agg(id::text, E'\\n') FROM contacts "
@@ -399,6 +399,12 @@ def _lines(values: list[str]) -> str:
     if joined.count("\n") != len(values) - 1:
         raise ValueError("a value holds a line feed")
     return joined
+
+
+def _sorted_lines(kinds: dict[str, str]) -> tuple[str, str]:
+    """Phones and their kinds as two _lines, in phone order: the unique index takes sorted keys much faster."""
+    phones = sorted(kinds)
+    return _lines(phones), _lines([kinds[phone] for phone in phones])
 
 
 def _pairs(row: tuple[str | None, str | None] | None) -> dict[str, str]:

@@ -100,12 +100,12 @@ class Case(Base):
     __tablename__ = "cases"
     # Few indexes and foreign keys on purpose: a million-row import pays for each one on every row. The unique
     # key serves lookups by hall; (hall_id, accepted_at) serves the weekly draw's month window. The hall-scoped
-    # references, (hall_id, window_id) → windows (hall_id, id), (hall_id, staff_id) → staff (hall_id, id) and
-    # Contact.hall_id → halls, are not foreign keys: a key check is a query per row (~4 µs; with three keys a
-    # COPY into cases cost three times as much), so triggers from migration 0003 check them once per statement
-    # and distinct reference instead (row by row on SQLite), and refuse deleting a referenced window, staff
-    # member or hall. The window's key also proves the hall exists (windows.hall_id is a key to halls).
-    # contact_id stays a foreign key.
+    # references, (hall_id, window_id) → windows (hall_id, id), (hall_id, staff_id) → staff (hall_id, id),
+    # (hall_id, contact_id) → contacts (hall_id, id) and Contact.hall_id → halls, are not foreign keys: a key
+    # check is a query per row (~4 µs; with three keys a COPY into cases cost three times as much), so triggers
+    # from migration 0003 check them once per statement and distinct reference instead (row by row on SQLite),
+    # and refuse deleting a referenced window, staff member, contact or hall. The window's check also proves the
+    # hall exists (windows.hall_id is a key to halls).
     __table_args__ = (
         UniqueConstraint("hall_id", "case_no"),
         Index("ix_cases_hall_accepted", "hall_id", "accepted_at"),
@@ -115,8 +115,8 @@ class Case(Base):
     case_no: Mapped[str] = mapped_column(String(100))
     window_id: Mapped[int]
     staff_id: Mapped[int | None]
-    # indexed: deleting or purging a contact checks this foreign key, and opt-outs look cases up by number
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    # indexed: deleting or purging a contact checks its cases, and opt-outs look cases up by number
+    contact_id: Mapped[int | None] = mapped_column(index=True)
     item_name: Mapped[str | None] = mapped_column(String(300))
     item_kind: Mapped[str | None] = mapped_column(String(50))
     applicant: Mapped[str | None] = mapped_column(String(200))
@@ -134,7 +134,7 @@ class Case(Base):
     window: Mapped[Window] = relationship(
         primaryjoin="and_(foreign(Case.hall_id) == Window.hall_id, foreign(Case.window_id) == Window.id)",
         lazy="joined")
-    contact: Mapped[Contact | None] = relationship()
+    contact: Mapped[Contact | None] = relationship(primaryjoin="foreign(Case.contact_id) == Contact.id")
 
 
 class ApiToken(Base):
@@ -150,6 +150,6 @@ class ApiToken(Base):
 
 
 # The trigger-checked references still order what depends on table order (metadata.sorted_tables: create_all,
-# drop_all, emptying tables in reverse): a case after its window and staff member, a contact after its hall.
-for _table, _referenced in (("cases", "windows"), ("cases", "staff"), ("contacts", "halls")):
+# drop_all, emptying tables in reverse): a case after its window, staff member and contact, a contact after its hall.
+for _table, _referenced in (("cases", "windows"), ("cases", "staff"), ("cases", "contacts"), ("contacts", "halls")):
     Base.metadata.tables[_table].add_is_dependent_on(Base.metadata.tables[_referenced])

@@ -1,8 +1,8 @@
 """The hall-scoped references that migration 0003 checks with triggers instead of foreign keys.
 
-A case's (hall_id, window_id) must name a window of its hall and its (hall_id, staff_id), when set, a staff member
-of its hall; a contact's hall must exist; a referenced window, staff member or hall cannot be deleted, and their keys
-cannot change. PostgreSQL checks once per statement (so a statement with one bad row fails whole), SQLite row by
+A case's (hall_id, window_id) must name a window of its hall, its (hall_id, staff_id) and (hall_id, contact_id),
+when set, a staff member and a contact of its hall; a contact's hall must exist; a referenced window, staff member,
+contact or hall cannot be deleted, and their keys cannot change. PostgreSQL checks once per statement (so a statement with one bad row fails whole), SQLite row by
 row; both raise an IntegrityError. On PostgreSQL a delete also waits for the uncommitted writers of the referencing
 table, so neither side of a concurrent import and delete can leave a dangling reference.
 """
@@ -27,6 +27,7 @@ from callback.models import Case, Contact, Hall, Staff, Window
 PHONE = "+8613812345678"
 WINDOW_RULE = "is not a window of that hall"
 STAFF_RULE = "is not a staff member of that hall"
+CONTACT_RULE = "is not a contact of that hall"
 HALL_RULE = "hall .*does not exist"
 
 _seq = itertools.count(1)
@@ -188,8 +189,31 @@ def test_a_contact_of_a_missing_hall_is_refused(session: Session, halls: Halls) 
     session.execute(insert(Contact).values(hall_id=halls.a, phone=PHONE, kind="mobile"))
     session.commit()
     contact = session.scalar(select(Contact.id))
-    _refused(session, update(Contact).where(Contact.id == contact).values(hall_id=10**6), HALL_RULE)
+    _refused(session, update(Contact).where(Contact.id == contact).values(hall_id=10**6), "cannot change")
     assert _count(session, Contact) == 1
+
+
+def test_a_case_with_a_contact_of_another_hall_or_none_is_refused(session: Session, halls: Halls) -> None:
+    own, other = (_add(session, Contact, hall_id=hall, phone=PHONE, kind="mobile") for hall in (halls.a, halls.b))
+    session.commit()
+    _refused(session, insert(Case).values(**_case_row(halls.a, halls.window_a), contact_id=other), CONTACT_RULE)
+    _refused(session, insert(Case).values(**_case_row(halls.a, halls.window_a), contact_id=10**6), CONTACT_RULE)
+    _refused(session, update(Case).where(Case.id == halls.case).values(contact_id=other), CONTACT_RULE)
+    session.execute(insert(Case).values(**_case_row(halls.a, halls.window_a), contact_id=own))
+    session.execute(update(Case).where(Case.id == halls.case).values(contact_id=own))
+    session.commit()
+    assert session.scalars(select(Case.contact_id)).all() == [own, own]
+
+
+def test_a_contact_of_cases_cannot_be_deleted(session: Session, halls: Halls) -> None:
+    used, unused = (_add(session, Contact, hall_id=halls.a, phone=phone, kind="mobile")
+                    for phone in (PHONE, "+8613900000000"))
+    session.execute(update(Case).where(Case.id == halls.case).values(contact_id=used))
+    session.commit()
+    _refused(session, delete(Contact).where(Contact.id == used), "still the contact of cases")
+    session.execute(delete(Contact).where(Contact.id == unused))
+    session.commit()
+    assert session.scalars(select(Contact.id)).all() == [used]
 
 
 def test_a_hall_with_contacts_cannot_be_deleted(session: Session) -> None:
@@ -209,15 +233,18 @@ def test_a_hall_with_contacts_cannot_be_deleted(session: Session) -> None:
     (Staff, "staff_a", "id", 10**6),
     (Staff, "staff_a", "hall_id", "b"),
     (Hall, "a", "id", 10**6),
+    (Contact, "contact", "id", 10**6),
+    (Contact, "contact", "hall_id", "b"),
 ])
 def test_the_key_of_a_referenced_row_cannot_change(
     session: Session, halls: Halls, model: type, row: str, column: str, value: Any
 ) -> None:
-    session.execute(insert(Contact).values(hall_id=halls.a, phone=PHONE, kind="mobile"))
+    contact = _add(session, Contact, hall_id=halls.a, phone=PHONE, kind="mobile")
     session.commit()
     value = getattr(halls, value) if isinstance(value, str) else value
-    _refused(session, update(model).where(model.id == getattr(halls, row)).values({column: value}), "cannot change")
-    assert session.get(model, getattr(halls, row)) is not None
+    row_id = contact if row == "contact" else getattr(halls, row)
+    _refused(session, update(model).where(model.id == row_id).values({column: value}), "cannot change")
+    assert session.get(model, row_id) is not None
 
 
 # --- PostgreSQL: concurrent writers -------------------------------------------------------------------------
@@ -275,6 +302,17 @@ def test_a_case_waits_for_an_uncommitted_delete_of_its_window_then_fails(pg_url:
     with session_factory(pg_url)() as session:
         assert session.get(Window, halls.window_b) is None
         assert _count(session, Case) == 1
+
+
+def test_deleting_a_contact_waits_for_an_uncommitted_case_then_fails(pg_url: str) -> None:
+    with session_factory(pg_url)() as session:
+        halls = _two_halls(session)
+        contact = _add(session, Contact, hall_id=halls.b, phone=PHONE, kind="mobile")
+        session.commit()
+    _blocked_then_refused(pg_url, insert(Case).values(**_case_row(halls.b, halls.window_b), contact_id=contact),
+                          delete(Contact).where(Contact.id == contact), "still the contact of cases")
+    with session_factory(pg_url)() as session:
+        assert session.scalars(select(Case.contact_id).where(Case.contact_id.is_not(None))).all() == [contact]
 
 
 def test_deleting_a_hall_waits_for_an_uncommitted_contact_then_fails(pg_url: str) -> None:
