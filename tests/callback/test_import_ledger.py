@@ -191,3 +191,133 @@ def test_the_callers_transaction_gets_its_planner_settings_back(database_url, tm
         import_file(s, hall, write_csv(tmp_path / "l.csv", ROWS))
         after = s.execute(text("SELECT current_setting('enable_nestloop'), current_setting('enable_bitmapscan')")).one()
     assert tuple(after) == tuple(before) == ("on", "on")
+
+
+class _InThread:
+    """Run fn(*args) in a daemon thread; `result(timeout)` returns its value or raises its exception."""
+
+    def __init__(self, fn, *args) -> None:
+        import threading
+
+        self.outcome: list = []
+        self.thread = threading.Thread(target=self._run, args=(fn, *args), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, *args) -> None:
+        try:
+            self.outcome.append((True, fn(*args)))
+        except BaseException as exc:  # noqa: BLE001 — re-raised by result(), in the test's thread
+            self.outcome.append((False, exc))
+
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+    def result(self, timeout: float):
+        self.thread.join(timeout)
+        assert self.done(), f"still running after {timeout} s"
+        ok, value = self.outcome[0]
+        if not ok:
+            raise value
+        return value
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # the advisory lock is PostgreSQL's
+def test_imports_into_one_hall_take_turns(database_url, tmp_path):
+    """A second import into a hall waits for the first one's transaction, then sees its cases: without the turn,
+    both would COPY the same new case numbers and the second would fail on the unique key (or, had it probed
+    before, count them as new). An import into another hall does not wait."""
+    import time
+
+    from sqlalchemy import text
+
+    from callback.halls import ensure_hall
+    from callback.ledger.importer import import_file
+
+    with session_factory(database_url).begin() as s:
+        for code in ("DEMO", "OTHER"):
+            ensure_hall(s, code)
+    first = write_csv(tmp_path / "a.csv", ROWS[:3])
+    changed = [r[:] for r in ROWS]
+    changed[2][1] = "发票代开"  # A003 changed
+    second = write_csv(tmp_path / "b.csv", changed)
+
+    def import_into(hall_code: str, path: Path):
+        with session_factory(database_url).begin() as s:
+            s.execute(text("SET LOCAL lock_timeout = '60s'"))  # a regression must not hang the run
+            summary = import_file(s, ensure_hall(s, hall_code), path, workers=1)
+            return summary.imported, summary.updated, summary.unchanged
+
+    def waiting_for_the_lock() -> int:
+        with session_factory(database_url)() as s:
+            return s.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+
+    holder = session_factory(database_url)()
+    waiter = None
+    try:
+        holder.execute(text("SET LOCAL lock_timeout = '60s'"))
+        assert import_file(holder, ensure_hall(holder, "DEMO"), first, workers=1).imported == 3  # not committed
+        waiter = _InThread(import_into, "DEMO", second)
+        deadline = time.monotonic() + 30
+        while waiting_for_the_lock() == 0 and not waiter.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert not waiter.done(), "the second import into the hall did not wait for the first"
+        assert waiting_for_the_lock() == 1, "the second import is not waiting on the hall's advisory lock"
+        assert _InThread(import_into, "OTHER", second).result(60) == (5, 0, 0)  # another hall: no turn to wait
+        assert not waiter.done()
+        holder.commit()
+        assert waiter.result(60) == (2, 1, 2)  # A004 and A005 new, A003 changed, A001 and A002 as the first left them
+    finally:
+        holder.close()  # rolls back (and so lets the waiter go) if the test failed half-way
+        if waiter is not None:
+            waiter.thread.join(60)
+    assert cases(database_url)["A003"].item_name == "发票代开"
+    with session_factory(database_url)() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 10  # 5 in each hall
+
+
+def _ledger_row(case_no: str, version: int = 0) -> list[str]:
+    """A case row; each `version` changes its item, window, staff, phone and acceptance day."""
+    return [case_no, "营业执照" if version == 0 else f"变更{version}", "张三", f"1390013{int(case_no[1:]) * 10 + version:04d}",
+            ("综合窗口", "税务窗口", "不动产登记窗口")[version % 3], ("王芳", "李娜", "张伟")[version % 3],
+            f"2026-11-{3 + version:02d} 09:12", ""]
+
+
+def test_reimport_mixing_new_changed_and_unchanged_rows_in_every_batch(database_url, monkeypatch, tmp_path):
+    """Small chunks (5 records) and batches: every batch holds new, changed and unchanged rows, and case numbers
+    come back in later chunks (changed again, or not) and within a chunk. Each row counts once; the stored cases
+    are the file's last row of each."""
+    from callback.ledger import importer, parallel
+    from callback.models import Staff
+
+    monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 5)
+    monkeypatch.setattr(importer, "COPY_BATCH_ROWS", 7)  # PostgreSQL: batches span chunks unless a case repeats
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 1)  # SQLite: a batch a chunk
+    import_json(database_url, monkeypatch, write_csv(tmp_path / "a.csv", [_ledger_row(f"C{i:02d}") for i in range(12)]))
+    probes: list[int] = []
+    for writer, probe in ((importer._CopyWriter, "_existing_hashes"), (importer._ChunkWriter, "_existing")):
+        original = getattr(writer, probe)
+        monkeypatch.setattr(writer, probe, lambda self, case_nos, original=original: probes.append(len(case_nos))
+                            or original(self, case_nos))
+    rows = [  # (case, version): version 0 is what the first file had
+        ("N00", 1), ("C00", 0), ("C01", 1), ("N01", 1), ("C02", 0),  # chunk 1: 2 new, 1 changed, 2 unchanged
+        ("C03", 1), ("N00", 2), ("C04", 0), ("N02", 1), ("C01", 1),  # 1 new, 2 changed (N00 again), 2 unchanged
+        ("C05", 1), ("C05", 2), ("N03", 1), ("C06", 0), ("C00", 1),  # C05's first row superseded: unchanged
+        ("N04", 1), ("C07", 1), ("C08", 0), ("N04", 1), ("C09", 1),  # N04 twice alike: the first is superseded
+        ("C10", 0), ("N01", 1), ("C11", 1), ("N05", 1), ("N05", 2),  # 1 new, 1 changed, 3 unchanged
+    ]
+    summary = import_json(database_url, monkeypatch, write_csv(tmp_path / "b.csv", [_ledger_row(*r) for r in rows]))
+    assert summary == {"rows": 25, "imported": 6, "updated": 8, "unchanged": 11, "rejected": []}
+    assert len(probes) >= 3  # several batches: PostgreSQL [1] [2, 3] [4, 5], SQLite one a chunk
+
+    last = {case_no: _ledger_row(case_no, version) for case_no, version in rows}
+    with session_factory(database_url)() as s:
+        stored = s.execute(
+            select(Case.case_no, Case.item_name, Window.name.label("window"), Staff.name.label("staff"), Contact.phone,
+                   Case.accepted_at)
+            .join(Window, Window.id == Case.window_id).join(Staff, Staff.id == Case.staff_id)
+            .join(Contact, Contact.id == Case.contact_id)).all()
+    assert len(stored) == 18  # 12 C cases, 6 N cases
+    assert {r.case_no: (r.item_name, r.window, r.staff, r.phone, r.accepted_at) for r in stored} == {
+        case_no: (item, window, staff, "+86" + phone, datetime(2026, 11, int(accepted[8:10]), 1, 12, tzinfo=UTC))
+        for case_no, (_, item, _, phone, window, staff, accepted, _) in last.items()}
