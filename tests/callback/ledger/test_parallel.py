@@ -114,14 +114,19 @@ def test_rows_kept_for_writers_without_copy(tmp_path):
     assert by_no["A0050"].phone.e164 == "+8613900138000"  # the first mobile of a cell holding two numbers
 
 
-def test_unreadable_bytes_half_way_raise_through_the_pool(tmp_path, monkeypatch):
+def test_unreadable_bytes_in_the_first_64_kib_are_refused_before_the_pool(tmp_path, monkeypatch):
+    """The main process decodes the file's first stretch while it looks for the header, so bad bytes there stop
+    the import before any block is cut (bad bytes further on reach the workers:
+    test_bad_bytes_in_a_later_block_name_their_physical_line)."""
     path = _write(tmp_path / "l.csv", _rows())
     with path.open("ab") as f:
         f.write(b"A9999,\xff\xfe\xfa,x,13800138000,w,s,2026-11-01 09:00,\n")
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 7)
-    with pytest.raises(UnreadableFile):
+    blocks = _spy_blocks(monkeypatch)
+    with pytest.raises(UnreadableFile, match="无法读取（编码 utf-8-sig）"):
         _collect(path, workers=2)
+    assert blocks == []
 
 
 def _ledger(path: Path, rows: list[list[str]]) -> Path:
