@@ -26,7 +26,7 @@ RAW_CHUNK_ROWS = 5000
 IN_FLIGHT_PER_WORKER = 4  # tasks queued per worker: enough to keep it busy while the writer waits on the database,
 # little enough to keep memory flat
 BLOCK_BYTES = 512 * 1024  # a CSV block, a few thousand rows
-MAX_BLOCK_BYTES = 64 * 1024 * 1024  # a quote that never closes: cut anyway, and let the csv module report it
+MAX_BLOCK_BYTES = 16 * 1024 * 1024  # a quote that never closes: cut anyway, and let the csv module report it
 
 
 class CopyPart(NamedTuple):
@@ -106,7 +106,8 @@ def _validate_block(block: _Block) -> _BlockResult:
         chunk = validate_records(data_records(settings.header, pick, _numbered(reader, counted)),
                                  for_copy=settings.for_copy)
     except csv.Error as err:
-        raise _unreadable(block.first_line + reader.line_num, settings.encoding, err) from err
+        # line_num counts the line the csv module was reading when it failed
+        raise _unreadable(block.first_line + reader.line_num - 1, settings.encoding, err) from err
     return _BlockResult(chunk, counted[0])
 
 
@@ -192,7 +193,8 @@ def _parallel(path: Path, sheet: str | None, workers: int, for_copy: bool) -> It
         source.close()
         settings = _Settings(header, True, for_copy, source.encoding, source.delimiter)
         offset, line = _after_records(path, settings, index + 1)
-        return _run_pool(settings, _csv_blocks(path, offset, line + 1), workers, first_number=index + 2)
+        return _run_pool(settings, _csv_blocks(path, offset, line + 1, settings), workers,
+                         first_number=index + 2)
     data = itertools.chain(scanned[index + 1 :], rows)
     return _run_pool(_Settings(header, source.text_only, for_copy), _chunks(data, RAW_CHUNK_ROWS), workers,
                      closing=source)
@@ -227,25 +229,52 @@ def _after_records(path: Path, settings: _Settings, count: int) -> tuple[int, in
     return taken[0], taken[1]
 
 
-def _csv_blocks(path: Path, offset: int, first_line: int) -> Iterator[_Block]:
-    """The file from `offset` in blocks of about BLOCK_BYTES, each ending on a line feed outside quotes.
-
-    CSV quotes come in pairs ("" inside a quoted cell is two), so a line feed with an even number of quotes before
-    it (counted from a record boundary) ends a record; an odd count means a quoted cell holds line breaks, and the
-    block grows until the quote closes."""
+def _csv_blocks(path: Path, offset: int, first_line: int, settings: _Settings) -> Iterator[_Block]:
+    """The file from `offset` in blocks of about BLOCK_BYTES, each ending where a record ends (_record_end)."""
     with path.open("rb") as f:
         f.seek(offset)
         carry = b""
         while data := f.read(BLOCK_BYTES):
             carry += data
-            end = carry.rfind(b"\n") + 1
-            if end == 0 or (carry.count(b'"', 0, end) % 2 and len(carry) < MAX_BLOCK_BYTES):
+            end = _record_end(carry, settings)
+            if end == 0 and len(carry) >= MAX_BLOCK_BYTES:  # a quote that never closes: the csv module reports it
+                end = carry.rfind(b"\n") + 1
+            if end == 0:
                 continue
             block, carry = carry[:end], carry[end:]
             yield _Block(block, first_line)
             first_line += block.count(b"\n")
         if carry:
             yield _Block(carry, first_line)
+
+
+def _record_end(data: bytes, settings: _Settings) -> int:
+    """The offset just past the last line feed of `data` (which starts on a record) that ends a record; 0 if none.
+
+    Without a quote byte every line feed ends a record. With quotes, the csv module reads the lines as the serial
+    path would: a quote only opens a quoted cell at the start of a cell (inside an unquoted cell it is a plain
+    character), so counting quotes cannot tell. A record the reader gives only after the last line ran out is
+    cut short, inside a quoted cell that goes on in the next read."""
+    last = data.rfind(b"\n") + 1
+    if last == 0 or data.find(b'"', 0, last) == -1:
+        return last
+    taken, ran_out = 0, False
+
+    def lines() -> Iterator[str]:
+        nonlocal taken, ran_out
+        while taken < last:
+            start, taken = taken, data.index(b"\n", taken) + 1
+            yield data[start:taken].decode(settings.encoding, errors="replace")  # the worker reports bad bytes
+        ran_out = True
+
+    end = 0
+    try:
+        for _ in csv.reader(lines(), delimiter=settings.delimiter):
+            if not ran_out:
+                end = taken
+    except csv.Error:  # the worker parses the same bytes and reports it with its line
+        return last
+    return end
 
 
 def _run_pool(settings: _Settings, tasks: Iterator[Any], workers: int, *, first_number: int = 0,

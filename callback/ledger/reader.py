@@ -137,7 +137,9 @@ class CsvRows(RowSource):
         try:
             yield from zip(itertools.count(1), reader)  # type: ignore[misc]
         except (UnicodeDecodeError, csv.Error) as err:
-            line = reader.line_num + 1  # physical line: a quoted cell may span several
+            # physical line (a quoted cell may span several): a csv error is in the line the reader counted last,
+            # bad bytes in the line it was about to read
+            line = reader.line_num + (1 if isinstance(err, UnicodeDecodeError) else 0)
             raise UnreadableFile(
                 f"第 {line} 行附近无法读取（编码 {self.encoding}）：{err}",
                 f"cannot read near line {line} (encoding {self.encoding}): {err}",

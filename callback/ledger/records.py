@@ -179,9 +179,11 @@ def _validated(record: Mapping[str, object]) -> tuple:  # type: ignore[type-arg]
     applicant = (_text(get("applicant")) or None) if "applicant" in record else None
     staff = (_text(get("staff")) or None) if "staff" in record else None
     e164, kind, raw = phone
-    digest = hashlib.blake2b("\x1f".join((
-        case_no, window, e164 or raw, kind, accepted_iso, promised_iso, completed_iso,
-        item_name or "", item_kind or "", applicant or "", staff or "")).encode(), digest_size=16).hexdigest()
+    hashed = "\x1f".join((case_no, window, e164 or raw, kind, accepted_iso, promised_iso, completed_iso,
+                           item_name or "", item_kind or "", applicant or "", staff or ""))
+    if "\x00" in hashed or "\x00" in raw:  # a text column cannot hold it (PostgreSQL refuses the whole COPY)
+        raise Rejected("含空字符（NUL），文件可能已损坏 / holds a NUL character (a damaged file?)")
+    digest = hashlib.blake2b(hashed.encode(), digest_size=16).hexdigest()
     return (case_no, window, phone, accepted, accepted_iso, promised, promised_iso, completed, completed_iso,
             item_name, item_kind, applicant, staff, digest)
 

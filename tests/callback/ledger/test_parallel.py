@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from callback.ledger import parallel
 from callback.ledger.reader import UnreadableFile
@@ -213,8 +214,8 @@ def _spy_blocks(monkeypatch: pytest.MonkeyPatch) -> list:
     blocks: list = []
     cut = parallel._csv_blocks
 
-    def spy(path: Path, offset: int, first_line: int):
-        for block in cut(path, offset, first_line):
+    def spy(*args):
+        for block in cut(*args):
             blocks.append(block)
             yield block
 
@@ -317,10 +318,11 @@ def test_blocks_parsed_in_the_workers_give_what_the_serial_path_gives(tmp_path, 
     assert parallel._worker is None  # this process parsed no block itself
 
 
-def _blocks(path: Path, lines_above: int) -> tuple[bytes, int, list]:
+def _blocks(path: Path, lines_above: int, encoding: str = "utf-8-sig") -> tuple[bytes, int, list]:
     data = path.read_bytes()
     offset = _data_offset(data, lines_above)
-    return data, offset, list(parallel._csv_blocks(path, offset, lines_above + 1))
+    settings = parallel._Settings(None, True, True, encoding, ",")  # type: ignore[arg-type]  # no header needed
+    return data, offset, list(parallel._csv_blocks(path, offset, lines_above + 1, settings))
 
 
 @pytest.mark.parametrize("block_bytes", [1, 7, 64, 150, 1000, 1 << 20])
@@ -389,7 +391,8 @@ def test_an_unclosed_quote_is_cut_at_max_block_bytes(tmp_path, monkeypatch):
 
 def test_an_unclosed_quote_makes_the_file_unreadable(tmp_path, monkeypatch):
     """With the cut far above the csv module's field size limit (128 Ki characters) as in production, the cell
-    the quote opens outgrows the limit first: the import stops with UnreadableFile, on both paths."""
+    the quote opens outgrows the limit first: the main process stops growing the block there (its own parse
+    fails), and the worker's parse of it stops the import with UnreadableFile, as the serial path does."""
     path = _unclosed_quote(tmp_path / "l.csv", 20_000)
     assert path.stat().st_size > 1_200_000
     with pytest.raises(UnreadableFile, match="field larger than field limit"):
@@ -400,7 +403,7 @@ def test_an_unclosed_quote_makes_the_file_unreadable(tmp_path, monkeypatch):
     blocks = _spy_blocks(monkeypatch)
     with pytest.raises(UnreadableFile, match="field larger than field limit"):
         _within(120, _collect, path, 2)
-    assert any(len(block.data) >= 1_000_000 for block in blocks)
+    assert any(128 * 1024 < len(block.data) < 1_000_000 for block in blocks)
 
 
 def _long_file(path: Path, rows: int, encoding: str, damage: tuple[int, bytes, bytes]) -> Path:
@@ -439,16 +442,17 @@ def test_bad_bytes_in_a_later_block_name_their_physical_line(tmp_path, monkeypat
 
 
 def test_a_csv_error_in_a_later_block_names_its_physical_line(tmp_path, monkeypatch):
-    """The csv module refuses a cell over its field size limit (128 Ki characters)."""
+    """The csv module refuses a cell over its field size limit (128 Ki characters); both paths name its line."""
     path = _long_file(tmp_path / "l.csv", 1200, "utf-8", (1000, "张三".encode(), b'"' + b"x" * 140_000 + b'"'))
-    with pytest.raises(UnreadableFile, match="field larger than field limit"):
+    with pytest.raises(UnreadableFile, match="field larger than field limit") as caught:
         _collect(path, workers=1)
+    assert "第 1004 行附近无法读取" in caught.value.zh, caught.value.zh  # rows[1000] is on physical line 1004
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "BLOCK_BYTES", 4096)
     _only_workers(monkeypatch)
     with pytest.raises(UnreadableFile, match="field larger than field limit") as caught:
         _within(120, _collect, path, 2)
-    assert "行附近无法读取（编码 utf-8-sig）" in caught.value.zh  # raised in a worker, rebuilt here
+    assert "第 1004 行附近无法读取（编码 utf-8-sig）" in caught.value.zh  # raised in a worker, rebuilt here
 
 
 @pytest.mark.parametrize(("encoding", "lineterminator"), [("utf-16", "\r\n"), ("utf-8", "\r"), ("gbk", "\r")])
@@ -513,3 +517,32 @@ def _collect_rows(path: Path, workers: int) -> tuple[int, list, dict[str, str]]:
         for part in chunk.parts:
             tails.update(zip(part.case_nos, part.tails, strict=True))
     return count, rejected, tails
+
+
+@pytest.mark.parametrize("block_bytes", [64, 150, 1000])
+def test_a_stray_quote_in_an_unquoted_cell_does_not_split_a_later_quoted_cell(tmp_path, monkeypatch, block_bytes):
+    rows = [[f"A{i:04d}", MULTILINE if i % 4 == 1 else "营业执照", "张三", f"1380013{i:04d}", "综合窗口", "员工1",
+             "2026-11-01 09:00", ""] for i in range(40)]
+    path = _write_csv(tmp_path / "l.csv", rows, "utf-8")
+    # a quote inside an unquoted cell: the csv module reads it as a literal character (A0004's applicant is 张"三)
+    text = path.read_text(encoding="utf-8").replace("A0004,营业执照,张三", 'A0004,营业执照,张"三', 1)
+    path.write_text(text, encoding="utf-8", newline="")
+    serial = _collect(path, workers=1)
+    assert serial[0] == 40 and serial[1] == [] and serial[2]["A0004"][3].split("\t")[8] == '张"三'
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", block_bytes)
+    _spy_blocks(monkeypatch)
+    assert _within(120, _collect, path, 2) == serial, "a block was cut inside a quoted cell after the stray quote"
+
+
+def test_a_nul_byte_past_the_first_64_kib_is_not_a_database_error(database_url, tmp_path, monkeypatch):
+    from callback.cli import main
+
+    path = _long_file(tmp_path / "l.csv", 1200, "utf-8", (1000, "张三".encode(), b"\x00"))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    result = CliRunner().invoke(main, ["import-ledger", str(path), "--json"])
+    # the row is rejected and the others land, alike on both backends (PostgreSQL's COPY would refuse the NUL)
+    assert result.exit_code == 0, repr(result.exception)
+    report = json.loads(result.stdout)
+    assert [r["row"] for r in report["rejected"]] == [1003]  # title 1, header 2, rows[i]: i+3
+    assert "NUL" in report["rejected"][0]["reason"] and report["imported"] == 1199
