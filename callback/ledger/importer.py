@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -240,9 +241,13 @@ class _CopyWriter(_ChunkWriter):
     and one set-based merge; unchanged rows are only looked at.
 
     Per batch of about COPY_BATCH_ROWS rows: one probe of the cases unique key tells new, changed and unchanged
-    rows apart (in a hall's first import, only of the rows `_Written` flags); one INSERT … ON CONFLICT DO NOTHING RETURNING gives the new rows' contact ids; one COPY writes
+    rows apart; one INSERT … ON CONFLICT DO NOTHING RETURNING gives the new rows' contact ids; one COPY writes
     them. Window and staff ids come from caches. Imports of one hall take turns (an advisory lock), so that no
     other import can insert a case number between the probe and the COPY.
+
+    In a hall's first import (nearly every row new) the probe asks only about the rows `_Written` flags, and the
+    batches overlap: while the server inserts one batch's contacts (a thread waits for it), this process renders
+    the previous batch's COPY lines, which go out as soon as the connection is free.
     """
 
     def __init__(self, session: Session, hall_id: int, batch_id: int, now: datetime) -> None:
@@ -264,6 +269,8 @@ class _CopyWriter(_ChunkWriter):
         had_cases = self.session.execute(text("SELECT EXISTS (SELECT FROM cases WHERE hall_id = :hall)"),
                                          {"hall": hall_id}).scalar()
         self.written = None if had_cases else _Written()
+        self.pending: tuple[list[CopyPart], dict[str | None, str]] | None = None  # new rows awaiting their COPY
+        self.contacts_thread: ThreadPoolExecutor | None = None
 
     def add(self, chunk: ValidatedChunk, summary: ImportSummary) -> None:
         """Gather COPY parts into batches of about COPY_BATCH_ROWS rows. A part that carries other fields, or
@@ -285,18 +292,48 @@ class _CopyWriter(_ChunkWriter):
         self._ensure_ids(parts)
         if self.written is None:
             existing = self._existing_hashes(list(case_nos))
-        else:  # a hall without cases before this import: only rows this import wrote can be there already
-            flagged = self.written.flagged(case_nos)
-            existing = self._existing_hashes(flagged) if flagged else {}
-            self.written.add(case_nos)
-        new, changed = (parts, []) if not existing else self._split(parts, existing, summary)
-        if new:
-            self._copy_new(new)
-            summary.imported += sum(len(part.case_nos) for part in new)
+            new, changed = (parts, []) if not existing else self._split(parts, existing, summary)
+            if new:
+                self._copy(self._render(new, self._contact_ids(_kinds(new))))
+        else:
+            new, changed = self._overlapped(parts, case_nos, summary)
+        summary.imported += sum(len(part.case_nos) for part in new)
         if changed:
             updated = self._merge_changed(changed)
             summary.updated += updated
             summary.unchanged += sum(len(part.case_nos) for part in changed) - updated
+
+    def close(self) -> None:
+        """Write the last batch's new rows."""
+        if self.pending is not None:
+            self._copy(self._render(*self.pending))
+            self.pending = None
+        if self.contacts_thread is not None:
+            self.contacts_thread.shutdown()
+
+    def _overlapped(self, parts: list[CopyPart], case_nos: set[str],
+                    summary: ImportSummary) -> tuple[list[CopyPart], list[CopyPart]]:
+        """A first-import batch: its contacts are inserted (for every row: nearly all are new) while the previous
+        batch's lines are rendered; then the previous batch is written, and the rows flagged as maybe written
+        already are probed (a probe sees the cases of every batch before). Its new rows wait for the next batch."""
+        assert self.written is not None
+        if self.contacts_thread is None:
+            self.contacts_thread = ThreadPoolExecutor(1, thread_name_prefix="contacts")
+        adding = self.contacts_thread.submit(self._contact_ids, _kinds(parts))
+        try:
+            lines = self._render(*self.pending) if self.pending is not None else None
+            flagged = self.written.flagged(case_nos)
+            self.written.add(case_nos)
+        finally:
+            contact_ids = adding.result()  # the connection is free again
+        if lines is not None:
+            self._copy(lines)
+            self.pending = None
+        existing = self._existing_hashes(flagged) if flagged else {}
+        new, changed = (parts, []) if not existing else self._split(parts, existing, summary)
+        if new:
+            self.pending = new, contact_ids
+        return new, changed
 
     def _ensure_ids(self, parts: list[CopyPart]) -> None:
         windows = set().union(*(part.window_names for part in parts)) - self.window_ids.keys()
@@ -333,18 +370,18 @@ class _CopyWriter(_ChunkWriter):
             changed += [_subset(part, differ)] if differ else []
         return new, changed
 
-    def _copy_new(self, parts: list[CopyPart]) -> None:
-        kinds: dict[str, str] = {}
-        for part in parts:
-            kinds.update(part.kinds)
-        contact_ids = self._contact_ids(kinds)
+    def _render(self, parts: list[CopyPart], contact_ids: dict[str | None, str]) -> list[str]:
+        """The parts' rows as COPY text for cases, one string a part."""
         prefix, window_ids, staff_ids = self.prefix, self.window_ids, self.staff_ids
+        return ["".join([f"{prefix}{window_ids[window]}\t{staff_ids[staff]}\t{contact_ids[phone]}\t{tail}"
+                         for window, staff, phone, tail in zip(part.windows, part.staff, part.phones, part.tails,
+                                                               strict=True)])
+                for part in parts]
+
+    def _copy(self, lines: list[str]) -> None:
         with self.raw.cursor() as cur, cur.copy(f"COPY cases ({', '.join(_CASE_COLUMNS)}) FROM STDIN") as copy:
-            for part in parts:
-                copy.write("".join([
-                    f"{prefix}{window_ids[window]}\t{staff_ids[staff]}\t{contact_ids[phone]}\t{tail}"
-                    for window, staff, phone, tail in zip(part.windows, part.staff, part.phones, part.tails,
-                                                          strict=True)]))
+            for text_ in lines:
+                copy.write(text_)
 
     def _contact_ids(self, kinds: dict[str, str]) -> dict[str | None, str]:
         """The contact id (COPY text) of each phone, creating the contacts the hall does not have yet."""
@@ -420,6 +457,14 @@ class _Written:
         for no in case_nos:
             h = hash(no) & mask
             bits[h >> 3] |= 1 << (h & 7)
+
+
+def _kinds(parts: list[CopyPart]) -> dict[str, str]:
+    """The phones of the parts' rows, with their kinds."""
+    kinds: dict[str, str] = {}
+    for part in parts:
+        kinds.update(part.kinds)
+    return kinds
 
 
 def _lines(values: list[str]) -> str:
