@@ -321,3 +321,35 @@ def test_reimport_mixing_new_changed_and_unchanged_rows_in_every_batch(database_
     assert {r.case_no: (r.item_name, r.window, r.staff, r.phone, r.accepted_at) for r in stored} == {
         case_no: (item, window, staff, "+86" + phone, datetime(2026, 11, int(accepted[8:10]), 1, 12, tzinfo=UTC))
         for case_no, (_, item, _, phone, window, staff, accepted, _) in last.items()}
+
+
+def test_a_first_import_finds_its_own_earlier_rows_across_batches(database_url, monkeypatch, tmp_path):
+    """A hall's first import probes only the case numbers it may have written already, and writes each batch's new
+    rows after the next batch's contacts: a case repeated three batches later, changed or not, must still be
+    found (it is an update, or unchanged), never a second insert."""
+    from callback.ledger import importer, parallel
+
+    monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 3)
+    monkeypatch.setattr(importer, "COPY_BATCH_ROWS", 3)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 1)
+    rows = [(f"F{i:02d}", 0) for i in range(12)] + [("F01", 1), ("F02", 0), ("F09", 2), ("F20", 0)]
+    summary = import_json(database_url, monkeypatch, write_csv(tmp_path / "f.csv", [_ledger_row(*r) for r in rows]))
+    assert summary == {"rows": 16, "imported": 13, "updated": 2, "unchanged": 1, "rejected": []}
+    stored = cases(database_url)
+    assert len(stored) == 13
+    assert (stored["F01"].item_name, stored["F09"].item_name, stored["F02"].item_name) == ("变更1", "变更2", "营业执照")
+    with session_factory(database_url)() as s:  # every case has its contact, in its hall
+        assert s.scalar(select(func.count()).select_from(Case).join(Contact, Contact.id == Case.contact_id)
+                        .where(Contact.hall_id == Case.hall_id)) == 13
+
+
+def test_written_flags_every_case_number_it_was_given():
+    from callback.ledger.importer import _Written
+
+    written = _Written()
+    first = [f"BJ{i:07d}" for i in range(20_000)]
+    assert written.flagged(first) == []
+    written.add(first)
+    assert written.flagged(first[::-1]) == first[::-1]  # no false negatives
+    others = [f"SZ{i:07d}" for i in range(20_000)]
+    assert len(written.flagged(others)) < 200  # 20,000 of 2**26 bits set: few false alarms
