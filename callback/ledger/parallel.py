@@ -10,7 +10,6 @@ import itertools
 import multiprocessing
 import os
 import queue
-import sys
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,7 +18,15 @@ from typing import Any, NamedTuple
 
 from callback.ledger.headers import HeaderMap, find_header_row
 from callback.ledger.reader import CsvRows, UnreadableFile, data_records, open_rows, picker, records
-from callback.ledger.records import CaseRow, CopyFields, Rejected, build_case_row, build_copy_fields
+from callback.ledger.records import (
+    CaseRow,
+    CopyFields,
+    Rejected,
+    build_case_row,
+    build_copy_fields,
+    copy_fields,
+    present_fields,
+)
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 RAW_CHUNK_ROWS = 5000
@@ -78,24 +85,24 @@ class _BlockResult(NamedTuple):
     records: int  # records in the block, blank ones included
 
 
-_worker: tuple[_Settings, Any] | None = None  # a worker's settings and picker
+_worker: tuple[_Settings, Any, frozenset[str]] | None = None  # a worker's settings, picker and the fields present
 
 
 def _init_worker(settings: _Settings) -> None:
     global _worker
-    _worker = settings, picker(settings.header, settings.text_only)
+    _worker = settings, picker(settings.header, settings.text_only), present_fields(settings.header.columns)
 
 
 def _validate_raw(chunk: list[tuple[int, list[Any]]]) -> ValidatedChunk:
     assert _worker is not None
-    settings, pick = _worker
-    return validate_records(data_records(settings.header, pick, chunk), for_copy=settings.for_copy)
+    settings, pick, present = _worker
+    return validate_records(data_records(settings.header, pick, chunk), for_copy=settings.for_copy, present=present)
 
 
 def _validate_block(block: _Block) -> _BlockResult:
     """Decode and parse a CSV block on the worker's core (the main process only reads bytes), then validate it."""
     assert _worker is not None
-    settings, pick = _worker
+    settings, pick, present = _worker
     try:
         text = block.data.decode(settings.encoding)
     except UnicodeDecodeError as err:
@@ -104,7 +111,7 @@ def _validate_block(block: _Block) -> _BlockResult:
     counted: list[int] = []
     try:
         chunk = validate_records(data_records(settings.header, pick, _numbered(reader, counted)),
-                                 for_copy=settings.for_copy)
+                                 for_copy=settings.for_copy, present=present)
     except csv.Error as err:
         # line_num counts the line the csv module was reading when it failed
         raise _unreadable(block.first_line + reader.line_num - 1, settings.encoding, err) from err
@@ -123,8 +130,14 @@ def _unreadable(line: int, encoding: str, err: Exception) -> UnreadableFile:
                           f"cannot read near line {line} (encoding {encoding}): {err}")
 
 
-def validate_records(rows: Iterable[tuple[int, Any]], *, for_copy: bool = False) -> ValidatedChunk:
-    """Validate numbered {field: value} records into CaseRows, or (`for_copy`) into COPY parts."""
+def validate_records(rows: Iterable[tuple[int, Any]], *, for_copy: bool = False,
+                     present: frozenset[str] | None = None) -> ValidatedChunk:
+    """Validate numbered {field: value} records into CaseRows, or (`for_copy`) into COPY parts.
+
+    `present`: the ledger fields every record carries, when the caller knows (a file: its header's), which lets
+    COPY parts be built in one pass."""
+    if for_copy and present is not None:
+        return _validate_uniform(rows, present)
     build = build_copy_fields if for_copy else build_case_row
     good: list[Any] = []  # CaseRow, or CopyFields for_copy
     rejected: list[tuple[int, str]] = []
@@ -141,14 +154,53 @@ def validate_records(rows: Iterable[tuple[int, Any]], *, for_copy: bool = False)
     return ValidatedChunk(count, rejected, None, parts, len(good) - sum(len(part.case_nos) for part in parts))
 
 
+def _validate_uniform(rows: Iterable[tuple[int, Any]], present: frozenset[str]) -> ValidatedChunk:
+    """validate_records for COPY when every record carries the same fields: the part's lists are filled as the
+    records go by (a later row of a case replaces the earlier one in its place, as a dict would keep it)."""
+    case_nos: list[str] = []
+    windows: list[str] = []
+    staff: list[str | None] = []
+    phones: list[str | None] = []
+    kinds: list[str] = []
+    tails: list[str] = []
+    position: dict[str, int] = {}
+    names: dict[str, str] = {}  # one object per window or staff name: a chunk pickles small
+    rejected: list[tuple[int, str]] = []
+    count = superseded = 0
+    for number, record in rows:
+        count += 1
+        try:
+            case_no, window, member, phone, kind, tail = copy_fields(record)
+        except Rejected as exc:
+            rejected.append((number, str(exc)))
+            continue
+        window = names.setdefault(window, window)
+        member = names.setdefault(member, member) if member else None
+        at = position.get(case_no)
+        if at is None:
+            position[case_no] = len(case_nos)
+            case_nos.append(case_no)
+            windows.append(window)
+            staff.append(member)
+            phones.append(phone)
+            kinds.append(kind)
+            tails.append(tail)
+        else:
+            superseded += 1
+            windows[at], staff[at], phones[at], kinds[at], tails[at] = window, member, phone, kind, tail
+    if not case_nos:
+        return ValidatedChunk(count, rejected, None, [], superseded)
+    phone_kinds = dict(zip(phones, kinds, strict=True))
+    phone_kinds.pop(None, None)  # type: ignore[call-overload]
+    part = CopyPart(present, case_nos, windows, staff, phones, tails, phone_kinds,  # type: ignore[arg-type]
+                    frozenset(windows), frozenset(staff) - {None})  # type: ignore[arg-type]
+    return ValidatedChunk(count, rejected, None, [part], superseded)
+
+
 def _copy_parts(rows: list[CopyFields]) -> list[CopyPart]:
-    """The last row of each case number, grouped by the fields the rows carry (a file's rows all carry the
-    same: one part)."""
+    """The last row of each case number, grouped by the fields the rows carry."""
     if not rows:
         return []
-    first = rows[0].present
-    if all(row.present is first for row in rows):
-        return [_copy_part(first, rows)]
     last = {row.case_no: row for row in rows}  # a later row of the same case replaces the earlier
     groups: dict[frozenset[str], list[CopyFields]] = {}
     for row in last.values():
@@ -157,15 +209,11 @@ def _copy_parts(rows: list[CopyFields]) -> list[CopyPart]:
 
 
 def _copy_part(present: frozenset[str], rows: list[CopyFields]) -> CopyPart:
-    last = {row.case_no: row for row in rows}  # a later row of the same case replaces the earlier
-    if len(last) < len(rows):
-        rows = list(last.values())
-    intern = sys.intern
-    windows = [intern(row.window) for row in rows]
-    staff = [intern(row.staff) if row.staff else None for row in rows]
-    kinds = {row.phone: intern(row.kind) for row in rows if row.phone is not None}
-    return CopyPart(present, list(last), windows, staff, [row.phone for row in rows], [row.tail for row in rows],
-                    kinds, frozenset(windows), frozenset(s for s in staff if s))
+    windows = [row.window for row in rows]
+    staff = [row.staff for row in rows]
+    kinds = {row.phone: row.kind for row in rows if row.phone is not None}
+    return CopyPart(present, [row.case_no for row in rows], windows, staff, [row.phone for row in rows],
+                    [row.tail for row in rows], kinds, frozenset(windows), frozenset(s for s in staff if s))
 
 
 def validated_chunks(path: Path, sheet: str | None = None, workers: int | None = None, *,
@@ -175,8 +223,9 @@ def validated_chunks(path: Path, sheet: str | None = None, workers: int | None =
     `for_copy=True` gives COPY parts instead of CaseRow objects (see ValidatedChunk)."""
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     if workers < 2 or path.stat().st_size < PARALLEL_MIN_BYTES:
-        _header, rows = records(path, sheet)
-        return (validate_records(chunk, for_copy=for_copy) for chunk in _chunks(rows, RAW_CHUNK_ROWS))
+        header, rows = records(path, sheet)
+        present = present_fields(header.columns)
+        return (validate_records(chunk, for_copy=for_copy, present=present) for chunk in _chunks(rows, RAW_CHUNK_ROWS))
     return _parallel(path, sheet, workers, for_copy)
 
 

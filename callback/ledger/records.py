@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
@@ -96,8 +96,13 @@ def _present(record: Mapping[str, object]) -> frozenset[str]:
     if present is None:
         if len(_present_cache) > 256:  # API callers may send any keys; keep the cache bounded
             _present_cache.clear()
-        present = _present_cache[keys] = frozenset(k for k in keys if k in LABELS)
+        present = _present_cache[keys] = present_fields(keys)
     return present
+
+
+def present_fields(names: Iterable[str]) -> frozenset[str]:
+    """The ledger fields among these record keys (a file's records all have its header's)."""
+    return frozenset(name for name in names if name in LABELS)
 
 
 def build_case_row(record: Mapping[str, object]) -> CaseRow:
@@ -126,9 +131,14 @@ COPY_TAIL_COLUMNS = ("case_no", "phone_kind", "phone_raw", "accepted_at", "promi
 
 
 def build_copy_fields(record: Mapping[str, object]) -> CopyFields:
-    """build_case_row for the hot path of a PostgreSQL file import: the row as the few keys the writer resolves
-    to ids (window, staff, phone) and the rest already rendered as COPY text, on the worker's core, with dates
-    formatted once."""
+    """build_case_row for a PostgreSQL import: see copy_fields."""
+    return CopyFields(*copy_fields(record), _present(record))
+
+
+def copy_fields(record: Mapping[str, object]) -> tuple[str, str, str | None, str | None, str, str]:
+    """The hot path of a PostgreSQL file import: a record as the few keys the writer resolves to ids (case number,
+    window, staff, phone and its kind) and the rest already rendered as COPY text (CopyFields.tail), on the
+    worker's core, with dates formatted once."""
     (case_no, window, phone, _, accepted_iso, _, promised_iso, _, completed_iso, item_name, item_kind, applicant,
      staff, digest) = _validated(record)
     e164, kind, raw = phone
@@ -139,7 +149,7 @@ def build_copy_fields(record: Mapping[str, object]) -> CopyFields:
     tail = "\t".join((
         case_no, kind, raw or "\\N", accepted_iso, promised_iso or "\\N", completed_iso or "\\N",
         item_name or "\\N", item_kind or "\\N", applicant or "\\N", digest)) + "\n"
-    return CopyFields(texts[0], window, staff, e164, kind, tail, _present(record))
+    return texts[0], window, staff, e164, kind, tail
 
 
 def row_hash_of_tail(tail: str) -> str:
