@@ -119,10 +119,10 @@ def _validate_block(block: _Block) -> _BlockResult:
 
 
 def _numbered(rows: Iterable[list[Any]], counted: list[int]) -> Iterator[tuple[int, list[Any]]]:
-    number = 0
-    for number, row in enumerate(rows, 1):  # noqa: B007 — the count is what is left after the loop
-        yield number, row
-    counted.append(number)
+    """Rows numbered from 1; once they are exhausted, `counted` holds how many there were."""
+    numbers = itertools.count(1)
+    yield from zip(numbers, rows, strict=False)  # endless numbers
+    counted.append(next(numbers) - 2)  # zip drew one number more before it found the rows exhausted
 
 
 def _unreadable(line: int, encoding: str, err: Exception) -> UnreadableFile:

@@ -144,12 +144,26 @@ def copy_fields(record: Mapping[str, object]) -> tuple[str, str, str | None, str
     e164, kind, raw = phone
     raw = raw[:200] or None
     texts = (case_no, raw, item_name, item_kind, applicant)
-    if _needs_escape("".join(t for t in texts if t)):
-        case_no, raw, item_name, item_kind, applicant = (copy_text(t) if t else t for t in texts)
     tail = "\t".join((
         case_no, kind, raw or "\\N", accepted_iso, promised_iso or "\\N", completed_iso or "\\N",
         item_name or "\\N", item_kind or "\\N", applicant or "\\N", digest)) + "\n"
-    return texts[0], window, staff, e164, kind, tail
+    if not _plain(tail):
+        escaped, raw, item_name, item_kind, applicant = (copy_text(t) if t else t for t in texts)
+        tail = "\t".join((
+            escaped, kind, raw or "\\N", accepted_iso, promised_iso or "\\N", completed_iso or "\\N",
+            item_name or "\\N", item_kind or "\\N", applicant or "\\N", digest)) + "\n"
+    return case_no, window, staff, e164, kind, tail
+
+
+_TAIL_TABS = len(COPY_TAIL_COLUMNS) - 1
+
+
+def _plain(tail: str) -> bool:
+    """Whether a tail rendered without escaping is right as it is: its only tabs separate the fields, its only line
+    feed ends it, and its only backslashes start NULL markers (never in the first field). A few C loops over the
+    finished line, where testing the fields one by one cost more than a microsecond a row."""
+    return (tail.count("\t") == _TAIL_TABS and tail.count("\n") == 1 and "\r" not in tail
+            and tail.count("\\") == tail.count("\t\\N"))
 
 
 def row_hash_of_tail(tail: str) -> str:
@@ -184,10 +198,10 @@ def _validated(record: Mapping[str, object]) -> tuple:  # type: ignore[type-arg]
     if accepted is None:
         raise Rejected(f"缺少{LABELS['accepted_at']} / missing accepted_at")
     phone = normalise_phone(get("phone"))
-    item_name = (_text(get("item_name")) or None) if "item_name" in record else None
-    item_kind = (_text(get("item_kind")) or None) if "item_kind" in record else None
-    applicant = (_text(get("applicant")) or None) if "applicant" in record else None
-    staff = (_text(get("staff")) or None) if "staff" in record else None
+    item_name = _text(get("item_name")) or None  # an absent column reads as None, a blank cell as "": both None
+    item_kind = _text(get("item_kind")) or None
+    applicant = _text(get("applicant")) or None
+    staff = _text(get("staff")) or None
     e164, kind, raw = phone
     hashed = "\x1f".join((case_no, window, e164 or raw, kind, accepted_iso, promised_iso, completed_iso,
                            item_name or "", item_kind or "", applicant or "", staff or ""))
