@@ -147,7 +147,9 @@ def copy_fields(record: Mapping[str, object]) -> tuple[str, str, str | None, str
     tail = "\t".join((
         case_no, kind, raw or "\\N", accepted_iso, promised_iso or "\\N", completed_iso or "\\N",
         item_name or "\\N", item_kind or "\\N", applicant or "\\N", digest)) + "\n"
-    if not _plain(tail):
+    nulls = ((raw is None) + (not promised_iso) + (not completed_iso) + (item_name is None) + (item_kind is None)
+             + (applicant is None))
+    if not _plain(tail, nulls):
         escaped, raw, item_name, item_kind, applicant = (copy_text(t) if t else t for t in texts)
         tail = "\t".join((
             escaped, kind, raw or "\\N", accepted_iso, promised_iso or "\\N", completed_iso or "\\N",
@@ -158,12 +160,12 @@ def copy_fields(record: Mapping[str, object]) -> tuple[str, str, str | None, str
 _TAIL_TABS = len(COPY_TAIL_COLUMNS) - 1
 
 
-def _plain(tail: str) -> bool:
+def _plain(tail: str, nulls: int) -> bool:
     """Whether a tail rendered without escaping is right as it is: its only tabs separate the fields, its only line
-    feed ends it, and its only backslashes start NULL markers (never in the first field). A few C loops over the
-    finished line, where testing the fields one by one cost more than a microsecond a row."""
+    feed ends it, and its only backslashes are those of its `nulls` NULL markers (a cell holding "\\N" itself has
+    one more). A few C loops over the finished line, where testing the fields one by one cost more."""
     return (tail.count("\t") == _TAIL_TABS and tail.count("\n") == 1 and "\r" not in tail
-            and tail.count("\\") == tail.count("\t\\N"))
+            and tail.count("\\") == nulls)
 
 
 def row_hash_of_tail(tail: str) -> str:

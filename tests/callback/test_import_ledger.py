@@ -353,3 +353,16 @@ def test_written_flags_every_case_number_it_was_given():
     assert written.flagged(first[::-1]) == first[::-1]  # no false negatives
     others = [f"SZ{i:07d}" for i in range(20_000)]
     assert len(written.flagged(others)) < 200  # 20,000 of 2**26 bits set: few false alarms
+
+
+def test_cells_holding_copy_control_characters_are_stored_as_written(database_url, monkeypatch, tmp_path):
+    """PostgreSQL's COPY text format gives backslashes, tabs and line breaks a meaning ("\\N" is NULL): cells that
+    hold them must come back exactly as the file had them."""
+    odd = {"E01": "路径C:\\新建\\N", "E02": "含\t制表符", "E03": "两行\n文字", "E04": "回\r车", "E05": "\\N",
+           "E06": "普通"}
+    rows = [[no, item, "张三", "13800138000", "综合窗口", "王芳", "2026-11-03 09:12", ""] for no, item in odd.items()]
+    summary = import_json(database_url, monkeypatch, write_csv(tmp_path / "e.csv", rows))
+    assert summary["imported"] == 6
+    assert {no: case.item_name for no, case in cases(database_url).items()} == odd
+    again = import_json(database_url, monkeypatch, write_csv(tmp_path / "e.csv", rows))
+    assert again["unchanged"] == 6  # the stored rows hash as the file's
