@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -78,15 +78,19 @@ def _import_chunks(session: Session, hall: Hall, chunks: Iterable[ValidatedChunk
     session.flush()
     writer = _writer_for(session, hall.id, batch.id, now)
     summary = ImportSummary()
-    for chunk in chunks:
-        summary.rows += chunk.count
-        for number, reason in chunk.rejected:
-            summary.reject(number, reason)
-        writer.add(chunk, summary)
-        if progress:
-            progress(chunk.count)
-    writer.flush(summary)
-    writer.close()
+    try:
+        for chunk in chunks:
+            summary.rows += chunk.count
+            for number, reason in chunk.rejected:
+                summary.reject(number, reason)
+            writer.add(chunk, summary)
+            if progress:
+                progress(chunk.count)
+        writer.flush(summary)
+        writer.close()
+    except BaseException:
+        writer.discard()
+        raise
     _finish(batch, summary, now if injected else utcnow())
     return summary
 
@@ -141,6 +145,9 @@ class _ChunkWriter:
 
     def close(self) -> None:
         """Called once the last rows are written."""
+
+    def discard(self) -> None:
+        """Called instead of close when the import fails."""
 
     def write(self, rows: dict[str, CaseRow], summary: ImportSummary) -> None:
         self._ensure_names(Window, self.windows, {r.window for r in rows.values()})
@@ -246,8 +253,8 @@ class _CopyWriter(_ChunkWriter):
     other import can insert a case number between the probe and the COPY.
 
     In a hall's first import (nearly every row new) the probe asks only about the rows `_Written` flags, and the
-    batches overlap: while the server inserts one batch's contacts (a thread waits for it), this process renders
-    the previous batch's COPY lines, which go out as soon as the connection is free.
+    statements run in a thread of their own while this process prepares the next ones (see
+    `_queue_first_import_batch`).
     """
 
     def __init__(self, session: Session, hall_id: int, batch_id: int, now: datetime) -> None:
@@ -257,7 +264,7 @@ class _CopyWriter(_ChunkWriter):
         self.raw = self.session.connection().connection.driver_connection
         # The import is one transaction; losing its commit in a server crash only means importing the file again.
         # JIT compilation costs more than it saves on these per-batch statements.
-        for setting in ("synchronous_commit = off", "jit = off"):
+        for setting in ("synchronous_commit = off", "jit = off", "work_mem = '64MB'"):
             self.session.execute(text(f"SET LOCAL {setting}"))
         self.staged = False
         self.parts: list[CopyPart] = []  # the batch being gathered: same fields, distinct case numbers
@@ -269,8 +276,11 @@ class _CopyWriter(_ChunkWriter):
         had_cases = self.session.execute(text("SELECT EXISTS (SELECT FROM cases WHERE hall_id = :hall)"),
                                          {"hall": hall_id}).scalar()
         self.written = None if had_cases else _Written()
-        self.pending: tuple[list[CopyPart], dict[str | None, str]] | None = None  # new rows awaiting their COPY
-        self.contacts_thread: ThreadPoolExecutor | None = None
+        self.database: ThreadPoolExecutor | None = None  # a first import's statements, in order
+        self.jobs: list[Future[Any]] = []
+        self.merges: list[tuple[list[CopyPart], Future[int]]] = []  # counted once they are all done
+        self.queued: tuple[list[CopyPart], Future[Any], Future[Any] | None] | None = None  # batch awaiting its probe
+        self.summary = ImportSummary()
 
     def add(self, chunk: ValidatedChunk, summary: ImportSummary) -> None:
         """Gather COPY parts into batches of about COPY_BATCH_ROWS rows. A part that carries other fields, or
@@ -289,51 +299,88 @@ class _CopyWriter(_ChunkWriter):
         if not parts:
             return
         self.parts, self.case_nos = [], set()
+        if self.written is not None:
+            self._queue_first_import_batch(parts, case_nos, summary)
+            return
         self._ensure_ids(parts)
-        if self.written is None:
-            existing = self._existing_hashes(list(case_nos))
-            new, changed = (parts, []) if not existing else self._split(parts, existing, summary)
-            if new:
-                self._copy(self._render(new, self._contact_ids(_kinds(new))))
-        else:
-            new, changed = self._overlapped(parts, case_nos, summary)
-        summary.imported += sum(len(part.case_nos) for part in new)
-        if changed:
-            updated = self._merge_changed(changed)
-            summary.updated += updated
-            summary.unchanged += sum(len(part.case_nos) for part in changed) - updated
-
-    def close(self) -> None:
-        """Write the last batch's new rows."""
-        if self.pending is not None:
-            self._copy(self._render(*self.pending))
-            self.pending = None
-        if self.contacts_thread is not None:
-            self.contacts_thread.shutdown()
-
-    def _overlapped(self, parts: list[CopyPart], case_nos: set[str],
-                    summary: ImportSummary) -> tuple[list[CopyPart], list[CopyPart]]:
-        """A first-import batch: its contacts are inserted (for every row: nearly all are new) while the previous
-        batch's lines are rendered; then the previous batch is written, and the rows flagged as maybe written
-        already are probed (a probe sees the cases of every batch before). Its new rows wait for the next batch."""
-        assert self.written is not None
-        if self.contacts_thread is None:
-            self.contacts_thread = ThreadPoolExecutor(1, thread_name_prefix="contacts")
-        adding = self.contacts_thread.submit(self._contact_ids, _kinds(parts))
-        try:
-            lines = self._render(*self.pending) if self.pending is not None else None
-            flagged = self.written.flagged(case_nos)
-            self.written.add(case_nos)
-        finally:
-            contact_ids = adding.result()  # the connection is free again
-        if lines is not None:
-            self._copy(lines)
-            self.pending = None
-        existing = self._existing_hashes(flagged) if flagged else {}
+        existing = self._existing_hashes(list(case_nos))
         new, changed = (parts, []) if not existing else self._split(parts, existing, summary)
         if new:
-            self.pending = new, contact_ids
-        return new, changed
+            self._copy(self._render(new, self._contact_ids(_kinds(new))))
+        summary.imported += sum(len(part.case_nos) for part in new)
+        if changed:
+            self._count_merged(changed, self._merge_changed(changed), summary)
+
+    def close(self) -> None:
+        """Write what is still queued, and wait for it."""
+        if self.database is None:
+            return
+        self._finish_queued(self.summary)
+        try:
+            for job in self.jobs:
+                job.result()  # the first failure, if any, is the import's
+            for changed, merged in self.merges:
+                self._count_merged(changed, merged.result(), self.summary)
+        finally:
+            self.database.shutdown()
+            self.database = None
+
+    def discard(self) -> None:
+        """The import failed: drop queued statements and wait for the running one, so that nothing touches the
+        connection once the caller rolls back."""
+        if self.database is not None:
+            self.database.shutdown(cancel_futures=True)
+            self.database = None
+
+    # A hall's first import: nearly every row is new. The batches' statements go to one thread in order, so that
+    # the server always has the next one while this process renders lines, checks the bitmap and gathers the next
+    # batch from the workers. Per batch: its contacts; the previous batch's COPY (its lines rendered meanwhile,
+    # with its contact ids); a probe of the rows the bitmap flags, which comes after every earlier COPY and so
+    # sees all rows written before. The probe's answer is used at the next batch: new rows are COPY-ed then,
+    # changed rows merged.
+
+    def _queue_first_import_batch(self, parts: list[CopyPart], case_nos: set[str], summary: ImportSummary) -> None:
+        assert self.written is not None
+        if self.database is None:
+            self.database = ThreadPoolExecutor(1, thread_name_prefix="import-writer")
+            self.summary = summary
+        self._run(self._ensure_ids, parts).result()  # rare: names are cached; waited for, they are few
+        ids = self._run(self._contact_ids, _kinds(parts))
+        self._finish_queued(summary)
+        flagged = self.written.flagged(case_nos)
+        self.written.add(case_nos)
+        probe = self._run(self._existing_hashes, flagged) if flagged else None
+        self.queued = parts, ids, probe
+
+    def _finish_queued(self, summary: ImportSummary) -> None:
+        """Split the queued batch by its probe, render its new rows and queue their COPY; queue the merge of its
+        changed rows."""
+        if self.queued is None:
+            return
+        parts, ids, probe = self.queued
+        self.queued = None
+        existing = probe.result() if probe is not None else {}
+        new, changed = (parts, []) if not existing else self._split(parts, existing, summary)
+        if new:
+            self._run(self._copy, self._render(new, ids.result()))
+            summary.imported += sum(len(part.case_nos) for part in new)
+        if changed:
+            self.merges.append((changed, self._run(self._merge_changed, changed)))
+
+    def _run(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        assert self.database is not None
+        for job in self.jobs:  # fail fast: a statement that failed aborted the transaction
+            if job.done() and job.exception() is not None:
+                raise job.exception()  # type: ignore[misc]
+        self.jobs = [job for job in self.jobs if not job.done()]
+        job = self.database.submit(fn, *args)
+        self.jobs.append(job)
+        return job
+
+    @staticmethod
+    def _count_merged(changed: list[CopyPart], updated: int, summary: ImportSummary) -> None:
+        summary.updated += updated
+        summary.unchanged += sum(len(part.case_nos) for part in changed) - updated
 
     def _ensure_ids(self, parts: list[CopyPart]) -> None:
         windows = set().union(*(part.window_names for part in parts)) - self.window_ids.keys()

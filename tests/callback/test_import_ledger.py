@@ -366,3 +366,41 @@ def test_cells_holding_copy_control_characters_are_stored_as_written(database_ur
     assert {no: case.item_name for no, case in cases(database_url).items()} == odd
     again = import_json(database_url, monkeypatch, write_csv(tmp_path / "e.csv", rows))
     assert again["unchanged"] == 6  # the stored rows hash as the file's
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # the queued writer is PostgreSQL's
+@pytest.mark.parametrize(("failing", "call"), [("_copy", 3), ("_existing_hashes", 1), ("worker", 0)])
+def test_a_first_import_that_fails_half_way_leaves_the_ledger_as_it_was(database_url, monkeypatch, tmp_path, failing,
+                                                                       call):
+    """A hall's first import queues its statements in a thread: a statement that fails there, or a file that turns
+    out unreadable while statements are queued, fails the import as a whole, and the connection is left clean
+    for the next one."""
+    from callback.ledger import importer, parallel
+
+    monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 3)
+    monkeypatch.setattr(importer, "COPY_BATCH_ROWS", 3)
+    rows = [_ledger_row(f"H{i:02d}") for i in range(12)] + [_ledger_row("H01", 1)]
+    path = write_csv(tmp_path / "h.csv", rows)
+    calls: list[int] = []
+    if failing == "worker":  # a record the reader cannot decode, after several batches went out
+        path.write_bytes(path.read_bytes() + b"H99,\xff\xfe,x,13800138000,w,s,2026-11-03 09:12,\n")
+        monkeypatch.setattr(parallel, "_splittable", lambda *_: False)  # serial reading: the damage is found late
+    else:
+        original = getattr(importer._CopyWriter, failing)
+
+        def fail_once(self, *args):  # the only probe is of H01's second row, in the last batch
+            calls.append(1)
+            if len(calls) == call:
+                raise RuntimeError("the server went away")
+            return original(self, *args)
+
+        monkeypatch.setattr(importer._CopyWriter, failing, fail_once)
+    result = run(database_url, monkeypatch, "import-ledger", str(path), "--json")
+    assert result.exit_code != 0
+    assert len(calls) >= call
+    assert cases(database_url) == {}
+    with session_factory(database_url)() as s:
+        assert s.scalar(select(func.count()).select_from(Contact)) == 0
+    monkeypatch.undo()
+    assert import_json(database_url, monkeypatch, path if failing != "worker" else write_csv(tmp_path / "ok.csv", rows)
+                       )["imported"] == 12
