@@ -51,6 +51,21 @@ depends_on = None
 
 # --- PostgreSQL: statement-level checks ---------------------------------------------------------------------
 
+# AFTER DELETE on a referenced table: no deleted row may still be referenced (the delete took the lock first)
+_UNREFERENCED = """
+    CREATE FUNCTION {table}_check_unreferenced() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      bad record;
+    BEGIN
+      SELECT o.id INTO bad FROM old_rows o WHERE EXISTS (SELECT FROM {referencing} c WHERE {match}) LIMIT 1;
+      IF FOUND THEN
+        RAISE EXCEPTION '{table}: row id=% {what}', bad.id
+          USING ERRCODE = 'foreign_key_violation', TABLE = '{referencing}', CONSTRAINT = '{constraint}';
+      END IF;
+      RETURN NULL;
+    END $$
+    """
+
 _PG_FUNCTIONS = (
     # a case's window, staff member and contact must belong to the case's hall; one probe per distinct triple,
     # then one per distinct contact
@@ -115,66 +130,17 @@ _PG_FUNCTIONS = (
       RETURN NULL;
     END $$
     """,
-    """
-    CREATE FUNCTION windows_check_unreferenced() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      bad record;
-    BEGIN
-      SELECT o.hall_id, o.id INTO bad FROM old_rows o
-       WHERE EXISTS (SELECT FROM cases c WHERE c.hall_id = o.hall_id AND c.window_id = o.id)
-       LIMIT 1;
-      IF FOUND THEN
-        RAISE EXCEPTION 'windows: window (hall_id=%, id=%) is still the window of cases', bad.hall_id, bad.id
-          USING ERRCODE = 'foreign_key_violation', TABLE = 'cases', CONSTRAINT = 'cases_hall_window_check';
-      END IF;
-      RETURN NULL;
-    END $$
-    """,
-    """
-    CREATE FUNCTION staff_check_unreferenced() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      bad record;
-    BEGIN
-      SELECT o.hall_id, o.id INTO bad FROM old_rows o
-       WHERE EXISTS (SELECT FROM cases c WHERE c.hall_id = o.hall_id AND c.staff_id = o.id)
-       LIMIT 1;
-      IF FOUND THEN
-        RAISE EXCEPTION 'staff: staff member (hall_id=%, id=%) is still the staff of cases', bad.hall_id, bad.id
-          USING ERRCODE = 'foreign_key_violation', TABLE = 'cases', CONSTRAINT = 'cases_hall_staff_check';
-      END IF;
-      RETURN NULL;
-    END $$
-    """,
-    """
-    CREATE FUNCTION contacts_check_unreferenced() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      bad record;
-    BEGIN
-      SELECT o.hall_id, o.id INTO bad FROM old_rows o
-       WHERE EXISTS (SELECT FROM cases c WHERE c.contact_id = o.id)
-       LIMIT 1;
-      IF FOUND THEN
-        RAISE EXCEPTION 'contacts: contact (hall_id=%, id=%) is still the contact of cases', bad.hall_id, bad.id
-          USING ERRCODE = 'foreign_key_violation', TABLE = 'cases', CONSTRAINT = 'cases_hall_contact_check';
-      END IF;
-      RETURN NULL;
-    END $$
-    """,
-    """
-    CREATE FUNCTION halls_check_unreferenced() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      bad record;
-    BEGIN
-      SELECT o.id INTO bad FROM old_rows o
-       WHERE EXISTS (SELECT FROM contacts c WHERE c.hall_id = o.id)
-       LIMIT 1;
-      IF FOUND THEN
-        RAISE EXCEPTION 'halls: hall (id=%) still has contacts', bad.id
-          USING ERRCODE = 'foreign_key_violation', TABLE = 'contacts', CONSTRAINT = 'contacts_hall_check';
-      END IF;
-      RETURN NULL;
-    END $$
-    """,
+    *(
+        _UNREFERENCED.format(table=table, referencing=referencing, match=match, what=what, constraint=constraint)
+        for table, referencing, match, what, constraint in (
+            ("windows", "cases", "c.hall_id = o.hall_id AND c.window_id = o.id", "is still the window of cases",
+             "cases_hall_window_check"),
+            ("staff", "cases", "c.hall_id = o.hall_id AND c.staff_id = o.id", "is still the staff of cases",
+             "cases_hall_staff_check"),
+            ("contacts", "cases", "c.contact_id = o.id", "is still the contact of cases", "cases_hall_contact_check"),
+            ("halls", "contacts", "c.hall_id = o.id", "still has contacts", "contacts_hall_check"),
+        )
+    ),
     # fired only when the key really changes (the trigger's WHEN); TG_ARGV[0] names what refers to the key
     """
     CREATE FUNCTION hall_refs_key_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
