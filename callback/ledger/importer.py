@@ -263,7 +263,8 @@ class _CopyWriter(_ChunkWriter):
                                                                                 "hall": hall_id})
         self.raw = self.session.connection().connection.driver_connection
         # The import is one transaction; losing its commit in a server crash only means importing the file again.
-        # JIT compilation costs more than it saves on these per-batch statements.
+        # JIT compilation costs more than it saves on these per-batch statements. The reference checks of migration
+        # 0003 read each statement's new rows from a transition table, kept in memory with work_mem 64 MB.
         for setting in ("synchronous_commit = off", "jit = off", "work_mem = '64MB'"):
             self.session.execute(text(f"SET LOCAL {setting}"))
         self.staged = False
