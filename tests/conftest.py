@@ -11,6 +11,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -21,7 +22,8 @@ from callback.migrate import upgrade_to_head
 from callback.models import Base
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_TEST_SERVER = os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
+REDIS_CLAIM_SECONDS = 3 * 3600  # a run that died without releasing its databases frees them after this
 BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
@@ -82,12 +84,49 @@ def session(database_url: str) -> Iterator[Session]:
         yield s
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
+@pytest.fixture(scope="session")
+def redis_databases() -> Iterator[tuple[str, str]]:
+    """Two Redis databases (1–15) of this test run's own, claimed in database 0, so that test runs side by side
+    on one machine never flush each other's keys."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_TEST_URL)
+    admin = redis.Redis.from_url(f"{REDIS_TEST_SERVER}/0")
+    token = f"{os.getpid()}-{uuid.uuid4().hex}"
+    claimed = [n for n in range(1, 16) if admin.set(f"callback-tests:db:{n}", token, nx=True, ex=REDIS_CLAIM_SECONDS)]
+    mine, spare = claimed[:2], claimed[2:]
+    _release(admin, spare, token)
+    try:
+        if len(mine) < 2:
+            pytest.fail("no two free Redis test databases (1–15): other test runs hold them")
+        yield f"{REDIS_TEST_SERVER}/{mine[0]}", f"{REDIS_TEST_SERVER}/{mine[1]}"
+    finally:
+        _release(admin, mine, token)
+
+
+def _release(admin: Any, numbers: list[int], token: str) -> None:
+    for n in numbers:
+        key = f"callback-tests:db:{n}"
+        if admin.get(key) == token.encode():
+            admin.delete(key)
+
+
+@pytest.fixture
+def redis_url(redis_databases: tuple[str, str]) -> Iterator[str]:
+    """This run's Redis database, empty."""
+    yield from _empty_redis(redis_databases[0])
+
+
+@pytest.fixture
+def other_redis_url(redis_databases: tuple[str, str]) -> Iterator[str]:
+    """A second Redis database of this run's, empty: for a test whose processes must not see redis_url's keys."""
+    yield from _empty_redis(redis_databases[1])
+
+
+def _empty_redis(url: str) -> Iterator[str]:
+    import redis
+
+    client = redis.Redis.from_url(url)
     client.ping()
     client.flushdb()
-    yield REDIS_TEST_URL
+    yield url
     client.flushdb()

@@ -61,16 +61,6 @@ FAST = {"call_hours": "00:00-24:00", "call_days": "all", "call_retry_minutes": 0
 
 
 @pytest.fixture
-def own_redis(redis_url: str) -> Iterator[str]:
-    """A Redis database of its own (the draw's kill test uses the shared test database at the same time)."""
-    url = redis_url.rsplit("/", 1)[0] + "/13"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-
-
-@pytest.fixture
 def web(pg_url: str) -> Iterator[LocalServer]:
     app = create_app({"database_url": pg_url, "twilio_auth_token": AUTH, **FAST})
     with LocalServer(app) as server:
@@ -130,9 +120,9 @@ def settled(url: str) -> bool:
 
 
 def test_killed_dialing_worker_dials_every_attempt_exactly_once(
-    pg_url: str, own_redis: str, web: LocalServer, tmp_path: Path
+    pg_url: str, other_redis_url: str, web: LocalServer, tmp_path: Path
 ) -> None:
-    redis_url = own_redis
+    redis_url = other_redis_url  # a database of its own: the draw's kill test may use redis_url meanwhile
     sim_dir = tmp_path / "simulator"
     registry = CitizenRegistry(sim_dir / "citizens.json")
     ids = seed(pg_url, registry)
