@@ -277,8 +277,7 @@ class _CopyWriter(_ChunkWriter):
         had_cases = self.session.execute(text("SELECT EXISTS (SELECT FROM cases WHERE hall_id = :hall)"),
                                          {"hall": hall_id}).scalar()
         self.written = None if had_cases else _Written()
-        self.database: ThreadPoolExecutor | None = None  # a first import's statements, in order
-        self.jobs: list[Future[Any]] = []
+        self.database: _InOrder | None = None  # a first import's statements
         self.merges: list[tuple[list[CopyPart], Future[int]]] = []  # counted once they are all done
         self.queued: tuple[list[CopyPart], Future[Any], Future[Any] | None] | None = None  # batch awaiting its probe
         self.summary = ImportSummary()
@@ -317,20 +316,15 @@ class _CopyWriter(_ChunkWriter):
         if self.database is None:
             return
         self._finish_queued(self.summary)
-        try:
-            for job in self.jobs:
-                job.result()  # the first failure, if any, is the import's
-            for changed, merged in self.merges:
-                self._count_merged(changed, merged.result(), self.summary)
-        finally:
-            self.database.shutdown()
-            self.database = None
+        database, self.database = self.database, None
+        database.wait()
+        for changed, merged in self.merges:
+            self._count_merged(changed, merged.result(), self.summary)
 
     def discard(self) -> None:
-        """The import failed: drop queued statements and wait for the running one, so that nothing touches the
-        connection once the caller rolls back."""
+        """The import failed: nothing may touch the connection once the caller rolls back."""
         if self.database is not None:
-            self.database.shutdown(cancel_futures=True)
+            self.database.cancel()
             self.database = None
 
     # A hall's first import: nearly every row is new. The batches' statements go to one thread in order, so that
@@ -343,40 +337,31 @@ class _CopyWriter(_ChunkWriter):
     def _queue_first_import_batch(self, parts: list[CopyPart], case_nos: set[str], summary: ImportSummary) -> None:
         assert self.written is not None
         if self.database is None:
-            self.database = ThreadPoolExecutor(1, thread_name_prefix="import-writer")
+            self.database = _InOrder()
             self.summary = summary
-        self._run(self._ensure_ids, parts).result()  # rare: names are cached; waited for, they are few
-        ids = self._run(self._contact_ids, _kinds(parts))
+        run = self.database.run
+        run(self._ensure_ids, parts).result()  # rare: names are cached; waited for, they are few
+        ids = run(self._contact_ids, _kinds(parts))
         self._finish_queued(summary)
         flagged = self.written.flagged(case_nos)
         self.written.add(case_nos)
-        probe = self._run(self._existing_hashes, flagged) if flagged else None
+        probe = run(self._existing_hashes, flagged) if flagged else None
         self.queued = parts, ids, probe
 
     def _finish_queued(self, summary: ImportSummary) -> None:
         """Split the queued batch by its probe, render its new rows and queue their COPY; queue the merge of its
         changed rows."""
-        if self.queued is None:
+        if self.queued is None or self.database is None:
             return
         parts, ids, probe = self.queued
         self.queued = None
         existing = probe.result() if probe is not None else {}
         new, changed = (parts, []) if not existing else self._split(parts, existing, summary)
         if new:
-            self._run(self._copy, self._render(new, ids.result()))
+            self.database.run(self._copy, self._render(new, ids.result()))
             summary.imported += sum(len(part.case_nos) for part in new)
         if changed:
-            self.merges.append((changed, self._run(self._merge_changed, changed)))
-
-    def _run(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        assert self.database is not None
-        for job in self.jobs:  # fail fast: a statement that failed aborted the transaction
-            if job.done() and job.exception() is not None:
-                raise job.exception()  # type: ignore[misc]
-        self.jobs = [job for job in self.jobs if not job.done()]
-        job = self.database.submit(fn, *args)
-        self.jobs.append(job)
-        return job
+            self.merges.append((changed, self.database.run(self._merge_changed, changed)))
 
     @staticmethod
     def _count_merged(changed: list[CopyPart], updated: int, summary: ImportSummary) -> None:
@@ -482,6 +467,36 @@ class _CopyWriter(_ChunkWriter):
             LEFT JOIN staff st ON st.hall_id = :hall AND st.name = s.staff
             ON CONFLICT (hall_id, case_no) DO UPDATE SET {", ".join(updates)}
             WHERE cases.row_hash IS DISTINCT FROM EXCLUDED.row_hash"""), params).rowcount
+
+
+class _InOrder:
+    """Statements run one after another in a thread of their own, in the order they were queued. A failed one
+    aborted the transaction: the next `run` raises its error, and so does `wait`."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="import-writer")
+        self.jobs: list[Future[Any]] = []
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        for job in self.jobs:
+            if job.done() and job.exception() is not None:
+                raise job.exception()  # type: ignore[misc]
+        self.jobs = [job for job in self.jobs if not job.done()]
+        job = self.pool.submit(fn, *args)
+        self.jobs.append(job)
+        return job
+
+    def wait(self) -> None:
+        """Every queued statement done; the first failure raised."""
+        try:
+            for job in self.jobs:
+                job.result()
+        finally:
+            self.pool.shutdown()
+
+    def cancel(self) -> None:
+        """Drop the queued statements and wait for the running one."""
+        self.pool.shutdown(cancel_futures=True)
 
 
 class _Written:
