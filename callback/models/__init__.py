@@ -3,6 +3,7 @@
 from callback.models.base import Base, utcnow
 from callback.models.calendar import CalendarDay  # noqa: F401
 from callback.models.ledger import ApiToken, Case, Contact, Hall, ImportBatch, Staff, Window
+from callback.models.publication import PublishedReport
 from callback.models.rectification import Rectification, RectificationEvent  # noqa: F401
 from callback.models.survey import (
     Answer,
@@ -17,5 +18,5 @@ from callback.models.survey import (
 
 __all__ = [
     "Answer", "ApiToken", "Attempt", "AuditEvent", "Base", "Callback", "Case", "Contact", "Draw", "Hall",
-    "ImportBatch", "Message", "Staff", "TranscriptEvent", "WebhookReceipt", "Window", "utcnow",
+    "ImportBatch", "Message", "PublishedReport", "Staff", "TranscriptEvent", "WebhookReceipt", "Window", "utcnow",
 ]
