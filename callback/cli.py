@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "callback.cli_draw",
     "callback.cli_rectify",
     "callback.cli_report",
+    "callback.cli_publish",
     "ivr.cli",
     "callback.demo",
     "ivr.sms_cli",
