@@ -27,8 +27,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from callback.api import bp as api_bp
+    from callback.board import bp as board_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(board_bp)
     for module_name in ("ivr.voice", "ivr.sms"):
         _register_optional(app, module_name)
 
