@@ -9,19 +9,19 @@ the one whitelist; the board reads nothing else.
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callback.draw import DrawError
+from callback.draw import parse_week as parse_iso_week
 from callback.models import Hall, PublishedReport
 from callback.report import weekly_report
 
 WINDOW_FIELDS = ("window", "n", "satisfied", "basic", "unsatisfied", "score", "ci_low", "ci_high", "grade")
 APPROVER_MAX = 100
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
 class PublishRefused(ValueError):
@@ -29,16 +29,11 @@ class PublishRefused(ValueError):
 
 
 def parse_week(week: str) -> tuple[int, int]:
-    """``"2026-W45"`` → (2026, 45); refuses anything that is not a real ISO week."""
-    match = _WEEK.match(week or "")
-    if match is None:
-        raise PublishRefused(f"周次格式不正确：{week!r}（应为 2026-W45 这样的 ISO 周）")
-    year, number = int(match[1]), int(match[2])
+    """``"2026-W45"`` → (2026, 45); refuses anything that is not a real ISO week (the draw's rule)."""
     try:
-        date.fromisocalendar(year, number, 1)
-    except ValueError:
-        raise PublishRefused(f"{year} 年没有第 {number} 周") from None
-    return year, number
+        return parse_iso_week(week or "")
+    except DrawError as exc:
+        raise PublishRefused(str(exc)) from None
 
 
 def public_figures(report: dict[str, Any]) -> dict[str, Any]:
