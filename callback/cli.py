@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "callback.cli_rectify",
     "callback.cli_report",
     "callback.cli_publish",
+    "callback.cli_assess",
     "ivr.cli",
     "callback.demo",
     "ivr.sms_cli",
