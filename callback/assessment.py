@@ -204,7 +204,8 @@ def monthly_assessment(session: Session, hall: Hall, month: str, now: datetime) 
     start, end = month_bounds(month, tz)
     year, number = parse_month(month)
     tallies: dict[int | None, _Tally] = defaultdict(_Tally)
-    staff = list(session.scalars(select(Staff).where(Staff.hall_id == hall.id).order_by(Staff.name, Staff.id)))
+    # sorted here, not by the database: collations order Chinese names differently per backend
+    staff = sorted(session.scalars(select(Staff).where(Staff.hall_id == hall.id)), key=lambda m: (m.name, m.id))
     for member in staff:
         tally = tallies[member.id]
         if member.window_id is not None:
