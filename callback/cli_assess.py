@@ -7,13 +7,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import select
 
 from callback.assessment import EVENT_LABELS, PARTIAL, AssessmentMonthError, monthly_assessment, parse_month
 from callback.cli import echo_json, fail, main, pass_settings
 from callback.config import Settings
 from callback.db import transaction
-from callback.models import Hall
+from callback.halls import UnknownHall, get_hall
 from callback.report import pad
 
 
@@ -41,9 +40,10 @@ def assess(settings: Settings, month: str | None, hall_code: str | None, as_json
             fail(str(exc))
     code = hall_code or settings.default_hall
     with transaction(settings.database_url) as session:
-        hall = session.scalar(select(Hall).where(Hall.code == code))
-        if hall is None:
-            fail(f"未知的中心代码 {code!r}")
+        try:
+            hall = get_hall(session, code)
+        except UnknownHall as exc:
+            fail(str(exc))
         payload = monthly_assessment(session, hall, month or _current_month(hall.timezone), now())
     if as_json:
         echo_json(payload)

@@ -8,12 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import select
 
 from callback.cli import echo_json, fail, main, pass_settings
 from callback.config import Settings
 from callback.db import transaction
-from callback.models import Hall
+from callback.halls import UnknownHall, get_hall
 from callback.report import pad, weekly_report, write_xlsx
 
 
@@ -38,9 +37,10 @@ def report(settings: Settings, week: str | None, hall_code: str | None, as_json:
     """按窗口统计一周回访结果：抽取、接通、评价、得分、95% 区间、等级和整改情况。"""
     code = hall_code or settings.default_hall
     with transaction(settings.database_url) as session:
-        hall = session.scalar(select(Hall).where(Hall.code == code))
-        if hall is None:
-            fail(f"未知的中心代码 {code!r}")
+        try:
+            hall = get_hall(session, code)
+        except UnknownHall as exc:
+            fail(str(exc))
         payload = weekly_report(session, hall, week or _current_week(hall.timezone), now())
     if xlsx is not None:
         write_xlsx(payload, xlsx)
