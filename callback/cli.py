@@ -5,11 +5,18 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from callback.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from callback.models import Hall
 
 COMMAND_MODULES = (
     "callback.cli_ledger",
@@ -39,9 +46,23 @@ def echo_json(payload: Any) -> None:
     click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
+
+
+@contextmanager
+def hall_transaction(settings: Settings, hall_code: str | None) -> Iterator[tuple[Session, Hall]]:
+    """A transaction and the hall a command is about (DEFAULT_HALL unless given); an unknown hall exits 2."""
+    from callback.db import transaction
+    from callback.halls import UnknownHall, get_hall
+
+    with transaction(settings.database_url) as session:
+        try:
+            hall = get_hall(session, hall_code or settings.default_hall)
+        except UnknownHall as exc:
+            fail(str(exc))
+        yield session, hall
 
 
 @main.command("init-db")

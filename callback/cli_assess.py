@@ -9,10 +9,8 @@ from zoneinfo import ZoneInfo
 import click
 
 from callback.assessment import EVENT_LABELS, PARTIAL, AssessmentMonthError, monthly_assessment, parse_month
-from callback.cli import echo_json, fail, main, pass_settings
+from callback.cli import echo_json, fail, hall_transaction, main, pass_settings
 from callback.config import Settings
-from callback.db import transaction
-from callback.halls import UnknownHall, get_hall
 from callback.report import pad
 
 
@@ -38,12 +36,7 @@ def assess(settings: Settings, month: str | None, hall_code: str | None, as_json
             parse_month(month)
         except AssessmentMonthError as exc:
             fail(str(exc))
-    code = hall_code or settings.default_hall
-    with transaction(settings.database_url) as session:
-        try:
-            hall = get_hall(session, code)
-        except UnknownHall as exc:
-            fail(str(exc))
+    with hall_transaction(settings, hall_code) as (session, hall):
         payload = monthly_assessment(session, hall, month or _current_month(hall.timezone), now())
     if as_json:
         echo_json(payload)

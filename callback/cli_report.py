@@ -9,10 +9,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from callback.cli import echo_json, fail, main, pass_settings
+from callback.cli import echo_json, hall_transaction, main, pass_settings
 from callback.config import Settings
-from callback.db import transaction
-from callback.halls import UnknownHall, get_hall
 from callback.report import pad, weekly_report, write_xlsx
 
 
@@ -35,12 +33,7 @@ def _current_week(tz: str) -> str:
 @pass_settings
 def report(settings: Settings, week: str | None, hall_code: str | None, as_json: bool, xlsx: Path | None) -> None:
     """按窗口统计一周回访结果：抽取、接通、评价、得分、95% 区间、等级和整改情况。"""
-    code = hall_code or settings.default_hall
-    with transaction(settings.database_url) as session:
-        try:
-            hall = get_hall(session, code)
-        except UnknownHall as exc:
-            fail(str(exc))
+    with hall_transaction(settings, hall_code) as (session, hall):
         payload = weekly_report(session, hall, week or _current_week(hall.timezone), now())
     if xlsx is not None:
         write_xlsx(payload, xlsx)
