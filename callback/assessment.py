@@ -32,7 +32,15 @@ from sqlalchemy.orm import Session
 from callback.models import Callback, Case, Hall, Staff, Window
 from callback.models.rectification import Rectification
 from callback.rectification import THEN_SATISFIED, TWICE_UNSATISFIED, revisit_outcome
-from survey.assessment import RULES, RULES_BY_CODE, SECTION_POINTS, section_loss, section_score, volume_bonus
+from survey.assessment import (
+    RULES,
+    RULES_BY_CODE,
+    SECTION_POINTS,
+    rule_points,
+    section_loss,
+    section_score,
+    volume_bonus,
+)
 
 UNREGISTERED = "（未登记经办人）"
 PARTIAL = "本系统可计部分"
@@ -158,7 +166,7 @@ def _event_rows(events: Counter[str]) -> list[dict[str, Any]]:
             rule = RULES_BY_CODE[code]
             rows.append({
                 "code": code, "label": EVENT_LABELS[code], "clause": rule.clause, "description": rule.description,
-                "count": count, "points": rule.points * (count // rule.per),
+                "count": count, "points": rule_points(code, count),
             })
     return rows
 

@@ -87,6 +87,12 @@ def _points(rule: Rule, count: int) -> Decimal:
     return Decimal(repr(rule.points)) * (count // rule.per)
 
 
+def rule_points(code: str, count: int) -> float:
+    """The points ``count`` events of one rule make (negative: a deduction), ``per`` applied: 篇3 五2's
+    "累计三次" makes 4 events one deduction."""
+    return float(_points(RULES_BY_CODE[code], count))
+
+
 def section_score(events: Events, section: str) -> float:
     """A section's points after its deductions, floored at 0 (a section cannot go negative)."""
     counts = _counts(events)

@@ -143,3 +143,10 @@ def test_volume_bonus():  # 七9
     assert volume_bonus(promised=100) == 5.0  # item capped at 5
     with pytest.raises(ValueError):
         volume_bonus(accepted=-10)
+
+
+def test_rule_points_apply_per_and_sign():
+    from survey.assessment import rule_points
+
+    assert [rule_points("revisit_then_satisfied", n) for n in (0, 2, 3, 4, 6)] == [0.0, 0.0, -1.0, -1.0, -2.0]
+    assert rule_points("overdue", 2) == -10.0 and rule_points("evaluator_basic", 3) == -1.5  # 篇3 四7, 五1
