@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 SURVEY = Path(__file__).resolve().parents[2] / "survey"
-MODULES = ["__init__", "_text", "scale", "questionnaire", "replies", "complaints", "scoring", "assessment"]
+MODULES = ["__init__", "_text", "scale", "questionnaire", "replies", "complaints", "scoring", "assessment", "privacy"]
 
 
 def _imported_roots(path: Path) -> set[str]:
