@@ -22,11 +22,10 @@ def public_url() -> str:
 
 
 def signature_is_valid() -> bool:
+    """Checked against PUBLIC_BASE_URL only, never the URL as received: its host comes from the request's own
+    ``Host`` header, so a request signed for any host the sender names would pass (issue 11 §2)."""
     signature = request.headers.get(SIGNATURE_HEADER, "")
-    token = settings().twilio_auth_token
-    # The public URL first; the URL as received covers a deployment reached directly (no proxy).
-    return is_valid_request(public_url(), request.form, signature, token) or is_valid_request(
-        request.url, request.form, signature, token)
+    return is_valid_request(public_url(), request.form, signature, settings().twilio_auth_token)
 
 
 def require_twilio_signature() -> None:
