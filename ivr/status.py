@@ -1,7 +1,9 @@
 """Call status callbacks: the attempt's life, retries and the hand-off to SMS (issue 4 §3, DESIGN §4).
 
 - De-duplication is atomic in the database: each delivery inserts a unique WebhookReceipt key
-  (CallSid + CallStatus + SequenceNumber, else Twilio's ``I-Twilio-Idempotency-Token``); a repeat changes nothing.
+  (CallSid + CallStatus + SequenceNumber, else CallSid + CallStatus + a digest of the signed URL query and form);
+  a repeat changes nothing. Never Twilio's ``I-Twilio-Idempotency-Token`` header: it is not signed, so anyone
+  replaying a signed delivery could make it count twice, or pass off a new status as a repeat (issue 11 §9).
 - Status never moves backwards: a lower ``SequenceNumber`` or an earlier status than the one stored is ignored,
   and a finished attempt stays finished.
 - busy / no-answer / failed / machine → another attempt ≥ CALL_RETRY_MINUTES later inside calling hours, up to
@@ -12,6 +14,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,27 +52,43 @@ class StatusUpdate:
     sequence: int | None = None
     duration: int | None = None
     answered_by: str = ""
-    idempotency_token: str = ""
     error_code: str = ""
     source: str = "webhook"
+    signed_digest: str = ""  # of what the signature covers: the URL query and the form (parse_status)
 
     @property
     def delivery_key(self) -> str:
+        """What makes two deliveries the same report; built only from what Twilio signs (or from our own
+        reconciler's source)."""
         if self.sequence is not None:
             return f"status:{self.call_sid}:{self.call_status}:{self.sequence}"
-        if self.idempotency_token:
-            return f"status-token:{self.idempotency_token}"
+        if self.signed_digest:
+            return f"status:{self.call_sid}:{self.call_status}:{self.signed_digest}"
         return f"status:{self.call_sid}:{self.call_status}:{self.source}"
 
 
 def parse_status(token: str, args: Mapping, form: Mapping, headers: Mapping) -> StatusUpdate:
-    """A StatusUpdate from Twilio's status-callback parameters, named exactly as Twilio names them."""
+    """A StatusUpdate from Twilio's status-callback parameters, named exactly as Twilio names them. ``headers``
+    are not read: nothing unsigned may decide whether a report is a repeat."""
     return StatusUpdate(
         token=token, attempt_id=_int(args.get("a")), call_sid=form.get("CallSid", ""),
         call_status=form.get("CallStatus", ""), sequence=_int(form.get("SequenceNumber")),
         duration=_int(form.get("CallDuration")), answered_by=form.get("AnsweredBy", ""),
-        idempotency_token=headers.get("I-Twilio-Idempotency-Token", ""), error_code=form.get("ErrorCode", ""),
+        error_code=form.get("ErrorCode", ""), signed_digest=signed_digest(args, form),
     )
+
+
+def signed_digest(args: Mapping, form: Mapping) -> str:
+    """A short SHA-256 of the query and form parameters (every value of a repeated name), order-independent."""
+    pairs = sorted((part, name, value) for part, params in (("q", args), ("f", form))
+                   for name, values in _lists(params) for value in values)
+    return hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+def _lists(params: Mapping) -> list[tuple[str, list[str]]]:
+    if hasattr(params, "lists"):  # werkzeug's MultiDict
+        return list(params.lists())
+    return [(name, [str(value)]) for name, value in params.items()]
 
 
 def _int(value: object) -> int | None:
