@@ -9,6 +9,7 @@ the one whitelist; the board reads nothing else.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +18,12 @@ from sqlalchemy.orm import Session
 
 from callback.draw import DrawError
 from callback.draw import parse_week as parse_iso_week
-from callback.models import Hall, PublishedReport
+from callback.models import Callback, Hall, PublishedReport
+from callback.models.rectification import AWAITING_FEEDBACK, Rectification
 from callback.report import weekly_report
 
+CALLING_STATES = ("drawn", "calling", "in_survey")  # still to be called, or on the phone now
+SMS_STATES = ("sms",)  # handed to SMS, no final reply yet
 WINDOW_FIELDS = ("window", "n", "satisfied", "basic", "unsatisfied", "score", "ci_low", "ci_high", "grade")
 APPROVER_MAX = 100
 
@@ -34,6 +38,54 @@ def parse_week(week: str) -> tuple[int, int]:
         return parse_iso_week(week or "")
     except DrawError as exc:
         raise PublishRefused(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class WeekCompleteness:
+    """Is the week's work done? Its first callbacks still being called or waiting for an SMS reply, and the
+    rectification cases opened from them still waiting for feedback (篇2 五: feedback within 3 working days).
+    Publishing before they are done publishes figures that will still change."""
+
+    week: str
+    calling: int
+    sms_pending: int
+    open_rectifications: int
+
+    @property
+    def complete(self) -> bool:
+        return not (self.calling or self.sms_pending or self.open_rectifications)
+
+    def reasons(self) -> list[str]:
+        """What is still open, one phrase each (Chinese, for the supervisor)."""
+        reasons = []
+        if self.calling:
+            reasons.append(f"{self.calling} 个回访仍在电话回访中（待拨或通话中）")
+        if self.sms_pending:
+            reasons.append(f"{self.sms_pending} 个短信回访尚未结束")
+        if self.open_rectifications:
+            reasons.append(f"{self.open_rectifications} 个整改尚未反馈")
+        return reasons
+
+
+def week_completeness(session: Session, hall: Hall, week: str) -> WeekCompleteness:
+    """The rule "is this week complete?" that `callback publish` asks before publishing: the same callbacks as the
+    weekly report (the hall's first callbacks of the ISO week; 二次回访 are not counted again)."""
+    parse_week(week)
+    first = (Callback.hall_id == hall.id, Callback.week == week, Callback.revisit_of_id.is_(None))
+    states = dict(session.execute(
+        select(Callback.state, func.count()).where(*first, Callback.state.in_(CALLING_STATES + SMS_STATES))
+        .group_by(Callback.state)
+    ).all())
+    open_cases = session.scalar(
+        select(func.count()).select_from(Rectification).join(Callback, Callback.id == Rectification.callback_id)
+        .where(*first, Rectification.state.in_(AWAITING_FEEDBACK))
+    )
+    return WeekCompleteness(
+        week=week,
+        calling=sum(states.get(s, 0) for s in CALLING_STATES),
+        sms_pending=sum(states.get(s, 0) for s in SMS_STATES),
+        open_rectifications=open_cases or 0,
+    )
 
 
 def public_figures(report: dict[str, Any]) -> dict[str, Any]:
@@ -73,15 +125,31 @@ def _next_version(session: Session, hall: Hall, week: str) -> int:
     return (current or 0) + 1
 
 
-def publish_week(session: Session, hall: Hall, week: str, approved_by: str, now: datetime) -> PublishedReport:
+class IncompleteWeek(PublishRefused):
+    """The week still has callbacks in progress or rectifications without feedback (see `WeekCompleteness`)."""
+
+    def __init__(self, progress: WeekCompleteness) -> None:
+        super().__init__(f"{progress.week} 尚未完成：{'；'.join(progress.reasons())}")
+        self.progress = progress
+
+
+def publish_week(
+    session: Session, hall: Hall, week: str, approved_by: str, now: datetime, *, require_complete: bool = False,
+) -> PublishedReport:
     """Publish the week's figures as of ``now`` (aware; stored UTC) as its next version. The caller commits.
 
-    Raises `PublishRefused` for a malformed week, an empty approver, or a week with no drawn callbacks."""
+    Raises `PublishRefused` for a malformed week, an empty approver, or a week with no drawn callbacks; with
+    ``require_complete``, `IncompleteWeek` when `week_completeness` finds work still open (the CLI asks for it
+    unless the supervisor says ``--force``)."""
     parse_week(week)
     approver = _approver(approved_by)
     report = weekly_report(session, hall, week, now)
     if report["totals"]["drawn"] == 0:
         raise PublishRefused(f"{week} 没有抽取的回访对象，无可发布的结果")
+    if require_complete:
+        progress = week_completeness(session, hall, week)
+        if not progress.complete:
+            raise IncompleteWeek(progress)
     published = PublishedReport(
         hall_id=hall.id, week=week, version=_next_version(session, hall, week), figures=public_figures(report),
         approved_by=approver, published_at=now,

@@ -15,14 +15,27 @@ from callback.cli import main
 from callback.db import session_factory
 from callback.models import PublishedReport
 from callback.publication import (
+    IncompleteWeek,
     PublishRefused,
+    WeekCompleteness,
     latest_published,
     public_figures,
     publish_week,
     published_weeks,
+    week_completeness,
 )
+from callback.rectification import give_feedback, open_for_callback, rectify
 from callback.report import weekly_report
-from tests.callback.test_report import ALL_GOOD, MARKET, REPORT_AT, TAX, WEEK, add_callback, build_week
+from tests.callback.test_report import (
+    ALL_GOOD,
+    MARKET,
+    OPENED_TAX,
+    REPORT_AT,
+    TAX,
+    WEEK,
+    add_callback,
+    build_week,
+)
 from tests.factories import make_hall
 
 PUBLIC_ROW_KEYS = {"window", "n", "satisfied", "basic", "unsatisfied", "score", "ci_low", "ci_high", "grade"}
@@ -142,14 +155,14 @@ def test_cli_publish_json_and_versions(session: Session, database_url: str, monk
     build_week(session)
     session.commit()
     monkeypatch.setattr(cli_publish, "now", lambda: REPORT_AT)
-    result = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--json")
+    result = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--force", "--json")
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert (payload["week"], payload["version"], payload["hall"], payload["approved_by"]) == (WEEK, 1, "DEMO", "张主任")
     assert set(payload["figures"]) == PUBLIC_KEYS
     assert payload["figures"]["totals"]["score"] == 70.0
 
-    again = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任")
+    again = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--force")
     assert again.exit_code == 0, again.output
     assert "2026-W40 第 2 版" in again.output and "2 个窗口" in again.output and "70.0" in again.output
     with session_factory(database_url)() as fresh:
@@ -175,3 +188,83 @@ def test_cli_refused_publish_exits_2(session: Session, database_url: str, args: 
     assert "未发布" in result.output and message in result.output
     with session_factory(database_url)() as fresh:
         assert fresh.scalar(select(func.count()).select_from(PublishedReport)) == 0
+
+
+# --- an incomplete week (issue 11) -------------------------------------------------------------------------
+
+
+def _complete_week(session: Session) -> None:
+    """Six finished callbacks, one case fed back: nothing left to do."""
+    for _ in range(5):
+        add_callback(session, TAX, ALL_GOOD)
+    unhappy = add_callback(session, TAX, ALL_GOOD | {"overall": "B"})
+    add_callback(session, TAX, state="refused")
+    add_callback(session, TAX, state="unreachable")
+    case = open_for_callback(session, unhappy, OPENED_TAX)
+    rectify(session, case, "已整改", LATER, actor="a")
+    give_feedback(session, case, "已告知", LATER, actor="a", via="phone")
+    session.commit()
+
+
+def test_week_completeness_counts_what_is_still_open(session: Session) -> None:
+    """build_week leaves one tax callback on the phone and two cases without feedback (one overdue, one not
+    yet due); an SMS survey still waiting counts too. A 二次回访 and another week's callback do not."""
+    hall = build_week(session)
+    assert week_completeness(session, hall, WEEK) == WeekCompleteness(WEEK, calling=1, sms_pending=0,
+                                                                      open_rectifications=2)
+    first = add_callback(session, TAX, state="sms", channel="sms")
+    add_callback(session, TAX, state="drawn", revisit_of=first)
+    add_callback(session, TAX, state="drawn", week="2026-W41")
+    progress = week_completeness(session, hall, WEEK)
+    assert (progress.calling, progress.sms_pending, progress.complete) == (1, 1, False)
+    assert progress.reasons() == ["1 个回访仍在电话回访中（待拨或通话中）", "1 个短信回访尚未结束", "2 个整改尚未反馈"]
+
+
+def test_a_finished_week_is_complete(session: Session) -> None:
+    _complete_week(session)
+    progress = week_completeness(session, make_hall(session), WEEK)
+    assert progress.complete and progress.reasons() == []
+
+
+def test_publish_week_can_require_a_complete_week(session: Session) -> None:
+    hall = build_week(session)
+    with pytest.raises(IncompleteWeek) as refused:
+        publish_week(session, hall, WEEK, "张主任", REPORT_AT, require_complete=True)
+    assert refused.value.progress.open_rectifications == 2 and "尚未完成" in str(refused.value)
+    assert latest_published(session, hall, WEEK) is None
+    session.rollback()
+    _complete_week(session)
+    assert publish_week(session, make_hall(session), WEEK, "张主任", REPORT_AT, require_complete=True).version == 1
+
+
+def test_cli_refuses_an_incomplete_week_without_force(session: Session, database_url: str) -> None:
+    build_week(session)
+    session.commit()
+    result = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任")
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("未发布：2026-W40 尚未完成") and "1 个回访仍在电话回访中" in line
+    assert "2 个整改尚未反馈" in line and "--force" in line
+    with session_factory(database_url)() as fresh:
+        assert fresh.scalar(select(func.count()).select_from(PublishedReport)) == 0
+
+
+def test_cli_publishes_an_incomplete_week_with_force_and_warns(session: Session, database_url: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    build_week(session)
+    session.commit()
+    monkeypatch.setattr(cli_publish, "now", lambda: REPORT_AT)
+    result = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--force", "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("警告：2026-W40 尚未完成") and "已按 --force 发布" in result.stderr
+    assert json.loads(result.stdout)["incomplete"] == [
+        "1 个回访仍在电话回访中（待拨或通话中）", "2 个整改尚未反馈"]
+
+
+def test_cli_publishes_a_complete_week_without_force_or_warning(session: Session, database_url: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _complete_week(session)
+    monkeypatch.setattr(cli_publish, "now", lambda: REPORT_AT)
+    result = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "" and json.loads(result.stdout)["incomplete"] == []
