@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,7 @@ from survey.workdays import (
 )
 
 __all__ = [
+    "OFFICIAL_PACKAGE",
     "Due",
     "LoadResult",
     "LoadedDay",
@@ -45,6 +47,8 @@ __all__ = [
     "WorkingCalendar",
     "load_calendar",
     "load_schedule_file",
+    "official_years",
+    "official_package_version",
 ]
 
 Source = Literal["official", "loaded", "estimated"]
@@ -86,6 +90,11 @@ class WorkingCalendar:
         ordered = sorted(rows, key=lambda r: r.year == r.day.year)
         self._overrides = {r.day: r for r in ordered}
         self._years: dict[int, YearSchedule] = {}
+
+    @property
+    def loaded_years(self) -> list[int]:
+        """The years an administrator loaded a schedule for, ascending."""
+        return sorted(self._loaded_years)
 
     def source(self, year: int) -> Source:
         if year in self._loaded_years:
@@ -145,6 +154,24 @@ class WorkingCalendar:
             workdays.pop(row.day, None)
             (days_off if row.kind == "holiday" else workdays)[row.day] = row.name
         return YearSchedule(year, days_off, workdays)
+
+
+OFFICIAL_PACKAGE = "chinesecalendar"  # the PyPI name of the `chinese_calendar` module
+
+
+def official_years() -> tuple[int, int]:
+    """The first and last year the installed `chinese_calendar` package has official data for (its holiday table's
+    range, which is also the range it accepts: it raises NotImplementedError outside it)."""
+    years = [day.year for day in chinese_calendar.holidays]
+    return min(years), max(years)
+
+
+def official_package_version() -> str | None:
+    """The installed `chinesecalendar` version (upgrade it to get a newly published year)."""
+    try:
+        return metadata.version(OFFICIAL_PACKAGE)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 @cache
@@ -208,6 +235,10 @@ def load_schedule_file(session: Session, path: str | Path) -> LoadResult:
 
 def _read_text(path: Path) -> str:
     raw = path.read_bytes()
+    # NUL bytes never occur in a UTF-8/GBK CSV: an XLSX workbook, a UTF-16 text export or other binary data.
+    if b"\x00" in raw:
+        raise ScheduleFileError([(0, "不是 CSV 文本文件（可能是 Excel 工作簿、UTF-16 文本或二进制文件），"
+                                     "请另存为「CSV UTF-8」 (not a UTF-8 CSV file)")])
     # Excel on a Chinese Windows saves CSV as GBK; gb18030 is its superset.
     for encoding in ("utf-8-sig", "gb18030"):
         try:

@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from callback.calendar import ScheduleFileError, Source, WorkingCalendar, load_calendar, load_schedule_file
+from callback.calendar import (
+    ScheduleFileError,
+    Source,
+    WorkingCalendar,
+    load_calendar,
+    load_schedule_file,
+    official_package_version,
+    official_years,
+)
 from callback.cli import echo_json, fail, main, pass_settings
 from callback.config import Settings
 from callback.db import transaction
@@ -27,17 +35,19 @@ def calendar() -> None:
 
 
 @calendar.command("load")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果")
 @pass_settings
 def load(settings: Settings, file: Path, as_json: bool) -> None:
     """载入一年的官方放假安排（CSV：date,kind,name）；该年原有数据被取代。"""
+    _check_file(file)
     try:
         with transaction(settings.database_url) as session:
             result = load_schedule_file(session, file)
     except ScheduleFileError as exc:
-        fail(f"日程文件有误，未载入任何内容：\n{exc}")
-        return
+        fail(_schedule_problem(exc))
+    except OSError as exc:
+        fail(f"无法读取文件 {file}：{exc.strerror or exc} (cannot read the file)")
     if as_json:
         echo_json(result.__dict__)
     elif result.changed:
@@ -47,6 +57,20 @@ def load(settings: Settings, file: Path, as_json: bool) -> None:
         )
     else:
         click.echo(f"{result.year} 年日程与已载入的内容相同，未作改动")
+
+
+def _check_file(file: Path) -> None:
+    if not file.exists():
+        fail(f"找不到文件：{file} (file not found)")
+    if file.is_dir():
+        fail(f"{file} 是文件夹，请给出日程 CSV 文件 (a folder, not a file)")
+
+
+def _schedule_problem(exc: ScheduleFileError) -> str:
+    """One line for a file-level problem (not text, no data); the header and then every bad line otherwise."""
+    if len(exc.errors) == 1:
+        return f"日程文件有误，未载入任何内容：{exc}"
+    return f"日程文件有误，未载入任何内容（{len(exc.errors)} 处）：\n{exc}"
 
 
 @calendar.command("show")
@@ -93,10 +117,13 @@ def _calendar(settings: Settings) -> WorkingCalendar:
 def _year_payload(cal: WorkingCalendar, year: int) -> dict[str, Any]:
     schedule = cal.schedule(year)
     source = cal.source(year)
+    first, last = official_years()
     return {
         "year": year,
         "source": source,
         "estimated": source == "estimated",
+        "official_years": {"first": first, "last": last, "package_version": official_package_version()},
+        "loaded_years": cal.loaded_years,
         "days_off": [{"date": d.isoformat(), "name": n} for d, n in sorted(schedule.days_off.items())],
         "workdays": [{"date": d.isoformat(), "name": n} for d, n in sorted(schedule.workdays.items())],
         "working_days": cal.working_days_between(date(year - 1, 12, 31), date(year, 12, 31)),
@@ -107,11 +134,20 @@ def _print_year(payload: dict[str, Any]) -> None:
     click.echo(
         f"{payload['year']} 年工作日历 — 来源：{payload['source']}，{SOURCE_LABELS[payload['source']]}"
     )
+    click.echo(coverage_line(payload))
     for title, key in (("放假", "days_off"), ("调休上班", "workdays")):
         click.echo(f"{title}（{len(payload[key])} 天）：")
         for item in payload[key]:
             click.echo(f"  {_day_label(date.fromisoformat(item['date']))}  {item['name']}")
     click.echo(f"全年工作日：{payload['working_days']} 天")
+
+
+def coverage_line(payload: dict[str, Any]) -> str:
+    """``官方日历覆盖年份：2004–2026（chinesecalendar 1.11.0）；已载入：2027`` — which years are exact."""
+    official = payload["official_years"]
+    version = f"（chinesecalendar {official['package_version']}）" if official["package_version"] else ""
+    loaded = "、".join(str(y) for y in payload["loaded_years"]) or "无"
+    return f"官方日历覆盖年份：{official['first']}–{official['last']}{version}；已载入：{loaded}"
 
 
 def _day_label(day: date) -> str:
