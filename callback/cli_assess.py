@@ -71,4 +71,4 @@ def print_assessment(payload: dict[str, Any]) -> None:
     click.echo(f"说明：四、五两项分数仅为{PARTIAL}，不是月度考核总分；{payload['volume_note']}")
     click.echo("仍需补录（本系统没有的数据）：")
     for item in payload["inputs_needed"]:
-        click.echo(f"  {item['clause']} {item['code']}：{item['description']}")
+        click.echo(f"  {item['clause']}：{item['description']}")  # the rule codes stay in --json
