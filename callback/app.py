@@ -1,4 +1,8 @@
-"""Flask application factory (flaskr style): configuration read once, blueprints registered here."""
+"""Flask application factory (flaskr style): configuration read once, blueprints registered here.
+
+Production: ``gunicorn -c gunicorn.conf.py 'callback.app:create_app()'`` (README "Running in production").
+``create_app`` raises ``InsecureSettings`` when a production deployment still holds a development secret.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,15 @@ from flask import Flask, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from callback.config import Settings
+from callback import web_security
+from callback.config import Settings, check_production_settings
 from callback.db import autocommit_engine, session_factory
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The web app for the environment's settings (``test_config`` overrides them); raises InsecureSettings."""
     settings = Settings.from_env(**(test_config or {}))
+    check_production_settings(settings)
     app = Flask(__name__, instance_relative_config=False)
     app.config["SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
@@ -21,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["sessionmaker"] = session_factory(settings.database_url)
     app.teardown_appcontext(_close_session)
+    web_security.init_app(app, https=settings.public_base_url.lower().startswith("https://"))
     _register_blueprints(app)
     return app
 
@@ -28,9 +36,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from callback.api import bp as api_bp
     from callback.board import bp as board_bp
+    from callback.health import bp as health_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(board_bp)
+    app.register_blueprint(health_bp)
     for module_name in ("ivr.voice", "ivr.sms"):
         _register_optional(app, module_name)
 

@@ -7,6 +7,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_INSTANCE = Path(os.environ.get("CALLBACK_INSTANCE", Path.cwd() / "instance"))
+# Published development values: fine for the local simulator, never for a service that faces a network.
+DEV_AUTH_TOKEN = "simulator-auth-token"
+DEV_SECRET_KEY = "dev-only-change-me"
+
+
+class ConfigError(ValueError):
+    """Settings the service cannot run with."""
+
+
+class InsecureSettings(ConfigError):
+    """A production deployment still holds a development secret. The message is one line, Chinese first."""
 
 
 def _default_database_url() -> str:
@@ -26,11 +37,11 @@ class Settings:
     redis_url: str = ""
     telephony: str = "simulator"
     twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: str = "simulator-auth-token"
+    twilio_auth_token: str = DEV_AUTH_TOKEN
     twilio_from: str = "+861080000000"
     twilio_api_url: str = ""
     public_base_url: str = "http://127.0.0.1:5000"
-    secret_key: str = "dev-only-change-me"
+    secret_key: str = DEV_SECRET_KEY
     timezone: str = "Asia/Shanghai"
     call_hours: str = "09:00-11:30,14:00-17:30"
     call_days: str = "workdays"
@@ -45,6 +56,7 @@ class Settings:
     tts_language: str = "cmn-CN"
     speech_language: str = "cmn-Hans-CN"
     default_hall: str = "DEMO"
+    max_content_length: int = 10 * 1024 * 1024  # bytes of a ledger API request body (larger → 413)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -56,6 +68,35 @@ class Settings:
             values[f.name] = _coerce(f.type, raw)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def is_production(self) -> bool:
+        """Real telephony, or a public https address: anything but the local simulator on plain http."""
+        return self.telephony != "simulator" or self.public_base_url.lower().startswith("https://")
+
+    def production_problems(self) -> list[str]:
+        """The development secrets this deployment still holds; empty when it may start (DESIGN §6 Security).
+
+        With ``TELEPHONY=simulator`` on plain http the defaults are fine: the simulator signs with the same
+        published token, and nothing outside the machine can reach the service."""
+        if not self.is_production:
+            return []
+        problems = []
+        if self.twilio_auth_token in ("", DEV_AUTH_TOKEN):
+            problems.append("TWILIO_AUTH_TOKEN 未设置或仍为模拟器令牌 (TWILIO_AUTH_TOKEN unset or the simulator's)")
+        if self.secret_key in ("", DEV_SECRET_KEY):
+            problems.append("SECRET_KEY 未设置或仍为默认值 (SECRET_KEY unset or the default)")
+        return problems
+
+
+def check_production_settings(settings: Settings) -> None:
+    """Raise InsecureSettings when a production deployment (real telephony or an https PUBLIC_BASE_URL) still
+    holds a development secret: a forged webhook signed with the published token would otherwise be accepted.
+    The one place web app, ``callback serve``, gunicorn and the Celery worker ask."""
+    problems = settings.production_problems()
+    if problems:
+        raise InsecureSettings("拒绝以开发默认密钥在生产环境启动：" + "；".join(problems)
+                               + " (refusing to start in production with development secrets)")
 
 
 def _coerce(type_name: object, raw: str) -> object:

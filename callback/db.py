@@ -1,4 +1,8 @@
-"""Engine and session factory. The caller owns the transaction (STYLE: session lifecycle owned by the caller)."""
+"""Engine and session factory. The caller owns the transaction (STYLE: session lifecycle owned by the caller).
+
+Every engine is built with ``hide_parameters=True``: a database error's message then never quotes the values of
+the statement (a citizen's phone number or name), wherever it is logged or printed (issue 11 §3).
+"""
 
 from __future__ import annotations
 
@@ -44,10 +48,10 @@ def _build_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool_limits())
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool_limits())
 
 
 def pool_limits() -> dict[str, int]:
@@ -70,7 +74,7 @@ def autocommit_engine(url: str) -> Engine:
     """
     url = normalise_url(url)
     if url not in _autocommit_engines:
-        engine = create_engine(url, **pool_limits())
+        engine = create_engine(url, hide_parameters=True, **pool_limits())
         if engine.dialect.name == "postgresql":
             event.listen(engine, "connect", _autocommit)
         _autocommit_engines[url] = engine

@@ -15,6 +15,9 @@ Beat schedule (times in the app time zone, Asia/Shanghai by default):
 * ``reconcile`` — every 5 min: re-enqueue work whose time passed without progress (claims never picked up,
   calls whose final status never came, a week's draw that never happened).
 
+A worker or beat whose settings still hold a development secret in production (``TELEPHONY=twilio`` or an https
+``PUBLIC_BASE_URL``; callback.config.check_production_settings) refuses to start: one line on stderr, exit 2.
+
 Broker tuning that is Celery's business, not the product's, comes from the environment:
 ``CELERY_VISIBILITY_TIMEOUT`` (seconds before a message taken by a worker that died is delivered again;
 default 3600 — every task is idempotent, so a redelivery is harmless, only later).
@@ -23,12 +26,13 @@ default 3600 — every task is idempotent, so a redelivery is harmless, only lat
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
-from callback.config import Settings
+from callback.config import InsecureSettings, Settings, check_production_settings
 
 SETTINGS_KEY = "callback_settings"
 
@@ -75,6 +79,20 @@ def create_celery(settings: Settings | None = None) -> Celery:
     )
     app.conf[SETTINGS_KEY] = settings
     return app
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def refuse_development_secrets(sender: Any = None, **_: Any) -> None:
+    """Before a worker or beat does anything: exit 2 with one clear line when its settings are not fit for
+    production (the same rule as the web app)."""
+    conf = getattr(getattr(sender, "app", None), "conf", None)
+    settings = conf.get(SETTINGS_KEY) if conf is not None else None
+    try:
+        check_production_settings(settings or Settings.from_env())
+    except InsecureSettings as exc:
+        print(exc, file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 app = create_celery()

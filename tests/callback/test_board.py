@@ -175,8 +175,13 @@ def test_big_screen_refresh_and_print_stylesheet(session: Session, client: Flask
     _publish_two_versions(session)
     page = _get(client, "/board")
     assert {"http-equiv": "refresh", "content": "300"} in page.metas
-    assert "@media print" in page.text
     assert page.metas[0] == {"charset": "utf-8"}
+    # The stylesheet is a file of its own (the Content-Security-Policy forbids inline styles).
+    html = client.get("/board").get_data(as_text=True)
+    href = re.search(r'<link rel="stylesheet" href="([^"]+)">', html).group(1)
+    stylesheet = client.get(href)
+    assert stylesheet.status_code == 200 and stylesheet.mimetype == "text/css"
+    assert "@media print" in stylesheet.get_data(as_text=True) and "<style" not in html
 
 
 def test_window_names_are_escaped(session: Session, client: FlaskClient) -> None:

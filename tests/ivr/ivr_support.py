@@ -24,13 +24,15 @@ from ivr.signing import sign_request
 from tests.factories import make_case, make_hall
 
 AUTH = "test-auth-token"
+SECRET = "test-secret-key"  # an https PUBLIC_BASE_URL is production: the app refuses the default SECRET_KEY
 BASE = "https://hall.example.cn"
 # Wednesday 2026-11-04 10:00 in Shanghai: a working day, inside calling hours.
 NOW = datetime(2026, 11, 4, 2, 0, tzinfo=UTC)
 
 
 def make_app(database_url: str, **extra: Any) -> Flask:
-    config = {"database_url": database_url, "public_base_url": BASE, "twilio_auth_token": AUTH, **extra}
+    config = {"database_url": database_url, "public_base_url": BASE, "twilio_auth_token": AUTH,
+              "secret_key": SECRET, **extra}
     app = create_app(config)
     app.config["CLOCK"] = lambda: NOW
     return app

@@ -1,0 +1,7 @@
+"""gunicorn's configuration for a checkout: ``gunicorn -c gunicorn.conf.py 'callback.app:create_app()'``.
+
+The settings live in callback/gunicorn_conf.py, so an installed package has them too
+(``gunicorn -c python:callback.gunicorn_conf …``); read that file for what each one is for.
+"""
+
+from callback.gunicorn_conf import *  # noqa: F403
