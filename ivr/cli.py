@@ -57,15 +57,28 @@ def _hall(session: Session, settings: Settings, code: str | None) -> Hall:
 
 
 @main.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """启动 Web 服务（含 /ivr/ 电话回调）— run the web app; production: gunicorn 'callback.app:create_app()'."""
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址 (bind address)")
+@click.option("--port", default=5000, show_default=True, type=int, help="监听端口 (port)")
+@click.option("--production", is_flag=True,
+              help="用 gunicorn 及 callback/gunicorn_conf.py 的配置运行 (exec gunicorn with the production config)")
+def serve(host: str, port: int, production: bool) -> None:
+    """启动 Web 服务（含 /ivr/ 电话回调）；生产环境加 --production — run the web app (development server unless
+    --production, which execs gunicorn -c python:callback.gunicorn_conf 'callback.app:create_app()')."""
+    import os
+    import sys
+
     from werkzeug.serving import run_simple
 
     from callback.app import create_app
+    from callback.config import InsecureSettings
 
-    app = create_app()
+    try:
+        app = create_app()  # refuses development secrets in production, whichever server runs it
+    except InsecureSettings as exc:
+        fail(str(exc))
+    if production:
+        os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", "python:callback.gunicorn_conf",
+                                  "--bind", f"{host}:{port}", "callback.app:create_app()"])
     click.echo(f"回访服务已启动：http://{host}:{port}  (PUBLIC_BASE_URL={app.config['SETTINGS'].public_base_url})")
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
