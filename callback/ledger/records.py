@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -16,6 +16,19 @@ BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 DATE_FIELDS = ("accepted_at", "promised_at", "completed_at")
 TEXT_FIELDS = ("item_name", "item_kind", "applicant", "staff")
 LABELS = {f.name: f.label for f in FIELDS}
+
+FIELD_LIMITS: dict[str, int] = {
+    "case_no": 64, "phone": 64, "window": 200, "staff": 200, "applicant": 200, "item_name": 200, "item_kind": 50,
+    "accepted_at": 64, "promised_at": 64, "completed_at": 64,
+}
+"""The most characters a ledger field may hold, for files and the API alike (issue 11 §6); a longer value
+rejects its row. Within the columns' sizes (item_kind is VARCHAR(50)); a phone cell may hold several numbers
+with notes (「手机：139…（本人），座机：010-…」), so it gets 64."""
+_MAX_CASE_NO, _MAX_PHONE, _MAX_NAME, _MAX_KIND, _MAX_DATE = (
+    FIELD_LIMITS[f] for f in ("case_no", "phone", "window", "item_kind", "accepted_at"))
+assert all(FIELD_LIMITS[f] == _MAX_NAME for f in ("staff", "applicant", "item_name"))
+assert all(FIELD_LIMITS[f] == _MAX_DATE for f in DATE_FIELDS)
+_MAX_NUMBER = 10**20  # a numeric cell beyond this is no case number, phone or date serial
 
 
 class CaseRow(NamedTuple):
@@ -70,17 +83,34 @@ def _text_to_utc(text: str) -> tuple[datetime | None, str]:
     return dt, dt.isoformat() if dt is not None else ""
 
 
-def _text(value: object) -> str:
+def _scalar(value: object, name: str) -> object:
+    """A cell that is not text must be a number, a date/time (XLSX) or empty: never an object, an array or a
+    boolean, which would otherwise be stored as their Python text ("{'a': 1}", "True")."""
+    if value is None or isinstance(value, float | datetime | date | time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and -_MAX_NUMBER < value < _MAX_NUMBER:
+        return value
+    raise Rejected(f"{LABELS[name]}须为文字或数字 / {name} must be a string or a number")
+
+
+def _text(value: object, name: str) -> str:
     # records() already trims CSV text; only other cell types need converting
-    return value if type(value) is str else cell_text(value)
+    return value if type(value) is str else cell_text(_scalar(value, name))
+
+
+def _too_long(name: str) -> Rejected:
+    limit = FIELD_LIMITS[name]
+    return Rejected(f"{LABELS[name]}超过 {limit} 个字符 / {name} is longer than {limit} characters")
 
 
 def _date(record: Mapping[str, object], name: str) -> tuple[datetime | None, str]:
     value = record.get(name)
     try:
         if type(value) is str:
+            if len(value) > _MAX_DATE:  # before the cache: it must not keep long texts alive
+                raise _too_long(name)
             return _text_to_utc(value)
-        dt = to_utc(parse_datetime(value))
+        dt = to_utc(parse_datetime(_scalar(value, name)))
     except ValueError as exc:
         raise Rejected(f"{LABELS[name]}无法识别: {exc}") from None
     return dt, dt.isoformat() if dt is not None else ""
@@ -184,14 +214,22 @@ def copy_text(value: str | None) -> str:
     return value.translate(_COPY_ESCAPES) if _needs_escape(value) else value
 
 
+def _phone(value: object) -> Phone:
+    if type(value) is str:
+        if len(value) > _MAX_PHONE:  # before normalise_phone: its cache must not keep long texts alive
+            raise _too_long("phone")
+        return normalise_phone(value)
+    return normalise_phone(_scalar(value, "phone"))
+
+
 def _validated(record: Mapping[str, object]) -> tuple:  # type: ignore[type-arg]
     get = record.get
-    case_no = _text(get("case_no"))
+    case_no = _text(get("case_no"), "case_no")
     if not case_no:
         raise Rejected(f"缺少{LABELS['case_no']} / missing case_no")
     if "\n" in case_no or "\r" in case_no:  # an identifier on one line: a break means a broken export
         raise Rejected(f"{LABELS['case_no']}含换行 / case_no holds a line break")
-    window = _text(get("window"))
+    window = _text(get("window"), "window")
     if not window:
         raise Rejected(f"缺少{LABELS['window']} / missing window")
     accepted, accepted_iso = _date(record, "accepted_at")
@@ -199,19 +237,33 @@ def _validated(record: Mapping[str, object]) -> tuple:  # type: ignore[type-arg]
     completed, completed_iso = _date(record, "completed_at")
     if accepted is None:
         raise Rejected(f"缺少{LABELS['accepted_at']} / missing accepted_at")
-    phone = normalise_phone(get("phone"))
-    item_name = _text(get("item_name")) or None  # an absent column reads as None, a blank cell as "": both None
-    item_kind = _text(get("item_kind")) or None
-    applicant = _text(get("applicant")) or None
-    staff = _text(get("staff")) or None
+    phone = _phone(get("phone"))
+    item_name = _text(get("item_name"), "item_name")
+    item_kind = _text(get("item_kind"), "item_kind")
+    applicant = _text(get("applicant"), "applicant")
+    staff = _text(get("staff"), "staff")
+    if (len(case_no) > _MAX_CASE_NO or len(window) > _MAX_NAME or len(item_name) > _MAX_NAME
+            or len(item_kind) > _MAX_KIND or len(applicant) > _MAX_NAME or len(staff) > _MAX_NAME):
+        raise _too_long(_longest_over_limit(case_no=case_no, window=window, item_name=item_name,
+                                            item_kind=item_kind, applicant=applicant, staff=staff))
+    # an absent column reads as None, a blank cell as "": both None
+    item_name, item_kind, applicant, staff = item_name or None, item_kind or None, applicant or None, staff or None
     e164, kind, raw = phone
     hashed = "\x1f".join((case_no, window, e164 or raw, kind, accepted_iso, promised_iso, completed_iso,
                            item_name or "", item_kind or "", applicant or "", staff or ""))
     if "\x00" in hashed or "\x00" in raw:  # a text column cannot hold it (PostgreSQL refuses the whole COPY)
         raise Rejected("含空字符（NUL），文件可能已损坏 / holds a NUL character (a damaged file?)")
-    digest = hashlib.blake2b(hashed.encode(), digest_size=16).hexdigest()
+    try:
+        digest = hashlib.blake2b(hashed.encode(), digest_size=16).hexdigest()
+    except UnicodeEncodeError:  # a lone surrogate: no database column can store it
+        raise Rejected("含无法存储的字符（孤立的代理字符）/ holds a lone surrogate character") from None
     return (case_no, window, phone, accepted, accepted_iso, promised, promised_iso, completed, completed_iso,
             item_name, item_kind, applicant, staff, digest)
+
+
+def _longest_over_limit(**values: str) -> str:
+    """The first field (in record order) whose value is over its limit."""
+    return next(name for name, value in values.items() if len(value) > FIELD_LIMITS[name])
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
