@@ -138,7 +138,8 @@ class Case(Base):
 
 
 class ApiToken(Base):
-    """A per-hall token for the ledger API; only its SHA-256 is stored."""
+    """A per-hall token for the ledger API; only its SHA-256 is stored. Every token expires (migration 0005 gave
+    the tokens made before it their creation time + 365 days); a revoked or expired one is refused."""
 
     __tablename__ = "api_tokens"
     id: Mapped[intpk]
@@ -146,7 +147,9 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[created_at]
+    expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]  # refreshed at most once a minute (callback.tokens.hall_for_token)
 
 
 # The trigger-checked references still order what depends on table order (metadata.sorted_tables: create_all,
