@@ -16,6 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from callback.app import db_session, settings
 from ivr import sms_survey
+from ivr.params import int_param
 from ivr.webhooks import request_now, require_twilio_signature, twiml
 
 bp = Blueprint("ivr_sms", __name__, url_prefix="/sms")
@@ -46,6 +47,7 @@ def messaging_reply(result: sms_survey.InboundResult) -> MessagingResponse:
 
 @bp.post("/status")
 def status():  # noqa: ANN201
+    int_param(request.args, "m")  # 400 on a value no integer column can take (ivr.params)
     update = sms_survey.parse_sms_status(request.args, request.form)
     sms_survey.record_sms_status(db_session(), update, request_now())
     db_session().commit()

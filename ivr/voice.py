@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from callback.app import autocommit_db, db_session, settings
 from ivr import flow, status
+from ivr.params import int_param
 from ivr.quick_answer import answer_in_one_statement
 from ivr.webhooks import public_url, request_now, require_twilio_signature, twiml
 
@@ -31,6 +32,8 @@ def voice(token: str, step: str, item: str | None = None):  # noqa: ANN201
 
 @bp.post("/<token>/status")
 def call_status(token: str):  # noqa: ANN201
+    for values, name in ((request.args, "a"), (request.form, "SequenceNumber"), (request.form, "CallDuration")):
+        int_param(values, name)  # 400 on a value no integer column can take (ivr.params)
     update = status.parse_status(token, request.args, request.form, request.headers)
     status.record_status(db_session(), update, settings(), request_now())
     db_session().commit()
@@ -41,8 +44,8 @@ def parse_turn(token: str, step: str, item: str | None, args: MultiDict, form: M
     return flow.VoiceTurn(
         token=token, step=step, item=item, url=public_url(),
         call_sid=form.get("CallSid", ""),
-        attempt_id=args.get("a", type=int), tries=args.get("n", 0, type=int), repeats=args.get("r", 0, type=int),
+        attempt_id=int_param(args, "a"), tries=int_param(args, "n", 0), repeats=int_param(args, "r", 0),
         digits=form.get("Digits", ""), speech=form.get("SpeechResult", ""),
         confidence=form.get("Confidence", type=float), answered_by=form.get("AnsweredBy", ""),
-        recording_url=form.get("RecordingUrl", ""), recording_duration=form.get("RecordingDuration", type=int),
+        recording_url=form.get("RecordingUrl", ""), recording_duration=int_param(form, "RecordingDuration"),
     )
