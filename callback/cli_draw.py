@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from callback.cli import echo_json, fail, main, pass_settings
+from callback.cli import actor_option, echo_json, fail, main, pass_settings
 from callback.config import Settings
 from callback.db import transaction
 from callback.draw import EXCLUSION_REASONS, DrawError, DrawResult, draw_weekly_sample, verify_draw, week_of
@@ -31,9 +31,10 @@ REASON_LABELS = {
 @click.option("--redraw", is_flag=True, help="作废本周已有抽样并重新抽取（须 --reason）")
 @click.option("--reason", help="重新抽取的原因（留档）")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（号码始终打码）")
+@actor_option
 @pass_settings
 def draw(settings: Settings, hall_code: str | None, week: str | None, size: int, per_window: int | None,
-         seed: str | None, redraw: bool, reason: str | None, as_json: bool) -> None:
+         seed: str | None, redraw: bool, reason: str | None, as_json: bool, actor: str) -> None:
     """每周随机抽取回访对象（篇2 三(一)）：每个抽中的办件生成一条待回访记录。"""
     if redraw != (reason is not None):
         fail("重新抽取须同时给出 --redraw 和 --reason（原因会留档）")
@@ -43,7 +44,7 @@ def draw(settings: Settings, hall_code: str | None, week: str | None, size: int,
             hall = get_hall(session, hall_code or settings.default_hall)
             week = week or week_of(now, ZoneInfo(hall.timezone or settings.timezone))
             result = draw_weekly_sample(session, hall, week, size=size, per_window=per_window, seed=seed, now=now,
-                                        settings=settings, redraw_reason=reason, actor="cli")
+                                        settings=settings, redraw_reason=reason, actor=actor)
             payload = result.to_json()
     except (UnknownHall, DrawError) as exc:
         fail(str(exc))

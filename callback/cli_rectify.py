@@ -6,7 +6,6 @@ name or number.
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback import rectification as svc
-from callback.cli import echo_json, fail, main, pass_settings
+from callback.cli import actor_option, echo_json, fail, main, pass_settings
 from callback.config import Settings
 from callback.db import transaction
-from callback.models import Hall
+from callback.models import Case, Hall
 from callback.models.rectification import Rectification
 from callback.report import pad
+from survey.privacy import mask_text
 
 
 def now() -> datetime:
@@ -30,15 +30,8 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _default_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
-hall_option = click.option("--hall", "hall_code", default=None, help="中心代码（默认 DEFAULT_HALL）")
-actor_option = click.option("--actor", default=None, help="操作人（记入审计记录；默认当前系统用户）")
+hall_option = click.option("--hall", "hall_code", default=None, help="中心代码（默认 DEFAULT_HALL）[hall code]")
+json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出 [machine-readable]")
 
 
 def _hall(session: Session, settings: Settings, code: str | None) -> Hall:
@@ -57,23 +50,26 @@ def _case(session: Session, hall: Hall, ref: str) -> Rectification:
 
 
 @main.command("rectifications")
-@click.option("--open", "only_open", is_flag=True, help="只列出尚未反馈的整改")
-@click.option("--overdue", "only_overdue", is_flag=True, help="只列出已超期未反馈的整改")
-@click.option("--window", "window_name", default=None, help="只看某窗口（窗口视图：不含廉洁类整改）")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.option("--open", "only_open", is_flag=True, help="只列出尚未反馈的整改 [open cases only]")
+@click.option("--overdue", "only_overdue", is_flag=True, help="只列出已超期未反馈的整改 [overdue only]")
+@click.option("--window", "window_name", default=None,
+              help="只看某窗口（窗口视图：不含廉洁类整改）[one window's view]")
+@json_option
 @hall_option
 @pass_settings
 def rectifications(
     settings: Settings, only_open: bool, only_overdue: bool, window_name: str | None, as_json: bool, hall_code: str | None
 ) -> None:
-    """列出整改（整改编号、窗口、原因、状态、开立时间、期限、期限是否为估算）。"""
+    """列出整改：整改编号、回访编号、办件编号、窗口、原因、状态、期限，以及申请人所说内容的摘录（号码打码）
+    [list rectification cases]。"""
     at = now()
     with transaction(settings.database_url) as session:
         hall = _hall(session, settings, hall_code)
         window_id = _window_id(session, hall, window_name) if window_name else None
         cases = svc.list_cases(session, hall.id, at, only_open=only_open, only_overdue=only_overdue,
                                window_id=window_id)
-        rows = [svc.case_summary(c, at, ZoneInfo(hall.timezone)) for c in cases]
+        ledger = _ledger_cases(session, cases)
+        rows = [_listing(c, ledger.get(c.callback_id), at, ZoneInfo(hall.timezone)) for c in cases]
     if as_json:
         echo_json(rows)
         return
@@ -85,20 +81,57 @@ def rectifications(
         click.echo("注意：标 * 的期限基于估算的工作日历（该年放假安排尚未载入）", err=True)
 
 
+def _ledger_cases(session: Session, cases: list[Rectification]) -> dict[int, tuple[str, str | None]]:
+    """callback id → (办件编号, applicant's name) of the ledger case each rectification came from, in one query."""
+    from callback.models import Callback
+
+    ids = [c.callback_id for c in cases]
+    if not ids:
+        return {}
+    rows = session.execute(select(Callback.id, Case.case_no, Case.applicant)
+                           .join(Case, Case.id == Callback.case_id).where(Callback.id.in_(ids)))
+    return {callback_id: (case_no, applicant) for callback_id, case_no, applicant in rows}
+
+
+def _listing(case: Rectification, ledger: tuple[str, str | None] | None, at: datetime, tz: ZoneInfo) -> dict[str, Any]:
+    """case_summary plus what a supervisor needs to act: the callback, the 办件编号 and what the citizen said."""
+    case_no, applicant = ledger or (None, None)
+    return {**svc.case_summary(case, at, tz), "callback_id": case.callback_id, "case_no": case_no,
+            "excerpt": citizen_words(case.excerpt, [applicant] if applicant else [])}
+
+
+def citizen_words(excerpt: dict[str, Any], names: list[str]) -> str:
+    """What the citizen said or texted — the suggestion and their own transcript lines stored in the case's
+    excerpt (callback.rectification.build_excerpt), each once — masked again for display (survey.privacy),
+    so a case stored before the masking rules changed shows no number or name either."""
+    lines = [excerpt.get("suggestion") or ""] + [e.get("text") or "" for e in excerpt.get("transcript") or []]
+    said = dict.fromkeys(line.strip() for line in lines if line and line.strip())
+    return mask_text("；".join(said), names)
+
+
+EXCERPT_CHARS = 60  # in the table; JSON carries the whole excerpt
+
+
 def _window_id(session: Session, hall: Hall, name: str) -> int:
     from callback.models import Window
 
     window = session.scalar(select(Window).where(Window.hall_id == hall.id, Window.name == name))
     if window is None:
-        fail(f"未知的窗口 {name!r}")
+        fail(f"未知的窗口 {name!r} (unknown window)")
     return window.id
 
 
 def _line(row: dict[str, Any]) -> str:
     due = row["due_at"][:16].replace("T", " ") + ("*" if row["estimated"] else "")
     flag = {"overdue": " 【超期】", "late": " 【逾期反馈】"}.get(row["deadline"], "")
-    return (f"#{row['id']:<5} {pad(row['window'], 14)} {pad(row['state_label'], 6)} 期限 {due}  "
+    line = (f"#{row['id']:<5} 回访#{row['callback_id']:<6} 办件 {pad(row['case_no'] or '-', 16)} "
+            f"{pad(row['window'], 14)} {pad(row['state_label'], 6)} 期限 {due}  "
             f"原因：{'、'.join(row['reason_labels'])}{flag}")
+    said = row["excerpt"]
+    if said:
+        shown = said if len(said) <= EXCERPT_CHARS else said[: EXCERPT_CHARS - 1] + "…"
+        line += f"\n       申请人说：「{shown}」"
+    return line
 
 
 def _transition(settings: Settings, hall_code: str | None, ref: str, act: Callable[[Session, Rectification], Any]) -> dict:
@@ -115,37 +148,35 @@ def _transition(settings: Settings, hall_code: str | None, ref: str, act: Callab
 
 @main.command("rectify")
 @click.argument("case_ref", metavar="CASE")
-@click.option("--action", required=True, help="整改措施（做了哪些整改）")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.option("--action", required=True, help="整改措施（做了哪些整改）[what was fixed]")
+@json_option
 @hall_option
 @actor_option
 @pass_settings
-def rectify(settings: Settings, case_ref: str, action: str, as_json: bool, hall_code: str | None, actor: str | None) -> None:
-    """登记整改措施：待整改 → 已整改。"""
-    who = actor or _default_actor()
-    row = _transition(settings, hall_code, case_ref, lambda s, c: svc.rectify(s, c, action, now(), actor=who))
+def rectify(settings: Settings, case_ref: str, action: str, as_json: bool, hall_code: str | None, actor: str) -> None:
+    """登记整改措施：待整改 → 已整改 [record the rectification]。CASE 为整改编号或办件编号。"""
+    row = _transition(settings, hall_code, case_ref, lambda s, c: svc.rectify(s, c, action, now(), actor=actor))
     echo_json(row) if as_json else click.echo(f"整改#{row['id']} 已登记整改措施")
 
 
 @main.command("feedback")
 @click.argument("case_ref", metavar="CASE")
-@click.option("--text", "text", required=True, help="反馈给申请人的内容")
+@click.option("--text", "text", required=True, help="反馈给申请人的内容 [feedback to the citizen]")
 @click.option("--via", type=click.Choice(["sms", "phone"]), default="sms", show_default=True,
               help="sms：经短信通道发送；phone：登记已电话告知")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@json_option
 @hall_option
 @actor_option
 @pass_settings
 def feedback(
-    settings: Settings, case_ref: str, text: str, via: str, as_json: bool, hall_code: str | None, actor: str | None
+    settings: Settings, case_ref: str, text: str, via: str, as_json: bool, hall_code: str | None, actor: str
 ) -> None:
-    """登记（或经短信发送）对申请人的反馈：已整改 → 已反馈。"""
-    who = actor or _default_actor()
+    """登记（或经短信发送）对申请人的反馈：已整改 → 已反馈 [give feedback to the citizen]。"""
     failure: list[str] = []
 
     def act(session: Session, case: Rectification) -> None:
         try:
-            svc.give_feedback(session, case, text, now(), actor=who, via=via, settings=settings)
+            svc.give_feedback(session, case, text, now(), actor=actor, via=via, settings=settings)
         except svc.FeedbackNotSent as exc:  # keep the failed outbox row and its event
             failure.append(str(exc))
 
@@ -157,30 +188,28 @@ def feedback(
 
 @main.command("close")
 @click.argument("case_ref", metavar="CASE")
-@click.option("--note", default=None, help="办结说明")
+@click.option("--note", default=None, help="办结说明 [closing note]")
 @hall_option
 @actor_option
 @pass_settings
-def close(settings: Settings, case_ref: str, note: str | None, hall_code: str | None, actor: str | None) -> None:
-    """办结整改：已反馈 → 已办结。"""
-    who = actor or _default_actor()
-    row = _transition(settings, hall_code, case_ref, lambda s, c: svc.close(s, c, now(), actor=who, note=note))
+def close(settings: Settings, case_ref: str, note: str | None, hall_code: str | None, actor: str) -> None:
+    """办结整改：已反馈 → 已办结 [close the case]。"""
+    row = _transition(settings, hall_code, case_ref, lambda s, c: svc.close(s, c, now(), actor=actor, note=note))
     click.echo(f"整改#{row['id']} 已办结")
 
 
 @main.command("revisit")
 @click.argument("case_ref", metavar="CASE")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@json_option
 @hall_option
 @actor_option
 @pass_settings
-def revisit(settings: Settings, case_ref: str, as_json: bool, hall_code: str | None, actor: str | None) -> None:
-    """安排二次回访（反馈之后）：生成一条新的待拨打回访，与首次回访关联。"""
-    who = actor or _default_actor()
+def revisit(settings: Settings, case_ref: str, as_json: bool, hall_code: str | None, actor: str) -> None:
+    """安排二次回访（反馈之后）：生成一条新的待拨打回访，与首次回访关联 [schedule a second callback]。"""
     made: list[int] = []
 
     def act(session: Session, case: Rectification) -> None:
-        made.append(svc.schedule_revisit(session, case, now(), actor=who, settings=settings).id)
+        made.append(svc.schedule_revisit(session, case, now(), actor=actor, settings=settings).id)
 
     row = _transition(settings, hall_code, case_ref, act)
     if as_json:
@@ -190,12 +219,13 @@ def revisit(settings: Settings, case_ref: str, as_json: bool, hall_code: str | N
 
 
 @main.command("deadlines")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@json_option
+@actor_option
 @pass_settings
-def deadlines(settings: Settings, as_json: bool) -> None:
-    """检查整改期限：到期前一个工作日提醒，超期上报（均记入审计记录）。"""
+def deadlines(settings: Settings, as_json: bool, actor: str) -> None:
+    """检查整改期限：到期前一个工作日提醒，超期上报（均记入审计记录）[remind and escalate]。"""
     with transaction(settings.database_url) as session:
-        result = svc.run_deadlines(session, now())
+        result = svc.run_deadlines(session, now(), actor=actor)
     if as_json:
         echo_json({"reminded": result.reminded, "escalated": result.escalated})
     else:

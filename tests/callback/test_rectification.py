@@ -29,7 +29,6 @@ from callback.rectification import (
     revisit_links,
     run_deadlines,
     schedule_revisit,
-    scrub,
 )
 from ivr.provider import CallRequest, CallStatus, PlacedCall, ProviderError, Recording, SentSms, SmsRequest
 from tests.factories import make_case, make_hall, make_window
@@ -228,11 +227,6 @@ def test_excerpt_never_holds_the_phone_number_or_name(session: Session) -> None:
     assert "138****5678" in case.excerpt["suggestion"] and "张*" in case.excerpt["suggestion"]
     assert case.excerpt["transcript"][0]["text"] == "张*说：请打 138****5678 找我"
     assert {"item": "attitude", "label": "服务态度", "value": "U", "answer": "不满意"} in case.excerpt["answers"]
-
-
-def test_scrub_leaves_short_numbers_alone() -> None:
-    assert scrub("等了 45 分钟，3 个窗口") == "等了 45 分钟，3 个窗口"
-    assert scrub("+86 138-1234-5678") == "861****5678"
 
 
 # --- due dates ---------------------------------------------------------------------------------------------
@@ -526,7 +520,8 @@ def test_cli_lifecycle(session: Session, database_url: str, monkeypatch: pytest.
 
     session.expire_all()
     stored = session.get(Rectification, case.id)
-    assert (stored.state, stored.rectified_by, stored.revisit_callback_id) == ("closed", "李四", revisit["callback_id"])
+    assert (stored.state, stored.revisit_callback_id) == ("closed", revisit["callback_id"])
+    assert stored.rectified_by.startswith("李四 (cli:")  # the named actor and the OS account (issue 11 §10)
     assert session.get(Callback, revisit["callback_id"]).revisit_of_id == stored.callback_id
     done = _cli(database_url, monkeypatch, late, "rectify", str(case.id), "--action", "再改")
     assert done.exit_code == 2 and "已办结" in done.output
