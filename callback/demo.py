@@ -57,11 +57,13 @@ def demo(settings: Settings) -> None:
     """演示：用内置台账和模拟电话跑完整的一周回访 — the whole week on the simulator."""
     from callback.migrate import upgrade_to_head
 
+    own_database = not os.environ.get("DATABASE_URL")
     settings = _demo_settings(settings)
     upgrade_to_head(settings.database_url)
     _import_sample(settings)
     _run_week(settings)
     dispose_all()
+    _next_steps(settings, own_database)
 
 
 def _import_sample(settings: Settings) -> None:
@@ -101,27 +103,27 @@ def _run_week(settings: Settings) -> None:
 def _draw(session: Session, settings: Settings, now: datetime) -> Any:
     from callback.draw import draw_weekly_sample
     from callback.halls import get_hall
+    from callback.report import pad
 
     _heading(f"2. 每周随机抽取 {DEMO_WEEK} (weekly draw, 篇2 三(一))")
     result = draw_weekly_sample(session, get_hall(session, settings.default_hall), DEMO_WEEK, size=20, now=now,
                                 settings=settings)
     session.commit()
     payload = result.to_json()
-    click.echo(f"候选 {payload['candidates']} 件，排除 {payload['excluded']}，种子 {payload['seed']}，"
-               f"指纹 {payload['fingerprint'][:16]}…")
+    click.echo(f"候选 {payload['candidates']} 件，种子 {payload['seed']}，指纹 {payload['fingerprint'][:16]}…")
+    click.echo(f"排除：{excluded_line(payload['excluded'])}")
     for row in payload["sample"]:
-        click.echo(f"  回访#{row['callback_id']:<4} {row['case_no']}  {row['window']:<10} {row['phone']}")
+        click.echo(f"  回访#{row['callback_id']:<4} {row['case_no']}  {pad(row['window'], 16)}{row['phone']}")
     return result
 
 
 def _calls(session: Session, provider: Any, settings: Settings, clock: Any, ids: list[int]) -> None:
-    from ivr.cli import LocalRateLimiter, call_until_settled, script_demo_mix
-    from ivr.sms_cli import sms_until_settled
+    from ivr.ratelimit import LocalRateLimiter
+    from ivr.simweek import script_demo_mix, settle
 
     _heading("3. 外呼与短信 (IVR calls on the simulator, retries, SMS fallback)")
     script_demo_mix(session, provider, ids)
-    call_until_settled(session, provider, settings, clock, ids, LocalRateLimiter(20.0), echo=click.echo)
-    sms_until_settled(session, provider, settings, clock, ids, echo=click.echo)
+    settle(session, provider, settings, clock, ids, LocalRateLimiter(20.0), echo=click.echo)
 
 
 def _outcomes(session: Session, drawn: Any, ids: list[int]) -> None:
@@ -135,6 +137,7 @@ def _outcomes(session: Session, drawn: Any, ids: list[int]) -> None:
 def _rectifications(session: Session, settings: Settings, provider: Any, clock: Any) -> None:
     from callback.halls import get_hall
     from callback.rectification import case_summary, give_feedback, list_cases, rectify, run_deadlines
+    from callback.report import pad
 
     _heading("5. 整改：3 个工作日内反馈 (rectification, 篇2 五)")
     tz = ZoneInfo(settings.timezone)
@@ -154,7 +157,8 @@ def _rectifications(session: Session, settings: Settings, provider: Any, clock: 
         click.echo(f"到期提醒 {len(run.reminded)} 件，超期督办 {len(run.escalated)} 件")
     for case in list_cases(session, hall.id, clock.now()):
         row = case_summary(case, clock.now(), tz)
-        click.echo(f"  #{row['id']:<4} {row['window']:<10} {row['state_label']:<6} 期限 {row['due_at'][:16]}  "
+        due = row["due_at"][:16].replace("T", " ")
+        click.echo(f"  #{row['id']:<4} {pad(row['window'], 16)}{pad(row['state_label'], 8)}期限 {due}  "
                    f"原因：{'、'.join(row['reason_labels'])}  {'【超期反馈】' if row.get('deadline') == 'late' else ''}")
 
 
@@ -165,3 +169,30 @@ def _report(session: Session, settings: Settings, now: datetime) -> None:
 
     _heading(f"6. 周通报 {DEMO_WEEK} (weekly results per window, DESIGN §3)")
     print_report(weekly_report(session, get_hall(session, settings.default_hall), DEMO_WEEK, now))
+
+
+def excluded_line(excluded: dict[str, int]) -> str:
+    """The draw's exclusions in words, every reason with its count (the labels of `callback draw`)."""
+    from callback.cli_draw import REASON_LABELS
+    from callback.draw import EXCLUSION_REASONS
+
+    return "，".join(f"{REASON_LABELS[r]} {excluded.get(r, 0)} 件" for r in EXCLUSION_REASONS)
+
+
+def _next_steps(settings: Settings, own_database: bool) -> None:
+    """Where the week is kept and what to try next. The commands read DATABASE_URL: the demo's own file has to
+    be named for them (the URL is printed with any password hidden)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    _heading("演示结束：接下来可以试试 (what to try next)")
+    if own_database:
+        click.echo(f"本次演示的数据库：{url.database}")
+        click.echo("先在同一个终端里指向它：")
+        click.echo(f"  export DATABASE_URL={settings.database_url}")
+    else:
+        click.echo(f"本次演示写入了 DATABASE_URL 指向的数据库：{url.render_as_string(hide_password=True)}")
+    click.echo(f"  callback callbacks --week {DEMO_WEEK}                     # 每条回访的状态、答案和通话记录")
+    click.echo(f"  callback report --week {DEMO_WEEK} --xlsx out.xlsx        # 周通报导出为 Excel")
+    click.echo("  callback rectifications                                 # 整改案件及期限")
+    click.echo("  callback call-me                                        # 您来扮演市民接一次回访电话")

@@ -6,7 +6,7 @@ import getpass
 import hashlib
 import secrets
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,13 +17,13 @@ from callback.cli import echo_json, fail, main, pass_settings
 from callback.config import Settings
 from callback.db import session_factory
 from callback.models import Callback, Case, Contact, Hall
-from ivr.dialer import STALE_AFTER, DialResult, dial_callback, due_callback_ids, reconcile_stale_calls
+from ivr.dialer import DialResult, dial_callback, due_callback_ids
 from ivr.provider import wait_until_idle
-from ivr.ratelimit import LocalRateLimiter, RateLimiter, get_limiter
+from ivr.ratelimit import LocalRateLimiter, get_limiter
 
 SIMULATED_CPS = 20.0
-BEAT_INTERVAL = timedelta(minutes=1)
 DEMO_PHONE = "+8613800138000"
+SCRATCH_HALL, SCRATCH_HALL_NAME = "CALLME", "体验大厅"  # call-me's own hall, created on demand
 
 
 def _now() -> datetime:
@@ -84,10 +84,10 @@ def serve(host: str, port: int, production: bool) -> None:
 
 
 @main.command("dial")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出 [machine-readable]")
 @pass_settings
 def dial(settings: Settings, as_json: bool) -> None:
-    """拨打所有已到期的回访（与 worker 定时任务相同）— place every call that is due now."""
+    """拨打所有已到期的回访（与 worker 定时任务相同）[place every call that is due now]。"""
     from ivr.provider import get_provider
 
     provider = get_provider(settings)
@@ -113,10 +113,11 @@ _RESULT_LABELS = {
 
 
 @main.command("callbacks")
-@click.option("--week", help="ISO week, e.g. 2026-W45 (default: this week)")
-@click.option("--hall", "hall_code", help="hall code (default: DEFAULT_HALL)")
-@click.option("--transcript/--no-transcript", default=True, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--week", help="要查看的 ISO 周，例如 2026-W48（默认本周）[ISO week]")
+@click.option("--hall", "hall_code", help="中心代码（默认 DEFAULT_HALL）[hall code]")
+@click.option("--transcript/--no-transcript", default=True, show_default=True,
+              help="是否显示每条回访的通话记录（查看记入审计）[show transcripts]")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（号码始终打码）[machine-readable]")
 @pass_settings
 def callbacks(settings: Settings, week: str | None, hall_code: str | None, transcript: bool, as_json: bool) -> None:
     """查看某周回访：状态、呼叫、答案、通话记录（号码脱敏；查看通话记录记入审计）。"""
@@ -166,20 +167,24 @@ def _print_table(session: Session, rows: list[Callback], week: str) -> None:
 
 
 @main.command("run-week")
-@click.option("--week", help="ISO week to draw (default: this week)")
-@click.option("--hall", "hall_code", help="hall code (default: DEFAULT_HALL)")
-@click.option("--size", default=20, show_default=True, type=int, help="sample size (篇2 三(一): 20 a week)")
-@click.option("--seed", help="draw seed (reproduce a draw)")
-@click.option("--simulate", is_flag=True, help="simulator + local web server + fast clock: retries in seconds")
-@click.option("--cps", type=float, help=f"calls per second (default: CALLS_PER_SECOND; {SIMULATED_CPS:g} simulated)")
+@click.option("--week", help="要抽取的 ISO 周，例如 2026-W48（默认本周）；往周在该周的日子里重放 [ISO week]")
+@click.option("--hall", "hall_code", help="中心代码（默认 DEFAULT_HALL）[hall code]")
+@click.option("--size", default=20, show_default=True, type=int, help="抽取人数（篇2 三(一)：每周 20 人）[sample size]")
+@click.option("--seed", help="抽样种子，用于复现某次抽样 [draw seed]")
+@click.option("--simulate", is_flag=True,
+              help="用本机模拟器跑完整的一周：本地 Web 服务、快进时钟、重拨、短信、二次回访 [simulator, fast clock]")
+@click.option("--cps", type=float,
+              help=f"每秒呼叫数（默认 CALLS_PER_SECOND；模拟时 {SIMULATED_CPS:g}）[calls per second]")
 @click.option("--mix/--hashed-citizens", default=True, show_default=True,
-              help="simulated citizens not scripted in SIMULATOR_CITIZENS get a varied demo mix of behaviours")
-@click.option("--json", "as_json", is_flag=True)
+              help="未在 SIMULATOR_CITIZENS 中设定的模拟市民采用演示组合（各种情况都有）；--hashed-citizens "
+                   "则按号码决定 [demo mix of behaviours]")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（号码始终打码）[machine-readable]")
 @pass_settings
 def run_week(settings: Settings, week: str | None, hall_code: str | None, size: int, seed: str | None,
              simulate: bool, cps: float | None, mix: bool, as_json: bool) -> None:
-    """抽取本周样本并外呼：--simulate 用模拟器端到端跑完（含重拨）；否则用配置的电话服务拨出已到期的回访，
-    重拨由 worker 在呼叫时段内完成。"""
+    """抽取一周样本并外呼。--simulate：用模拟器端到端跑完这一周（重拨、转短信及市民回复、已安排的二次回访；
+    往周按该周的日期重放）；否则用配置的电话服务拨出已到期的回访，重拨由 worker 在呼叫时段内完成
+    [draw the week and call]。"""
     if simulate:
         _simulate_week(settings, week, hall_code, size, seed, cps or SIMULATED_CPS, mix, as_json)
     else:
@@ -206,78 +211,45 @@ def _simulate_week(settings: Settings, week: str | None, hall_code: str | None, 
     from callback.app import create_app
     from ivr.localserver import LocalServer, SimClock
     from ivr.simulator import SimulatorProvider
+    from ivr.simweek import replay_past_week, script_demo_mix, settle, waiting_revisits
 
     app = create_app({**asdict(settings), "telephony": "simulator"})
     clock = SimClock()
     app.config["CLOCK"] = clock
+    echo = None if as_json else click.echo
     with LocalServer(app) as server, session_factory(settings.database_url)() as session:
         settings = server.settings
         provider = SimulatorProvider.from_settings(settings, start_delay=0.05)
         drawn = _draw(session, settings, hall_code, week, size, seed, clock.now())
         ids = [s.callback_id for s in drawn.sample]
+        hall = session.get(Hall, drawn.draw.hall_id)
+        start = replay_past_week(session, settings, hall, drawn.draw.week, ids, clock.now())
+        if start is not None:
+            clock = SimClock(start)
+            app.config["CLOCK"] = clock
+        revisits = waiting_revisits(session, hall.id)
         if mix:
-            script_demo_mix(session, provider, ids)
-        if not as_json:
-            click.echo(f"{drawn.draw.week} 抽取 {len(ids)} 人（候选 {drawn.draw.candidates}，种子 {drawn.draw.seed}）")
-        rounds = call_until_settled(session, provider, settings, clock, ids, LocalRateLimiter(cps),
-                                    echo=None if as_json else click.echo)
-        print_week_outcomes(session, drawn, ids, rounds, as_json)
+            script_demo_mix(session, provider, ids + revisits)
+        if echo:
+            echo(f"{drawn.draw.week} 抽取 {len(ids)} 人（候选 {drawn.draw.candidates}，种子 {drawn.draw.seed}）")
+            if start is not None:
+                echo(f"按往周重放：模拟时钟从 {start.astimezone(ZoneInfo(settings.timezone)):%Y-%m-%d %H:%M} 开始")
+        rounds = settle(session, provider, settings, clock, ids, LocalRateLimiter(cps), echo=echo)
+        if revisits:
+            if echo:
+                echo(f"二次回访 {len(revisits)} 人")
+            rounds += settle(session, provider, settings, clock, revisits, LocalRateLimiter(cps), echo=echo)
+        print_week_outcomes(session, drawn, ids, rounds, as_json, revisits=revisits)
 
 
-def demo_mix() -> list[Any]:
-    """Twenty citizens who between them do everything the survey must cope with (cycled over the sample)."""
-    from ivr.simulator import citizens as c
-
-    return [
-        c.answers_all("1111111"), c.answers_all("1121111"), c.hangs_up_after(4, keys="1112"), c.no_answer(times=1),
-        c.wrong_keys_then_valid("1111111"), c.answers_all("1111121"),
-        c.busy(sms_replies=["1121", "11 排队时间有点长"]), c.voicemail(sms_replies=["满意"]), c.opt_out(),
-        c.speaks("窗口人员态度不好，让我来回跑了三趟", keys="1332111"), c.silent(), c.no_answer(),
-        c.answers_all("1112111"), c.hangs_up_after(2), c.busy(times=1), c.answers_all("1111131"),
-        c.provider_error(times=1), c.answers_all("1211111"), c.answers_all("1111111"), c.replies_by_sms("111111"),
-    ]
-
-
-def script_demo_mix(session: Session, provider: Any, ids: list[int]) -> None:
-    """Script the demo mix for sampled numbers that SIMULATOR_CITIZENS does not already script."""
-    contacts = [session.get(Contact, session.get(Callback, cid).contact_id) for cid in ids]
-    contacts = [c for c in contacts if provider.registry.scripted(c.phone) is None]
-    pool = demo_mix() * (len(contacts) // len(demo_mix()) + 1)
-    # a landline cannot answer by SMS: it takes the first behaviour that needs no SMS, a mobile the next in line
-    for contact in sorted(contacts, key=lambda c: c.kind == "mobile"):
-        pick = 0 if contact.kind == "mobile" else next(i for i, c in enumerate(pool) if not c.sms_replies)
-        provider.script(contact.phone, pool.pop(pick))
-
-
-def call_until_settled(session: Session, provider: Any, settings: Settings, clock: Any, ids: list[int],
-                       limiter: RateLimiter, echo: Any = None, max_rounds: int = 12) -> int:
-    """Dial what is due, let the calls finish, jump the clock to the next retry; until nothing is left to dial."""
-    from ivr.overview import week_callbacks
-
-    for round_no in range(1, max_rounds + 1):
-        due = sorted(set(due_callback_ids(session, clock.now())) & set(ids))
-        results = [dial_callback(session, cid, provider, settings, clock.now(), limiter=limiter) for cid in due]
-        provider.wait_idle(600)
-        if echo and results:
-            echo(f"第 {round_no} 轮 {clock.now().astimezone(ZoneInfo(settings.timezone)):%m-%d %H:%M}："
-                 f"拨出 {sum(r.result == 'placed' for r in results)} 通")
-        session.expire_all()
-        rows = week_callbacks(session, None, ids=ids)
-        if any(c.state in ("calling", "in_survey") for c in rows):  # a final status that never came
-            clock.advance_to(clock.now() + STALE_AFTER + timedelta(minutes=1))
-            reconcile_stale_calls(session, provider, settings, clock.now())
-        waiting = [c.next_action_at for c in rows if c.state == "drawn" and c.next_action_at is not None]
-        if not waiting:
-            return round_no
-        clock.advance_to(min(waiting) + BEAT_INTERVAL)  # as the next beat tick would find them
-    return max_rounds
-
-
-def print_week_outcomes(session: Session, drawn: Any, ids: list[int], rounds: int, as_json: bool) -> None:
+def print_week_outcomes(session: Session, drawn: Any, ids: list[int], rounds: int, as_json: bool,
+                        revisits: list[int] | None = None) -> None:
+    """The week's outcome table and one transcript (its view audited); the 二次回访 dialed with it, if any."""
     from ivr.overview import audit_transcript_views, describe, summary, week_callbacks
     from ivr.transcript import as_dicts, render_text
 
     rows = week_callbacks(session, drawn.draw.week, ids=ids)
+    again = week_callbacks(session, None, ids=revisits) if revisits else []
     sample = _sample_for_transcript(rows)
     if sample is not None:
         audit_transcript_views(session, [sample], _actor(), via="cli run-week")
@@ -285,9 +257,12 @@ def print_week_outcomes(session: Session, drawn: Any, ids: list[int], rounds: in
     if as_json:
         echo_json({"draw": drawn.to_json(), "rounds": rounds, "summary": summary(rows),
                    "callbacks": [describe(session, c, transcript=False) for c in rows],
+                   "revisits": [describe(session, c, transcript=False) for c in again],
                    "sample_transcript": as_dicts(session, sample.id) if sample else []})
         return
     _print_table(session, rows, drawn.draw.week)
+    if again:
+        _print_table(session, again, "二次回访")
     if sample is not None:
         click.echo(f"\n示例通话记录（回访#{sample.id}，{describe(session, sample, False)['phone']}）：")
         click.echo(render_text(session, sample.id))
@@ -325,11 +300,15 @@ def _live_week(settings: Settings, week: str | None, hall_code: str | None, size
 
 
 @main.command("call-me")
-@click.option("--callback", "callback_id", type=int, help="play the citizen of this drawn callback")
-@click.option("--phone", default=DEMO_PHONE, show_default=True, help="the demo citizen's (pretend) number")
+@click.option("--callback", "callback_id", type=int,
+              help="扮演这条待拨打回访的市民 [play the citizen of this drawn callback]")
+@click.option("--phone", default=DEMO_PHONE, show_default=True, help="演示用的（虚构）号码 [the pretend number]")
+@click.option("--hall", "hall_code",
+              help=f"演示数据记入哪个中心（默认体验大厅 {SCRATCH_HALL}，不影响正式统计）[hall for the demo case]")
 @pass_settings
-def call_me(settings: Settings, callback_id: int | None, phone: str) -> None:
-    """亲自扮演市民：模拟器向本终端"来电"，您按键作答（不拨打真实号码）。"""
+def call_me(settings: Settings, callback_id: int | None, phone: str, hall_code: str | None) -> None:
+    """亲自扮演市民：模拟器向本终端"来电"，您按键作答（不拨打真实号码）。演示办件、回访和整改记入体验大厅
+    （CALLME），不改变任何中心的统计 [you play the citizen; nothing goes into a real hall unless --hall]。"""
     from callback.app import create_app
     from ivr.localserver import LocalServer, SimClock
     from ivr.overview import describe
@@ -340,11 +319,14 @@ def call_me(settings: Settings, callback_id: int | None, phone: str) -> None:
     app = create_app({**asdict(settings), "telephony": "simulator"})
     with LocalServer(app) as server, session_factory(settings.database_url)() as session:
         settings = server.settings
-        callback = _callback_to_play(session, settings, callback_id, phone)
+        callback = _callback_to_play(session, settings, callback_id, phone, hall_code)
         clock = SimClock(next_call_moment(session, settings, max(_now(), callback.next_action_at or _now())))
         app.config["CLOCK"] = clock
         provider = SimulatorProvider.from_settings(settings, start_delay=0.05)
         provider.attach_agent(session.get(Contact, callback.contact_id).phone, TerminalAgent)
+        if callback_id is None:
+            hall = session.get(Hall, callback.hall_id)
+            click.echo(f"演示记录记入「{hall.name}」（{hall.code}），其他中心的统计不受影响")
         click.echo("电话响了……（模拟呼叫，不会拨打真实号码）")
         result = dial_callback(session, callback.id, provider, settings, clock.now(), limiter=LocalRateLimiter(0))
         if result.result != "placed":
@@ -356,22 +338,24 @@ def call_me(settings: Settings, callback_id: int | None, phone: str) -> None:
                    "，".join(f"{a['label']}={a['meaning']}" for a in info["answers"].values()))
 
 
-def _callback_to_play(session: Session, settings: Settings, callback_id: int | None, phone: str) -> Callback:
+def _callback_to_play(session: Session, settings: Settings, callback_id: int | None, phone: str,
+                      hall_code: str | None) -> Callback:
     if callback_id is not None:
         callback = session.get(Callback, callback_id)
         if callback is None or callback.state != "drawn":
             fail(f"回访#{callback_id} 不存在或不在待呼叫状态")
         return callback
-    return _demo_callback(session, settings, phone)
+    return _demo_callback(session, settings, phone, hall_code)
 
 
-def _demo_callback(session: Session, settings: Settings, phone: str) -> Callback:
-    """A one-off demo case and callback for the person at the terminal (marked DEMO-CALLME in the ledger)."""
+def _demo_callback(session: Session, settings: Settings, phone: str, hall_code: str | None) -> Callback:
+    """A one-off demo case and callback for the person at the terminal (marked DEMO-CALLME in the ledger), in the
+    scratch hall unless ``--hall`` names one: a real hall's week and report never see it."""
     from callback.draw import week_of
     from callback.halls import ensure_hall
     from callback.models import Window
 
-    hall = ensure_hall(session, settings.default_hall, "示范政务服务中心")
+    hall = ensure_hall(session, hall_code or SCRATCH_HALL, None if hall_code else SCRATCH_HALL_NAME)
     window = session.query(Window).filter_by(hall_id=hall.id, name="演示窗口").one_or_none()
     if window is None:
         window = Window(hall_id=hall.id, name="演示窗口")
@@ -384,7 +368,7 @@ def _demo_callback(session: Session, settings: Settings, phone: str) -> Callback
         fail("该号码已退订，不能再呼叫；请用 --phone 换一个号码")
     session.flush()
     now = _now()
-    case_no = f"DEMO-CALLME-{now:%Y%m%d%H%M%S}"
+    case_no = f"DEMO-CALLME-{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
     case = Case(hall_id=hall.id, case_no=case_no, window_id=window.id, contact_id=contact.id,
                 item_name="个体工商户设立登记", item_kind="即办件", phone_raw=phone, accepted_at=now,
                 row_hash=hashlib.sha256(case_no.encode()).hexdigest())

@@ -298,7 +298,7 @@ _HANDLERS = {"consent": _on_consent, "item": _on_item, "suggestion": _on_suggest
 
 
 def _record_answer(ctx: _Ctx, item: Item, answer: KeyAnswer) -> None:
-    save_answer(ctx.session, ctx.callback, answer, channel="voice")
+    save_answer(ctx.session, ctx.callback, answer, channel="voice", now=ctx.now)
     text, data = key_event(item, answer)
     ctx.log("key", text, **data)
     if answer.alert and ctx.fresh:
@@ -317,14 +317,16 @@ def answer_value(answer: KeyAnswer) -> str:
     return (answer.rating or answer.yes_no).value  # type: ignore[union-attr]
 
 
-def save_answer(session: Session, callback: Callback, answer: KeyAnswer, channel: str) -> None:
-    """Store (or overwrite) one item's answer at once, so a later hang-up keeps it: one upsert, no read first."""
+def save_answer(session: Session, callback: Callback, answer: KeyAnswer, channel: str,
+                now: datetime | None = None) -> None:
+    """Store (or overwrite) one item's answer at once, so a later hang-up keeps it: one upsert, no read first.
+    ``now`` is the request's clock (a simulated week's), else the wall clock."""
     value = answer_value(answer)
+    now = now or utcnow()
     insert = dialect_insert(session)
     if insert is None:
-        _save_answer_orm(session, callback, answer.item, value, answer.key, channel)
+        _save_answer_orm(session, callback, answer.item, value, answer.key, channel, now)
         return
-    now = utcnow()
     statement = insert(Answer.__table__).values(
         hall_id=callback.hall_id, callback_id=callback.id, item=answer.item, value=value, key=answer.key,
         channel=channel, created_at=now, updated_at=now,
@@ -335,12 +337,13 @@ def save_answer(session: Session, callback: Callback, answer: KeyAnswer, channel
     ))
 
 
-def _save_answer_orm(session: Session, callback: Callback, item: str, value: str, key: str, channel: str) -> None:
+def _save_answer_orm(session: Session, callback: Callback, item: str, value: str, key: str, channel: str,
+                     now: datetime) -> None:
     row = session.scalar(select(Answer).where(Answer.callback_id == callback.id, Answer.item == item))
     if row is None:
-        row = Answer(hall_id=callback.hall_id, callback_id=callback.id, item=item, channel=channel)
+        row = Answer(hall_id=callback.hall_id, callback_id=callback.id, item=item, channel=channel, created_at=now)
         session.add(row)
-    row.value, row.key, row.channel = value, key, channel
+    row.value, row.key, row.channel, row.updated_at = value, key, channel, now
     session.flush()
 
 

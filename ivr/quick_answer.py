@@ -47,7 +47,7 @@ WITH cb AS (
     RETURNING id
 ), answer AS (
     INSERT INTO answers (hall_id, callback_id, item, value, key, channel, created_at, updated_at)
-    SELECT cb.hall_id, cb.id, %(item)s, %(value)s, %(key)s, 'voice', %(received_at)s, %(received_at)s FROM cb, receipt
+    SELECT cb.hall_id, cb.id, %(item)s, %(value)s, %(key)s, 'voice', %(at)s, %(at)s FROM cb, receipt
     ON CONFLICT (callback_id, item) DO UPDATE
         SET value = excluded.value, key = excluded.key, channel = excluded.channel, updated_at = excluded.updated_at
     RETURNING id

@@ -27,10 +27,10 @@ RESULT_LABELS = {
 
 
 @main.command("sms")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出 [machine-readable]")
 @pass_settings
 def sms(settings: Settings, as_json: bool) -> None:
-    """发送到期的短信回访和提醒，结束超时的短信回访（与 worker 定时任务相同）— everything SMS that is due now."""
+    """发送到期的短信回访和提醒，结束超时的短信回访（与 worker 定时任务相同）[everything SMS that is due now]。"""
     from ivr.provider import get_provider
 
     provider = get_provider(settings)
@@ -46,10 +46,10 @@ def sms(settings: Settings, as_json: bool) -> None:
 
 
 @main.command("sms-status")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出 [machine-readable]")
 @pass_settings
 def sms_status(settings: Settings, as_json: bool) -> None:
-    """列出进行中的短信回访（号码已脱敏）— the SMS surveys still open."""
+    """列出进行中的短信回访（号码已脱敏）[the SMS surveys still open]。"""
     with session_factory(settings.database_url)() as session:
         rows = [_describe(session, c, settings) for c in _open(session)]
     if as_json:

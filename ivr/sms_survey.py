@@ -722,7 +722,7 @@ def _save(ctx: _Inbound, reading: SmsReply, items: Sequence[Item]) -> None:
     cb = ctx.callback
     answers = reply_answers(reading, items)
     for answer in answers.values():
-        save_answer(ctx.session, cb, answer, channel="sms")
+        save_answer(ctx.session, cb, answer, channel="sms", now=ctx.now)
     summary = "；".join(f"{_label(code)}：{a.label}" for code, a in answers.items())
     _log(ctx.session, cb, "note", f"短信答复 {summary}", ctx.now, keys="".join(reading.keys) or None,
          overall=reading.overall.value if reading.overall else None)

@@ -138,8 +138,8 @@ class SmsNetwork:
         if message.status in ERROR_CODES:
             params["ErrorCode"] = ERROR_CODES[message.status]
         reply = webhooks.send(url, params)
-        if reply is None or reply.status >= 400:
-            log.warning("SMS status callback for %s failed", message.sid)
+        if reply is not None and reply.status >= 400:  # an unreachable server was logged by `send`
+            log.info("模拟器：短信状态回调被拒绝（HTTP %s）", reply.status)
 
     # -- the citizen's replies ------------------------------------------------------------------------------
     def _reply_turn(self, webhooks: Webhooks, received: SmsMessage) -> None:
@@ -166,7 +166,8 @@ class SmsNetwork:
             )
             reply = webhooks.send(self.inbound_url, self._inbound_params(message))
             if reply is None or not 200 <= reply.status < 300:
-                log.warning("inbound SMS webhook answered %s", getattr(reply, "status", "nothing"))
+                if reply is not None:
+                    log.info("模拟器：短信上行回调被拒绝（HTTP %s）", reply.status)
                 return []
             return self._answer_twiml(webhooks, reply.text, phone, to)
         finally:
@@ -202,11 +203,11 @@ class SmsNetwork:
         try:
             root = ET.fromstring(text.encode("utf-8"))
         except ET.ParseError:
-            log.warning("inbound SMS webhook answered something that is not TwiML")
+            log.info("模拟器：短信上行回调的应答不是 TwiML")
             return []
         problems = check_twiml(text, kind="messaging")
         if problems:
-            log.warning("inbound SMS webhook answered TwiML with problems: %s", "; ".join(problems))
+            log.info("模拟器：短信上行回调的 TwiML 有问题：%s", "; ".join(problems))
             return []
         sent = []
         for element in root.iter("Message"):

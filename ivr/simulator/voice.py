@@ -215,7 +215,7 @@ class CallRun:
         try:
             self._progress()
         except Exception as exc:  # a bug here must not leave the call "in progress" for ever
-            log.exception("simulated call %s crashed", self.call.sid)
+            log.exception("模拟器：模拟通话 %s 出错（程序缺陷，请报告）", self.call.sid)
             self.note("error", f"simulator error: {type(exc).__name__}")
             if not self.call.final:
                 self._finish("failed" if self.answered_at is None else "completed")

@@ -57,8 +57,10 @@ class Webhooks:
             response = self.session.request(
                 method, url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
             )
-        except requests.RequestException as exc:
-            log.warning("webhook %s unreachable: %s", urlsplit(url).path, type(exc).__name__)
+        except requests.RequestException:
+            # Usual when no server runs (e.g. `callback feedback` from the shell): one quiet line, never on the
+            # user's terminal unless logging is set to DEBUG.
+            log.debug("模拟器：回调 %s 未送达（服务未运行或无响应）", urlsplit(url).path)
             return None
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return Reply(response.status_code, response.text, content_type)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import click
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -15,7 +20,8 @@ from sqlalchemy.orm import Session
 from callback.app import create_app
 from callback.cli import main
 from callback.draw import week_of
-from callback.models import AuditEvent, Callback, Contact
+from callback.models import AuditEvent, Callback, Contact, Hall, Window
+from callback.models.rectification import Rectification
 from ivr.localserver import LocalServer
 from ivr.simulator import citizens
 from ivr.simulator.citizens import CitizenRegistry
@@ -66,7 +72,9 @@ def test_run_week_simulated_calls_everyone_and_reports(db: Session, env: dict[st
     assert report["summary"] == {"answered": 2, "partial": 1, "not_surveyed": 0, "unreached": 2, "opted_out": 1,
                                  "pending": 0}
     by_phone = {c["phone"]: c for c in report["callbacks"]}
-    assert by_phone["137****0004"]["state"] == "sms" and by_phone["137****0004"]["attempts_used"] == 3
+    # three calls unanswered → the survey by SMS, never answered → unreachable when it expires
+    assert by_phone["137****0004"]["state"] == "unreachable" and by_phone["137****0004"]["attempts_used"] == 3
+    assert by_phone["137****0004"]["channel"] == "sms"
     assert by_phone["0536****0006"]["state"] == "unreachable"
     assert any(e["kind"] == "key" for e in report["sample_transcript"])
     for phone in PHONES:
@@ -128,3 +136,79 @@ def test_call_me_lets_a_person_answer_at_the_terminal(db: Session, env: dict[str
     callback = db.scalar(select(Callback).order_by(Callback.id.desc()))
     assert callback.suggestion == "态度很好" and callback.flags.get("demo") is True
     assert "+8613911112222" not in result.output
+
+
+def weekly_report(week: str) -> dict:
+    result = CliRunner().invoke(main, ["report", "--week", week, "--json"])
+    assert result.exit_code == 0, result.output
+    return {k: v for k, v in json.loads(result.output).items() if k != "generated_at"}
+
+
+def test_call_me_plays_in_its_scratch_hall_and_leaves_the_real_hall_untouched(db: Session, env: dict[str, str]) -> None:
+    week = ledger(db, env)
+    assert CliRunner().invoke(main, ["run-week", "--simulate", "--week", week, "--json"]).exit_code == 0
+    before = weekly_report(week)
+    keys = "\n".join(["1", "2", "1", "1", "1", "1", "3", "态度不好", "态度不好"]) + "\n"  # → a rectification case
+    result = CliRunner().invoke(main, ["call-me", "--phone", "+8613911113333"], input=keys)
+    assert result.exit_code == 0, result.output
+    assert "体验大厅" in result.output and "总体评价=不满意" in result.output
+    assert weekly_report(week) == before
+    db.expire_all()
+    scratch = db.scalar(select(Hall).where(Hall.code == "CALLME"))
+    assert scratch is not None and scratch.name == "体验大厅"
+    played = db.scalar(select(Callback).order_by(Callback.id.desc()))
+    assert played.hall_id == scratch.id and played.flags.get("demo") is True
+    case = db.scalar(select(Rectification).where(Rectification.callback_id == played.id))
+    assert case is not None and case.hall_id == scratch.id
+    real = db.scalar(select(Hall).where(Hall.code == "DEMO"))
+    assert db.scalar(select(Window).where(Window.hall_id == real.id, Window.name == "演示窗口")) is None
+
+
+def test_call_me_into_a_named_hall_only_when_asked(db: Session, env: dict[str, str]) -> None:
+    keys = "\n".join(["1"] * 7 + ["", ""]) + "\n"
+    result = CliRunner().invoke(main, ["call-me", "--phone", "+8613911114444", "--hall", "WF09"], input=keys)
+    assert result.exit_code == 0, result.output
+    played = db.scalar(select(Callback).order_by(Callback.id.desc()))
+    assert db.get(Hall, played.hall_id).code == "WF09"
+
+
+def test_sms_feedback_with_no_server_running_prints_no_english_error(
+    db: Session, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    week = ledger(db, env)
+    assert CliRunner().invoke(main, ["run-week", "--simulate", "--week", week, "--json"]).exit_code == 0
+    db.expire_all()
+    case = db.scalars(select(Rectification).order_by(Rectification.id)).first()
+    assert CliRunner().invoke(main, ["rectify", str(case.id), "--action", "已培训"]).exit_code == 0
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    monkeypatch.setenv("PUBLIC_BASE_URL", f"http://127.0.0.1:{dead}")
+    monkeypatch.setenv("SMS_HOURS", "00:00-24:00")
+    caplog.set_level(logging.DEBUG, logger="ivr.simulator")
+    capfd.readouterr()
+    result = CliRunner().invoke(main, ["feedback", str(case.id), "--text", "已整改，感谢监督"])
+    for thread in threading.enumerate():  # the simulated network posts its status callbacks in the background
+        if thread.name == "ivr-simulator":
+            thread.join(20)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("已反馈（短信）")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    records = [r for r in caplog.records if r.name.startswith("ivr.simulator")]
+    assert records, "the undelivered status callback leaves one quiet line in the log"
+    # what Python prints on the terminal when logging is not set up: WARNING and above
+    assert all(r.levelno < logging.WARNING for r in records)
+    assert all(re.search(r"[\u4e00-\u9fff]", r.getMessage()) for r in records)
+    assert not any(re.search(r"Error|unreachable|failed", r.getMessage()) for r in records)
+
+
+@pytest.mark.parametrize("command", ["run-week", "callbacks", "call-me", "dial", "sms", "sms-status"])
+def test_help_texts_are_chinese_first(command: str) -> None:
+    cmd = main.commands[command]
+    assert re.match(r"[\u4e00-\u9fff]", cmd.help or ""), cmd.help
+    for option in cmd.params:
+        if isinstance(option, click.Option):
+            assert re.match(r"[\u4e00-\u9fff]", option.help or ""), (command, option.opts, option.help)
+    assert CliRunner().invoke(main, [command, "--help"]).exit_code == 0

@@ -918,3 +918,27 @@ def test_sms_outbox_is_shared_through_the_state_dir(provider: SimulatorProvider,
     other = SimulatorProvider(auth_token=TOKEN, state_dir=provider.state_dir)
     assert [(m.sid, m.body, m.status) for m in other.messages()] == [(sid, "第一条", "delivered")]
     assert other.outbox == []  # in-memory outbox is per provider object
+
+
+def test_nothing_to_deliver_to_is_one_quiet_chinese_log_line(tmp_path: Path, caplog, capfd) -> None:  # noqa: ANN001
+    """No server runs (e.g. `callback feedback` from a shell): the simulator must not put English errors on the
+    user's terminal. Python prints a record there when logging is not set up and it is WARNING or above."""
+    import logging
+    import re
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    caplog.set_level(logging.DEBUG, logger="ivr.simulator")
+    provider = SimulatorProvider(auth_token=TOKEN, public_base_url=dead, state_dir=tmp_path / "sim", start_delay=0)
+    provider.script(PHONE, citizens.answers_all(sms_replies=["111111"]))
+    provider.send_sms(SmsRequest(PHONE, OURS, "您好", dead + "/sms/status"))
+    provider.place_call(CallRequest(to=PHONE, from_=OURS, url=dead + "/voice", status_callback=dead + "/status"))
+    assert provider.wait_idle(20)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    records = [r for r in caplog.records if r.name.startswith("ivr.simulator")]
+    assert records and all(r.levelno < logging.WARNING for r in records)
+    assert all(re.search(r"[\u4e00-\u9fff]", r.getMessage()) for r in records)
+    assert not any(re.search(r"Error|unreachable|failed", r.getMessage()) for r in records)
