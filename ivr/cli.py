@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import secrets
 from dataclasses import asdict
@@ -31,10 +30,13 @@ def _now() -> datetime:
 
 
 def _actor() -> str:
+    """The audit actor: $CALLBACK_ACTOR and the OS account (callback.cli.resolve_actor)."""
+    from callback.cli import resolve_actor
+
     try:
-        return f"cli:{getpass.getuser()}"
-    except OSError:
-        return "cli"
+        return resolve_actor()
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def _week(settings: Settings, week: str | None, now: datetime) -> str:
