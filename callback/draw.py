@@ -65,8 +65,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from callback.config import Settings
-from callback.ledger.values import mask_phone, normalise_phone
+from callback.ledger.values import normalise_phone
 from callback.models import Attempt, AuditEvent, Callback, Case, Contact, Draw, Hall, Message, Window
+from survey.privacy import mask_phone
 
 DIALABLE_KINDS = ("mobile", "landline")
 EXCLUSION_REASONS = ("no_dialable_number", "opted_out", "deny_listed", "already_drawn", "contacted_recently")

@@ -11,7 +11,6 @@ transaction). Every transition writes a `RectificationEvent` (who, when, what).
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from callback.models.rectification import (
     RectificationEvent,
 )
 from survey.complaints import ComplaintFlags, complaint_signals
+from survey.privacy import mask_text
 from survey.questionnaire import (
     COMPLAINT,
     INTEGRITY,
@@ -205,33 +205,15 @@ def callback_rating(session: Session, callback: Callback) -> Rating | None:
     return overall_rating(stored_answers(session, callback))
 
 
-_PHONEISH = re.compile(r"\+?\d[\d\- ]{5,}\d")
-
-
-def _mask_digits(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    if len(digits) < 7:
-        return match.group(0)
-    return f"{digits[:3]}****{digits[-4:]}"
-
-
-def scrub(text: str | None, names: Sequence[str] = ()) -> str:
-    """Text safe for a case excerpt: digit runs that could be phone numbers masked (138****5678), and the
-    applicant's name replaced by its first character and asterisks."""
-    out = _PHONEISH.sub(_mask_digits, text or "")
-    for name in names:
-        if name and len(name) >= 2:
-            out = out.replace(name, name[0] + "*" * (len(name) - 1))
-    return out
-
-
 def _applicant_names(session: Session, callback: Callback) -> list[str]:
     case = session.get(Case, callback.case_id)
     return [case.applicant] if case is not None and case.applicant else []
 
 
 def build_excerpt(session: Session, callback: Callback) -> dict[str, Any]:
-    """The answers, the suggestion and the citizen's own words from the transcript, scrubbed of personal data."""
+    """The answers, the suggestion and the citizen's own words from the transcript, with every phone, ID card and
+    bank card number and the applicant's name masked (`survey.privacy.mask_text`). The raw suggestion stays on
+    ``callbacks.suggestion`` only, behind `reveal_suggestion`."""
     names = _applicant_names(session, callback)
     given = stored_answers(session, callback)
     answers = [
@@ -246,13 +228,13 @@ def build_excerpt(session: Session, callback: Callback) -> dict[str, Any]:
         .order_by(TranscriptEvent.id)
         .limit(TRANSCRIPT_LINES)
     )
-    transcript = [{"at": e.at.isoformat(), "kind": e.kind, "text": scrub(e.text, names)} for e in events]
+    transcript = [{"at": e.at.isoformat(), "kind": e.kind, "text": mask_text(e.text, names)} for e in events]
     return {
         "channel": callback.channel,
         "week": callback.week,
         "answers": answers,
         "overall": overall.value if overall else None,
-        "suggestion": scrub(callback.suggestion, names),
+        "suggestion": mask_text(callback.suggestion, names),
         "matched": list(suggestion_flags(callback).matched),
         "transcript": transcript,
     }

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from callback.cli import echo_json, main, pass_settings
 from callback.config import Settings
 from callback.db import session_factory
-from callback.ledger.values import mask_phone
 from callback.models import Callback, Contact
 from ivr.provider import Provider, wait_until_idle
 from ivr.sms_survey import SmsResult, run_sms_due
+from survey.privacy import mask_phone
 
 RESULT_LABELS = {
     "sent": "已发送", "skipped": "无需处理", "deferred": "推迟到短信时段", "opted_out": "号码已退订",

@@ -22,8 +22,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from ivr._phones import scrub
 from ivr.provider import CallRequest, CallStatus, PlacedCall, ProviderError, Recording, SentSms, SmsRequest
+from survey.privacy import mask_text
 
 if TYPE_CHECKING:
     from callback.config import Settings
@@ -71,8 +71,8 @@ def provider_error(exc: Exception) -> ProviderError:
         message = getattr(exc, "msg", None) or getattr(exc, "title", None) or "Twilio error"
         transient = status is None or status >= 500 or status in (401, 403, 429)
         code = str(exc.code) if exc.code is not None else None
-        return ProviderError(f"HTTP {status}: {scrub(str(message))}", transient=transient, code=code)
-    return ProviderError(f"Twilio client error: {scrub(str(exc))}", transient=True)
+        return ProviderError(f"HTTP {status}: {mask_text(str(message))}", transient=transient, code=code)
+    return ProviderError(f"Twilio client error: {mask_text(str(exc))}", transient=True)
 
 
 def _mapped(fn: Callable[[], _T]) -> _T:

@@ -2,14 +2,14 @@
 
 Public API:
     normalise_phone(raw, *, area_code=None) -> Phone   E.164 + mobile/landline/invalid/missing
-    mask_phone(value) -> str                            "138****5678", "0771****4567" — safe to show and log
     parse_datetime(value) -> datetime | None            naive Asia/Shanghai wall time; ValueError on garbage
     cell_text(value) -> str                             a cell as trimmed text (case numbers, names, windows)
 
 Correctness of phone numbers comes from `phonenumbers` (region CN). It parses ~30k numbers a second, too slow
 for million-row ledgers, so the common case — one plain 11-digit mobile, perhaps with separators or a +86
 prefix — is recognised with phonenumbers' own CN mobile pattern without calling its parser (see
-tests/callback/ledger/test_values.py for the property test that both agree).
+tests/callback/ledger/test_values.py for the property test that both agree). Masking for display is
+`survey.privacy.mask_phone`; a `Phone` masks itself in ``repr`` with it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 import phonenumbers
+
+from survey.privacy import mask_phone
 
 PhoneKind = Literal["mobile", "landline", "invalid", "missing"]
 
@@ -53,7 +55,7 @@ class Phone(NamedTuple):
 
     @property
     def masked(self) -> str:
-        return mask_phone(self)
+        return mask_phone(self.e164 or self.raw)
 
     def __repr__(self) -> str:  # never leak the number into logs or tracebacks
         return f"Phone(masked={self.masked!r}, kind={self.kind!r})"
@@ -177,34 +179,6 @@ def _phonenumbers_classify(candidate: str) -> tuple[str, PhoneKind] | None:
         return None
     kind: PhoneKind = "mobile" if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE else "landline"
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), kind
-
-
-def mask_phone(value: Phone | str | None) -> str:
-    """Mask a phone number for display and logs: mobiles "138****5678", landlines "0771****4567" (area code and
-    last four digits), 400/800 numbers "400****5678". Accepts a Phone, an E.164 string or a raw cell."""
-    if isinstance(value, Phone):
-        value = value.e164 or value.raw
-    if not value:
-        return ""
-    if value.startswith("+86") and value[3:].isdigit():
-        return _mask_national(value[3:])
-    phone = normalise_phone(value)
-    if phone.e164 is not None:
-        return _mask_national(phone.e164[3:])
-    return _mask_digits(re.sub(r"\D", "", unicodedata.normalize("NFKC", value)))
-
-
-def _mask_national(national: str) -> str:
-    if national[:1] == "1" and national[1:2] != "0" or national.startswith(("400", "800")):
-        return f"{national[:3]}****{national[-4:]}"
-    area = national[:2] if national.startswith(("10", "2")) else national[:3]
-    return f"0{area}****{national[-4:]}"
-
-
-def _mask_digits(digits: str) -> str:
-    if len(digits) >= 11:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return f"****{digits[-4:]}" if len(digits) >= 8 else "****"
 
 
 # ---------------------------------------------------------------------------------------------------- dates

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
-from ivr._phones import mask
 from ivr.simulator.citizens import CitizenRegistry
 from ivr.simulator.state import StateStore
 from ivr.simulator.webhooks import Webhooks
 from ivr.twiml_spec import check_twiml
+from survey.privacy import mask_phone
 
 log = logging.getLogger("ivr.simulator")
 API_VERSION = "2010-04-01"
@@ -50,7 +50,7 @@ class SmsMessage:
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def __repr__(self) -> str:
-        return f"<SmsMessage {self.sid} {self.direction} to={mask(self.to)} status={self.status}>"
+        return f"<SmsMessage {self.sid} {self.direction} to={mask_phone(self.to)} status={self.status}>"
 
 
 def _statuses(final: str) -> list[str]:

@@ -36,11 +36,11 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ivr._phones import mask
 from ivr.simulator.agents import Agent, GatherContext, Input, RecordContext
 from ivr.simulator.state import StateStore, tone_wav
 from ivr.simulator.webhooks import Webhooks
 from ivr.twiml_spec import check_twiml
+from survey.privacy import mask_phone
 
 log = logging.getLogger("ivr.simulator")
 API_VERSION = "2010-04-01"
@@ -106,7 +106,7 @@ class SimCall:
         return cls(**values)
 
     def __repr__(self) -> str:
-        return f"<SimCall {self.sid} to={mask(self.to)} status={self.status}>"
+        return f"<SimCall {self.sid} to={mask_phone(self.to)} status={self.status}>"
 
 
 class _Navigate(Exception):

@@ -11,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from callback.ledger import values
-from callback.ledger.values import Phone, cell_text, mask_phone, normalise_phone, parse_datetime
+from callback.ledger.values import Phone, cell_text, normalise_phone, parse_datetime
 
 # ---------------------------------------------------------------------------------------------------- phones
 
@@ -153,33 +153,17 @@ def test_normalise_phone_never_raises_and_only_returns_valid_numbers(raw: object
         assert phone.e164 is None
 
 
-@pytest.mark.parametrize(
-    ("value", "masked"),
-    [
-        ("+8613812345678", "138****5678"),
-        ("13812345678", "138****5678"),
-        ("138 1234 5678", "138****5678"),
-        ("+861012345678", "010****5678"),
-        ("010-12345678", "010****5678"),
-        ("+862083123456", "020****3456"),
-        ("+867712345678", "0771****5678"),
-        ("0755-12345678", "0755****5678"),
-        ("+864001234567", "400****4567"),
-        ("0755-1234567", "075****4567"),  # invalid, still masked
-        ("12345678", "****5678"),
-        ("1234", "****"),
-        ("", ""),
-        (None, ""),
-        (Phone("+8613812345678", "mobile", "138 1234 5678"), "138****5678"),
-        (Phone(None, "invalid", "138123456789"), "138****6789"),
-    ],
-)
-def test_mask_phone(value: Phone | str | None, masked: str) -> None:
-    assert mask_phone(value) == masked
+def test_phone_masks_itself_with_survey_privacy() -> None:
+    """The rules are tested in tests/survey/test_privacy.py; a Phone uses them on its E.164 form, else its raw cell."""
+    assert Phone("+8613812345678", "mobile", "138 1234 5678").masked == "138****5678"
+    assert Phone("+867712345678", "landline", "2345678").masked == "0771****5678"
+    assert Phone(None, "invalid", "138123456789").masked == "****6789"
 
 
 @given(st.text(max_size=40))
 def test_mask_phone_never_shows_a_whole_valid_number(raw: str) -> None:
+    from survey.privacy import mask_phone
+
     phone = normalise_phone(raw)
     if phone.e164 is not None:
         assert phone.e164[3:] not in mask_phone(raw)
