@@ -31,6 +31,8 @@ from sqlalchemy.orm import Session
 from callback.models import Answer, Callback, Hall, Window
 from callback.models.rectification import Rectification
 from callback.rectification import REASON_LABELS, STATE_LABELS, deadline_status, item_answers
+from callback.spreadsheet import append_row
+from survey.privacy import mask_text
 from survey.questionnaire import ITEMS, overall_rating
 from survey.scale import Rating
 from survey.scoring import window_score
@@ -168,6 +170,8 @@ def _case_row(case: Rectification, names: dict[int, str], now: datetime, tz: Zon
         "state": case.state, "opened_at": local(case.opened_at), "due_at": local(case.due_at),
         "estimated": case.due_estimated, "feedback_at": local(case.feedback_at), "feedback_via": case.feedback_via,
         "deadline": deadline_status(case, now),
+        # what the citizen said, as the case's excerpt keeps it (masked when written), masked again for export
+        "suggestion": mask_text((case.excerpt or {}).get("suggestion")) or None,
     }
 
 
@@ -197,7 +201,8 @@ RECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pending", "未到期"),
 )
 DEADLINE_LABELS = {"on_time": "按时", "late": "逾期反馈", "overdue": "超期未反馈", "pending": "未到期"}
-CASE_HEADERS = ("整改编号", "窗口", "原因", "状态", "开立时间", "反馈期限", "期限为估算", "反馈时间", "反馈方式", "期限情况")
+CASE_HEADERS = ("整改编号", "窗口", "原因", "状态", "开立时间", "反馈期限", "期限为估算", "反馈时间", "反馈方式", "期限情况",
+                "市民意见（已脱敏）")
 
 
 def display_width(value: Any) -> int:
@@ -224,15 +229,15 @@ def _sheet(book: Any, title: str, caption: str, headers: Sequence[str], rows: It
     from openpyxl.styles import Alignment, Font, PatternFill
 
     sheet = book.create_sheet(title)
-    sheet.append([caption])
+    append_row(sheet, [caption])
     sheet["A1"].font = Font(bold=True, size=13)
-    sheet.append(list(headers))
+    append_row(sheet, headers)
     for cell in sheet[2]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for row in rows:
-        sheet.append(list(row))
+        append_row(sheet, row)  # a name from a ledger may start with "=": text, never a formula
     sheet.freeze_panes = "B3"
     _fit_columns(sheet, header_row=2)
     return sheet
@@ -281,7 +286,8 @@ def _case_sheet(book: Any, report: dict[str, Any], caption: str) -> None:
     rows = [
         [c["id"], c["window"], "、".join(REASON_LABELS.get(r, r) for r in c["reasons"]), STATE_LABELS[c["state"]],
          _short(c["opened_at"]), _short(c["due_at"]), "是" if c["estimated"] else "否", _short(c["feedback_at"]),
-         {"sms": "短信", "phone": "电话"}.get(c["feedback_via"] or "", ""), DEADLINE_LABELS[c["deadline"]]]
+         {"sms": "短信", "phone": "电话"}.get(c["feedback_via"] or "", ""), DEADLINE_LABELS[c["deadline"]],
+         c["suggestion"] or ""]
         for c in report["cases"]
     ]
     _sheet(book, "整改明细", caption, CASE_HEADERS, rows)

@@ -210,7 +210,8 @@ def test_xlsx_read_back(session: Session, tmp_path: Path) -> None:
 
     cases = _rows(book["整改明细"])
     assert cases[1][1:4] == [MARKET, "服务态度、总体评价", "已反馈"]
-    assert [c[-1] for c in cases[1:]] == ["按时", "逾期反馈", "超期未反馈", "未到期"]
+    assert cases[0][9:] == ["期限情况", "市民意见（已脱敏）"]
+    assert [c[9] for c in cases[1:]] == ["按时", "逾期反馈", "超期未反馈", "未到期"]
 
 
 def test_xlsx_column_widths_fit_chinese_text(session: Session, tmp_path: Path) -> None:
