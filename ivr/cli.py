@@ -123,7 +123,7 @@ _RESULT_LABELS = {
 @pass_settings
 def callbacks(settings: Settings, week: str | None, hall_code: str | None, transcript: bool, as_json: bool) -> None:
     """查看某周回访：状态、呼叫、答案、通话记录（号码脱敏；查看通话记录记入审计）。"""
-    from ivr.overview import audit_transcript_views, describe, summary, week_callbacks
+    from ivr.overview import audit_transcript_views, describe, summary, transcript_lines, week_callbacks
 
     with session_factory(settings.database_url)() as session:
         hall = _hall(session, settings, hall_code)
@@ -141,8 +141,8 @@ def callbacks(settings: Settings, week: str | None, hall_code: str | None, trans
         if transcript:
             for row in data:
                 click.echo(f"\n── 回访#{row['id']} {row['window']} {row['phone']} 通话记录")
-                for event in row["transcript"]:
-                    click.echo(f"  {event['at'][11:19]} [{event['kind']}] {event['text']}")
+                for line in transcript_lines(row):
+                    click.echo(f"  {line}")
 
 
 def _print_table(session: Session, rows: list[Callback], week: str) -> None:
@@ -158,7 +158,7 @@ def _print_table(session: Session, rows: list[Callback], week: str) -> None:
         info = describe(session, callback, transcript=False)
         table.add_row(str(callback.id), info["window"] or "", info["phone"],
                       STATE_LABELS.get(callback.state, callback.state), str(callback.attempts_used),
-                      answer_keys(session, callback), (callback.suggestion or "")[:16])
+                      answer_keys(session, callback), (info["suggestion"] or "")[:16])
     console = Console(width=max(Console().width, 100))
     console.print(table)
     counts = summary(rows)

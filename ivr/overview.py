@@ -1,22 +1,26 @@
-"""A week's callbacks as plain data for people and scripts: state, attempts, answers and transcript, phones masked.
+"""A week's callbacks as plain data for people and scripts: state, attempts, answers and transcript.
 
-Reading a transcript is audited (DESIGN §6): every listing that includes transcripts writes one AuditEvent per
-callback shown.
+Personal data is masked (`survey.privacy`): the phone, and in the suggestion and the transcript every phone, ID card
+and bank card number the citizen said or texted, and the applicant's name. The raw suggestion is only to be had
+through `callback.privacy_audit.reveal_suggestion`. Reading a transcript is audited (DESIGN §6): every listing that
+includes transcripts writes one AuditEvent per callback shown. Transcript times are shown in the hall's zone with
+their date, kinds by their Chinese labels.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callback.ledger.values import mask_phone
 from callback.models import Answer, Attempt, AuditEvent, Callback, Case, Contact, Window
 from ivr.flow import OUTCOME_LABELS
-from ivr.transcript import as_dicts
+from ivr.transcript import as_dicts, format_line
+from survey.privacy import mask_phone, mask_text
 from survey.questionnaire import ITEMS, interpret_key
 
 # How the outcome table groups callbacks (issue 4 §6: answered, partial, unreached, opted out).
@@ -60,7 +64,8 @@ def summary(callbacks: Iterable[Callback]) -> dict[str, int]:
 
 
 def describe(session: Session, callback: Callback, transcript: bool = True) -> dict[str, Any]:
-    """One callback for `callback callbacks --json`: never an unmasked number, never the applicant's name."""
+    """One callback for `callback callbacks --json`: never an unmasked number, never the applicant's name; the
+    suggestion masked like the transcript."""
     contact = session.get(Contact, callback.contact_id)
     case = session.get(Case, callback.case_id)
     window = session.get(Window, callback.window_id)
@@ -72,13 +77,19 @@ def describe(session: Session, callback: Callback, transcript: bool = True) -> d
         "channel": callback.channel, "attempts_used": callback.attempts_used,
         "next_action_at": _iso(callback.next_action_at), "finished_at": _iso(callback.finished_at),
         "attempts": [_attempt(a) for a in _attempts(session, callback)],
-        "answers": answers_of(session, callback), "suggestion": callback.suggestion,
+        "answers": answers_of(session, callback),
+        "suggestion": mask_text(callback.suggestion, [case.applicant] if case and case.applicant else []) or None,
         "suggestion_confidence": callback.suggestion_confidence, "recording_url": callback.recording_url,
         "integrity_alert": bool(callback.flags.get("integrity_alert")),
     }
     if transcript:
         data["transcript"] = as_dicts(session, callback.id)
     return data
+
+
+def transcript_lines(row: dict[str, Any]) -> list[str]:
+    """The transcript of a `describe` row for people: ``2026-11-24 09:01:00  [按键] 1：满意`` (local time)."""
+    return [format_line(datetime.fromisoformat(e["local_at"]), e["kind"], e["text"]) for e in row["transcript"]]
 
 
 def answers_of(session: Session, callback: Callback) -> dict[str, dict[str, str | None]]:

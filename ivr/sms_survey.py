@@ -55,6 +55,7 @@ from ivr.receipts import first_delivery
 from ivr.transcript import add_event
 from survey._text import fold  # the reply parser's folding (NFKC, Traditional→Simplified, lowercase)
 from survey.complaints import complaint_signals
+from survey.privacy import mask_text
 from survey.questionnaire import ITEMS, Item
 from survey.replies import TOO_MANY_KEYS, SmsReply, parse_sms_reply, reply_answers
 
@@ -638,7 +639,8 @@ class _Inbound:
     def store_inbound(self, purpose: str, **data: Any) -> None:
         cb = self.callback
         self.session.add(Message(hall_id=cb.hall_id, callback_id=cb.id, direction="in", purpose=purpose,
-                                 provider_sid=self.sid, body=self.body, status="received", created_at=self.now))
+                                 provider_sid=self.sid, body=mask_text(self.body), status="received",
+                                 created_at=self.now))  # raw words are kept on callbacks.suggestion only
         _log(self.session, cb, "sms_in", self.body, self.now, **data)
         if purpose == SURVEY:
             _set_flags(cb, consent=True)  # a reply is the SMS form of pressing 1 at the consent step
