@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,7 +160,13 @@ def _rectifications(session: Session, settings: Settings, provider: Any, clock: 
         row = case_summary(case, clock.now(), tz)
         due = row["due_at"][:16].replace("T", " ")
         click.echo(f"  #{row['id']:<4} {pad(row['window'], 16)}{pad(row['state_label'], 8)}期限 {due}  "
-                   f"原因：{'、'.join(row['reason_labels'])}  {'【超期反馈】' if row.get('deadline') == 'late' else ''}")
+                   f"原因：{'、'.join(row['reason_labels'])}  {_note(row)}")
+
+
+def _note(row: dict[str, Any]) -> str:
+    if row["integrity"]:
+        return "【廉洁问题：仅督查科处理，窗口看不到】"
+    return "【超期反馈】" if row.get("deadline") == "late" else ""
 
 
 def _report(session: Session, settings: Settings, now: datetime) -> None:
@@ -184,6 +191,8 @@ def _next_steps(settings: Settings, own_database: bool) -> None:
     be named for them (the URL is printed with any password hidden)."""
     from sqlalchemy.engine import make_url
 
+    from callback.report import pad
+
     url = make_url(settings.database_url)
     _heading("演示结束：接下来可以试试 (what to try next)")
     if own_database:
@@ -192,7 +201,20 @@ def _next_steps(settings: Settings, own_database: bool) -> None:
         click.echo(f"  export DATABASE_URL={settings.database_url}")
     else:
         click.echo(f"本次演示写入了 DATABASE_URL 指向的数据库：{url.render_as_string(hide_password=True)}")
-    click.echo(f"  callback callbacks --week {DEMO_WEEK}                     # 每条回访的状态、答案和通话记录")
-    click.echo(f"  callback report --week {DEMO_WEEK} --xlsx out.xlsx        # 周通报导出为 Excel")
-    click.echo("  callback rectifications                                 # 整改案件及期限")
-    click.echo("  callback call-me                                        # 您来扮演市民接一次回访电话")
+    steps = [(f"{_program()} {command}", what) for command, what in (
+        (f"callbacks --week {DEMO_WEEK}", "每条回访的状态、答案和通话记录"),
+        (f"report --week {DEMO_WEEK} --xlsx out.xlsx", "周通报导出为 Excel"),
+        ("rectifications", "整改案件及期限"),
+        ("call-me", "您来扮演市民接一次回访电话（记入体验大厅，不影响上面的统计）"))]
+    width = max(len(command) for command, _ in steps) + 2
+    for command, what in steps:
+        click.echo(f"  {pad(command, width)}# {what}")
+
+
+def _program() -> str:
+    """How to call this CLI again: ``callback`` when that is on PATH, else the path it was started by (``make
+    demo`` runs .venv/bin/callback without activating the virtualenv)."""
+    started, found = Path(sys.argv[0]), shutil.which("callback")
+    if started.name != "callback" or (found and Path(found).resolve() == started.resolve()):
+        return "callback"
+    return str(started)
