@@ -39,7 +39,8 @@ from survey.scoring import window_score
 
 REACHED = ("complete", "partial")
 CHANNEL_FIELD = {"voice": "reached_phone", "sms": "reached_sms", "manual": "reached_manual"}
-STATE_FIELD = {"unreachable": "unreachable", "opted_out": "opted_out", "break_off": "break_off"}
+# A refused call (answered, never consented) ended like a break-off: reached, nothing answered — it is not pending.
+STATE_FIELD = {"unreachable": "unreachable", "opted_out": "opted_out", "break_off": "break_off", "refused": "break_off"}
 COUNT_FIELDS = (
     "drawn", "reached_phone", "reached_sms", "reached_manual", "unreachable", "opted_out", "break_off", "pending",
 )
