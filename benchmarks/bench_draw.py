@@ -1,6 +1,6 @@
 """Benchmark: the weekly draw on PostgreSQL with 1,000,000 cases in the month (issue 3, "Benchmark").
 
-Times `callback.draw.draw_weekly_sample` — the few excluded contacts and drawn cases fetched first, then one
+Times `callback.draws.services.draw_weekly_sample` — the few excluded contacts and drawn cases fetched first, then one
 pass over the month's cases that sets the excluded aside with hashed ``= ANY(array)`` checks, sorts by case id
 and returns the SHA-256 fingerprint (computed by the server) and the candidate ids packed as integers; counts
 by reason and the seeded sample in Python; 20 callback rows written — next to the naive
@@ -36,7 +36,7 @@ import pgdb  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 from callback.config import Settings  # noqa: E402
 from callback.db import session_factory  # noqa: E402
-from callback.draw import (  # noqa: E402
+from callback.draws.services import (  # noqa: E402
     DrawParams,
     _tune_for_one_big_query,
     derive_candidates,

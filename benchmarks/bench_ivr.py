@@ -297,7 +297,7 @@ def main() -> int:
         reqs = build_requests(calls, base)
         env = {"DATABASE_URL": url, "TWILIO_AUTH_TOKEN": AUTH, "PUBLIC_BASE_URL": base, "TELEPHONY": "simulator"}
         with tempfile.TemporaryDirectory() as tmp:
-            webhook = measure("webhook", "callback.app:create_app()", env, args, reqs, port, Path(tmp))
+            webhook = measure("webhook", "callback.web.app:create_app()", env, args, reqs, port, Path(tmp))
             bare = measure("bare", "ivr_bare_app:app", env, args, reqs, port, Path(tmp))
         with session_factory(url)() as s:
             written = s.scalar(select(func.count()).select_from(Answer))

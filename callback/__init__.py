@@ -1,5 +1,2 @@
-"""The callback application: models, ledger import, draw, calendar, rectification, reports, web app and CLI."""
-
-from callback.app import create_app
-
-__all__ = ["create_app"]
+"""The callback application: one package per feature (ledger, draws, responses, rectification, results, …), the
+models and database module they share, and the entry points (web/, cli/). See docs/architecture.md."""

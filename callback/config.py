@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from flask import Flask, current_app
+
 DEFAULT_INSTANCE = Path(os.environ.get("CALLBACK_INSTANCE", Path.cwd() / "instance"))
 # Published development values: fine for the local simulator, never for a service that faces a network.
 DEV_AUTH_TOKEN = "simulator-auth-token"
@@ -97,6 +99,15 @@ def check_production_settings(settings: Settings) -> None:
     if problems:
         raise InsecureSettings("拒绝以开发默认密钥在生产环境启动：" + "；".join(problems)
                                + " (refusing to start in production with development secrets)")
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.config["SETTINGS"] = settings
+
+
+def current_settings() -> Settings:
+    """The settings of the app handling this request (what ``init_app`` stored)."""
+    return current_app.config["SETTINGS"]
 
 
 def _coerce(type_name: object, raw: str) -> object:

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
-_autocommit_engines: dict[str, Engine] = {}
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -65,26 +65,6 @@ def pool_limits() -> dict[str, int]:
     return {"pool_size": size, "max_overflow": 2 * size}
 
 
-def autocommit_engine(url: str) -> Engine:
-    """A second pool for the few hot paths that run one statement per request (ivr/quick_answer.py).
-
-    Its connections are in autocommit mode, so a statement is its own transaction: one round trip, durably
-    committed when it returns, no BEGIN or COMMIT of its own. No ``pool_pre_ping`` either: a caller that meets a
-    dead connection invalidates it and falls back to the pinged, session-based path, so nothing is lost.
-    """
-    url = normalise_url(url)
-    if url not in _autocommit_engines:
-        engine = create_engine(url, hide_parameters=True, **pool_limits())
-        if engine.dialect.name == "postgresql":
-            event.listen(engine, "connect", _autocommit)
-        _autocommit_engines[url] = engine
-    return _autocommit_engines[url]
-
-
-def _autocommit(dbapi_connection, _record) -> None:  # noqa: ANN001
-    dbapi_connection.autocommit = True
-
-
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
@@ -97,7 +77,28 @@ def transaction(url: str) -> Iterator[Session]:
 
 
 def dispose_all() -> None:
-    for engines in (_engines, _autocommit_engines):
-        for engine in engines.values():
-            engine.dispose()
-        engines.clear()
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+# --- the web request's session (flaskr's db.py shape) -------------------------------------------------------------
+
+
+def init_app(app: Flask, database_url: str) -> None:
+    """Give the app its session factory and close each request's session when the request ends."""
+    app.extensions["sessionmaker"] = session_factory(database_url)
+    app.teardown_appcontext(_close_session)
+
+
+def db_session() -> Session:
+    """The request's session; one transaction per request, committed by the view."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["sessionmaker"]()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

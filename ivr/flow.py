@@ -27,10 +27,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callback.config import Settings
 from callback.models import Answer, Attempt, AuditEvent, Callback, Case, Contact, Hall, utcnow
-from callback.rectification import open_for_callback
+from callback.rectification.services import open_for_callback
+from callback.responses.receipts import dialect_insert, first_delivery
+from callback.responses.transcript import add_event
 from ivr.prompts import Catalog, Prompt, load_catalog
-from ivr.receipts import dialect_insert, first_delivery
-from ivr.transcript import add_event
 from ivr.urls import webhook_url
 from survey.complaints import complaint_signals
 from survey.questionnaire import ITEMS, ITEMS_BY_CODE, Item, interpret_key

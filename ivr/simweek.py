@@ -5,7 +5,7 @@ web app, so attempts, answers, transcripts, SMS and rectification cases all carr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from callback.config import Settings
 from callback.models import Callback, Case, Contact, Hall
 from ivr.dialer import STALE_AFTER, dial_callback, due_callback_ids, reconcile_stale_calls
+from ivr.provider import Provider, wait_until_idle
 from ivr.ratelimit import RateLimiter
+from ivr.sms_survey import SmsResult, run_sms_due
 
 BEAT_INTERVAL = timedelta(minutes=1)
 WEEKLY_DRAW_TIME = time(9, 0)  # the beat's weekly draw: Monday 09:00 local (worker/celery_app.py)
@@ -54,9 +56,9 @@ def replay_past_week(session: Session, settings: Settings, hall: Hall, week: str
     first calling moment at or after the week's Monday draw), and makes each callback nobody has dialed yet due at
     the first calling moment after both that start and its case's acceptance — so no call precedes the case, and
     nothing lands in the future. None for the current week, whose clock runs on from now."""
-    from callback.calendar import load_calendar
-    from callback.draw import week_bounds
-    from callback.policy import CallingPolicy
+    from callback.calendar.policy import CallingPolicy
+    from callback.calendar.services import load_calendar
+    from callback.draws.services import week_bounds
 
     zone = ZoneInfo(hall.timezone or settings.timezone)
     week_start, week_end = week_bounds(week, zone)
@@ -85,7 +87,6 @@ def settle(session: Session, provider: Any, settings: Settings, clock: Any, ids:
            echo: Callable[[str], None] | None = None) -> int:
     """Calls until nothing is left to dial, then the SMS surveys of those the calls did not reach until none is
     open (the citizens reply as scripted). Returns the rounds used."""
-    from ivr.sms_cli import sms_until_settled
 
     rounds = call_until_settled(session, provider, settings, clock, ids, limiter, echo=echo)
     return rounds + sms_until_settled(session, provider, settings, clock, ids, echo=echo)
@@ -94,7 +95,7 @@ def settle(session: Session, provider: Any, settings: Settings, clock: Any, ids:
 def call_until_settled(session: Session, provider: Any, settings: Settings, clock: Any, ids: list[int],
                        limiter: RateLimiter, echo: Callable[[str], None] | None = None, max_rounds: int = 60) -> int:
     """Dial what is due, let the calls finish, jump the clock to the next retry; until nothing is left to dial."""
-    from ivr.overview import week_callbacks
+    from callback.responses.overview import week_callbacks
 
     for round_no in range(1, max_rounds + 1):
         due = sorted(set(due_callback_ids(session, clock.now())) & set(ids))
@@ -113,3 +114,38 @@ def call_until_settled(session: Session, provider: Any, settings: Settings, cloc
             return round_no
         clock.advance_to(min(waiting) + BEAT_INTERVAL)  # as the next beat tick would find them
     return max_rounds
+
+
+def sms_until_settled(
+    session: Session, provider: Provider, settings: Settings, clock: Any, ids: Iterable[int] | None = None,
+    echo: Callable[[str], None] | None = None, max_rounds: int = 8,
+) -> int:
+    """Simulated days: run what is due, let the simulated network deliver (statuses, replies), jump the clock to
+    the next SMS action (a send moved into SMS hours, the reminder, the expiry) — until no SMS survey is open.
+    Returns the rounds used. ``clock`` is an `ivr.localserver.SimClock` shared with the web app."""
+    wanted = set(ids) if ids is not None else None
+    for round_no in range(1, max_rounds + 1):
+        results = [r for r in run_sms_due(session, provider, settings, clock.now())
+                   if wanted is None or r.callback_id in wanted]
+        wait_until_idle(provider, timeout=120)
+        if echo and results:
+            echo(_round_line(round_no, clock.now(), settings, results))
+        session.expire_all()
+        waiting = [c.next_action_at for c in open_sms_callbacks(session)
+                   if c.next_action_at is not None and (wanted is None or c.id in wanted)]
+        if not waiting:
+            return round_no
+        clock.advance_to(min(waiting))
+    return max_rounds
+
+
+def open_sms_callbacks(session: Session) -> list[Callback]:
+    """The SMS surveys still open (state ``sms``), oldest first."""
+    return list(session.scalars(select(Callback).where(Callback.state == "sms").order_by(Callback.id)))
+
+
+def _round_line(round_no: int, now: datetime, settings: Settings, results: list[SmsResult]) -> str:
+    local = now.astimezone(ZoneInfo(settings.timezone)).strftime("%m-%d %H:%M")
+    sent = sum(r.result == "sent" for r in results)
+    ended = sum(r.result in ("unreachable", "partial", "opted_out") for r in results)
+    return f"短信第 {round_no} 轮 {local}：发出 {sent} 条，结束 {ended} 条"

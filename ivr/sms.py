@@ -14,7 +14,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from callback.app import db_session, settings
+from callback.config import current_settings
+from callback.db import db_session
 from ivr import sms_survey
 from ivr.params import int_param
 from ivr.webhooks import request_now, require_twilio_signature, twiml
@@ -38,7 +39,7 @@ def inbound():  # noqa: ANN201
 def messaging_reply(result: sms_survey.InboundResult) -> MessagingResponse:
     response = MessagingResponse()
     if result.reply and result.reply_message_id is not None:
-        response.message(result.reply, action=sms_survey.status_url(settings(), result.reply_message_id),
+        response.message(result.reply, action=sms_survey.status_url(current_settings(), result.reply_message_id),
                          method="POST")
     elif result.reply:
         response.message(result.reply)

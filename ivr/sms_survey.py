@@ -47,12 +47,12 @@ from sqlalchemy.orm import Session
 from callback.config import Settings
 from callback.ledger.values import normalise_phone
 from callback.models import Answer, AuditEvent, Callback, Case, Contact, Hall, Message
-from callback.rectification import open_for_callback
+from callback.rectification.services import open_for_callback
+from callback.responses.receipts import first_delivery
+from callback.responses.transcript import add_event
 from ivr.flow import answered_items, finish_survey, raise_integrity_alert, save_answer
 from ivr.prompts import Catalog, load_catalog
 from ivr.provider import Provider, ProviderError, SmsRequest
-from ivr.receipts import first_delivery
-from ivr.transcript import add_event
 from survey._text import fold  # the reply parser's folding (NFKC, Traditional→Simplified, lowercase)
 from survey.complaints import complaint_signals
 from survey.privacy import mask_text
@@ -235,8 +235,8 @@ def _log(session: Session, callback: Callback, kind: str, text: str, now: dateti
 
 
 def _policy(session: Session, settings: Settings, callback: Callback) -> Any:
-    from callback.calendar import load_calendar
-    from callback.policy import CallingPolicy
+    from callback.calendar.policy import CallingPolicy
+    from callback.calendar.services import load_calendar
 
     hall = session.get(Hall, callback.hall_id)
     return CallingPolicy.from_settings(settings, load_calendar(session), hall.timezone if hall else None)

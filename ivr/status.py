@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from callback.config import Settings
 from callback.models import Attempt, Callback, Contact
+from callback.responses.receipts import first_delivery
+from callback.responses.transcript import add_event
 from ivr.flow import MACHINE_ANSWERS, OUTCOME_LABELS, finish_survey
-from ivr.receipts import first_delivery
-from ivr.transcript import add_event
 
 TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 CLOSED = TERMINAL | {"not_placed"}  # an attempt in one of these never changes again
@@ -198,9 +198,9 @@ def hand_off(session: Session, callback: Callback, disposition: str, now: dateti
 
 
 def next_call_moment(session: Session, settings: Settings, at: datetime) -> datetime:
-    """The first moment ≥ ``at`` inside calling hours on a working day (callback.policy, official calendar)."""
-    from callback.calendar import load_calendar
-    from callback.policy import CallingPolicy
+    """The first moment ≥ ``at`` inside calling hours on a working day (callback.calendar.policy, official calendar)."""
+    from callback.calendar.policy import CallingPolicy
+    from callback.calendar.services import load_calendar
 
     return CallingPolicy.from_settings(settings, load_calendar(session)).next_call_moment(at)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from flask import Blueprint, request
 from werkzeug.datastructures import MultiDict
 
-from callback.app import autocommit_db, db_session, settings
+from callback.config import current_settings
+from callback.db import db_session
 from ivr import flow, status
 from ivr.params import int_param
-from ivr.quick_answer import answer_in_one_statement
 from ivr.webhooks import public_url, request_now, require_twilio_signature, twiml
 
 bp = Blueprint("ivr_voice", __name__, url_prefix="/ivr")
@@ -23,10 +23,8 @@ bp.before_request(require_twilio_signature)
 @bp.post("/<token>/item/<item>", defaults={"step": "item"})
 def voice(token: str, step: str, item: str | None = None):  # noqa: ANN201
     turn = parse_turn(token, step, item, request.args, request.form)
-    response = answer_in_one_statement(autocommit_db(), turn, settings(), request_now())
-    if response is None:
-        response = flow.handle_turn(db_session(), turn, settings(), request_now())
-        db_session().commit()
+    response = flow.handle_turn(db_session(), turn, current_settings(), request_now())
+    db_session().commit()
     return twiml(response)
 
 
@@ -35,7 +33,7 @@ def call_status(token: str):  # noqa: ANN201
     for values, name in ((request.args, "a"), (request.form, "SequenceNumber"), (request.form, "CallDuration")):
         int_param(values, name)  # 400 on a value no integer column can take (ivr.params)
     update = status.parse_status(token, request.args, request.form, request.headers)
-    status.record_status(db_session(), update, settings(), request_now())
+    status.record_status(db_session(), update, current_settings(), request_now())
     db_session().commit()
     return "", 204
 

@@ -11,21 +11,21 @@ from datetime import UTC, datetime
 
 from flask import Response, abort, current_app, request
 
-from callback.app import settings
+from callback.config import current_settings
 from ivr.signing import SIGNATURE_HEADER, is_valid_request
 
 
 def public_url() -> str:
     """The URL Twilio requested: PUBLIC_BASE_URL (the address Twilio sees behind a proxy) + path + query."""
     query = request.query_string.decode("latin-1")
-    return settings().public_base_url.rstrip("/") + request.path + (f"?{query}" if query else "")
+    return current_settings().public_base_url.rstrip("/") + request.path + (f"?{query}" if query else "")
 
 
 def signature_is_valid() -> bool:
     """Checked against PUBLIC_BASE_URL only, never the URL as received: its host comes from the request's own
     ``Host`` header, so a request signed for any host the sender names would pass (issue 11 §2)."""
     signature = request.headers.get(SIGNATURE_HEADER, "")
-    return is_valid_request(public_url(), request.form, signature, settings().twilio_auth_token)
+    return is_valid_request(public_url(), request.form, signature, current_settings().twilio_auth_token)
 
 
 def require_twilio_signature() -> None:

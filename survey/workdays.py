@@ -5,7 +5,7 @@ State Council notice makes it a 调休 make-up workday.  A case opened on day D 
 working day after D, D itself not counted (篇2 三: 3 个工作日内回访).
 
 Pure and stdlib-only: where the schedule of a year comes from (the `chinese_calendar` package, a file an
-administrator loaded, an estimate) is `callback.calendar`'s business.  This module also parses and checks the
+administrator loaded, an estimate) is `callback.calendar.services`'s business.  This module also parses and checks the
 schedule file format (``date,kind,name``) so the rules live next to the data they describe.
 """
 

@@ -20,7 +20,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
-from callback.draw import week_bounds, week_of
+from callback.draws.services import week_bounds, week_of
 from callback.models import Callback, Case, Draw, Hall
 
 CLAIM_LEASE = timedelta(minutes=10)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from callback.config import Settings
 from callback.db import session_factory, transaction
-from callback.draw import DrawError, draw_weekly_sample, week_of
+from callback.draws.services import DrawError, draw_weekly_sample, week_of
 from callback.models import Hall, utcnow
 from worker.celery_app import SETTINGS_KEY
 from worker.dispatch import (
@@ -120,8 +120,8 @@ def reconcile(self: Task) -> dict[str, int]:
 @shared_task(bind=True, name="worker.tasks.rectification_deadlines", ignore_result=True)
 def rectification_deadlines(self: Task) -> dict[str, int]:
     """Beat, every 15 min: remind one working day before a rectification is due, escalate when overdue
-    (篇2 五; callback.rectification.run_deadlines, which records each at most once per case)."""
-    from callback.rectification import run_deadlines
+    (篇2 五; callback.rectification.services.run_deadlines, which records each at most once per case)."""
+    from callback.rectification.services import run_deadlines
 
     with transaction(_settings(self).database_url) as session:
         run = run_deadlines(session, utcnow())

@@ -53,7 +53,7 @@ class Contact(Base):
     __table_args__ = (
         UniqueConstraint("hall_id", "phone"),
         # The weekly draw looks up the few excluded numbers through these instead of reading every contact
-        # (callback/draw.py, `_excluded_contacts`).
+        # (callback/draws/services.py, `_excluded_contacts`).
         *(
             Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
             for name, columns, where in (
@@ -149,7 +149,7 @@ class ApiToken(Base):
     created_at: Mapped[created_at]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
-    last_used_at: Mapped[datetime | None]  # refreshed at most once a minute (callback.tokens.hall_for_token)
+    last_used_at: Mapped[datetime | None]  # refreshed at most once a minute (callback.halls.tokens.hall_for_token)
 
 
 # The trigger-checked references still order what depends on table order (metadata.sorted_tables: create_all,

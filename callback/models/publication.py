@@ -14,7 +14,7 @@ from callback.models.base import Base, hall_fk, intpk
 class PublishedReport(Base):
     """One approved publication of a week's per-window figures. Publishing the week again (after a corrected
     answer) adds the next ``version``; the board shows the latest. ``figures`` holds only public fields
-    (`callback.publication.public_figures`): window names and counts, never a citizen, a number or a staff name.
+    (`callback.results.publication.public_figures`): window names and counts, never a citizen, a number or a staff name.
     ``approved_by`` is kept for the record and is not shown publicly."""
 
     __tablename__ = "published_reports"

@@ -21,8 +21,8 @@ from urllib.parse import urljoin
 
 from ivr.simulator.citizens import CitizenRegistry
 from ivr.simulator.state import StateStore
+from ivr.simulator.twiml_spec import check_twiml
 from ivr.simulator.webhooks import Webhooks
-from ivr.twiml_spec import check_twiml
 from survey.privacy import mask_phone
 
 log = logging.getLogger("ivr.simulator")

@@ -14,7 +14,7 @@ fetched and its TwiML interpreted:
   the action and continues, as Twilio does); `recordingStatusCallback` gets `RecordingStatus=completed`;
 - `<Redirect method>`, `<Hangup/>`, `<Reject/>`; the end of the document hangs up.
 Anything else, an unparseable body or a non-2xx answer is an application error: the call hangs up, as on Twilio.
-With `strict` (the default) so is any document `ivr.twiml_spec.check_twiml` faults — an undocumented attribute,
+With `strict` (the default) so is any document `ivr.simulator.twiml_spec.check_twiml` faults — an undocumented attribute,
 a value out of range — each problem logged as an `error` entry, so end-to-end tests catch bad TwiML.
 
 Time is virtual (speech at ~4 Chinese characters a second, ring and gather timeouts as given) so durations and
@@ -38,8 +38,8 @@ from urllib.parse import urljoin, urlsplit
 
 from ivr.simulator.agents import Agent, GatherContext, Input, RecordContext
 from ivr.simulator.state import StateStore, tone_wav
+from ivr.simulator.twiml_spec import check_twiml
 from ivr.simulator.webhooks import Webhooks
-from ivr.twiml_spec import check_twiml
 from survey.privacy import mask_phone
 
 log = logging.getLogger("ivr.simulator")

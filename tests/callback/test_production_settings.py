@@ -15,7 +15,6 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from callback.app import create_app
 from callback.config import (
     DEV_AUTH_TOKEN,
     DEV_SECRET_KEY,
@@ -26,6 +25,7 @@ from callback.config import (
 )
 from callback.db import session_factory
 from callback.models import Contact
+from callback.web.app import create_app
 from tests.ivr.ivr_support import BASE
 from tests.ivr.sms_support import Citizen, phone_of, sms_callback
 
@@ -118,7 +118,7 @@ def assert_refused(done: subprocess.CompletedProcess[str]) -> None:
 
 def test_gunicorn_refuses_before_any_worker_starts(tmp_path: Path) -> None:
     gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", "127.0.0.1:0",
-                "callback.app:create_app()"]
+                "callback.web.app:create_app()"]
     done = refusal(gunicorn, tmp_path)
     assert_refused(done)
     assert "Booting worker" not in done.stderr

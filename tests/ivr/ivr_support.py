@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callback.app import create_app
 from callback.db import session_factory
 from callback.models import Attempt, Callback, TranscriptEvent, WebhookReceipt
+from callback.web.app import create_app
 from ivr.signing import sign_request
 from tests.factories import make_case, make_hall
 
@@ -183,7 +183,7 @@ def served_world(database_url: str, tmp_path: Path) -> Iterator[tuple[Session, A
 
     from ivr.localserver import LocalServer, SimClock
     from ivr.simulator import SimulatorProvider
-    from ivr.twiml_spec import check_twiml
+    from ivr.simulator.twiml_spec import check_twiml
 
     app = make_app(database_url)
     clock = SimClock(NOW)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.models import Answer, AuditEvent, Callback, Contact, TranscriptEvent
-from callback.rectification import get_for_callback
+from callback.rectification.services import get_for_callback
 from ivr.prompts import check_catalog, load_catalog
-from ivr.twiml_spec import check_twiml
+from ivr.simulator.twiml_spec import check_twiml
 from tests.factories import make_case, make_hall
 from tests.ivr.ivr_support import (
     BASE,

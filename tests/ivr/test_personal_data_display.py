@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from callback.cli import main
 from callback.config import Settings
 from callback.models import Answer, Callback, Hall, Message, TranscriptEvent
-from callback.rectification import open_for_callback
-from callback.report import weekly_report, write_xlsx
+from callback.rectification.services import open_for_callback
+from callback.responses.transcript import add_event, as_dicts, render_text
+from callback.results.report import weekly_report, write_xlsx
 from ivr.sms_survey import send_sms_survey
-from ivr.transcript import add_event, as_dicts, render_text
 from tests.factories import make_case, make_hall
 from tests.ivr.ivr_support import NOW
 from tests.ivr.sms_support import Citizen, Outbox, phone_of, sms_callback
@@ -96,7 +96,7 @@ def test_transcript_times_follow_the_halls_zone(db: Session) -> None:
 
 
 def test_rectification_excerpt_is_masked(db: Session) -> None:
-    from callback.rectification import get_for_callback
+    from callback.rectification.services import get_for_callback
 
     callback = said_a_number(db)
     case = get_for_callback(db, callback.id)

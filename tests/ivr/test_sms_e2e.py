@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
-from callback.draw import draw_weekly_sample
+from callback.draws.services import draw_weekly_sample
 from callback.ledger.importer import import_records
 from callback.models import (
     Answer,
@@ -229,7 +229,7 @@ def test_a_duplicated_message_sid_is_handled_once(world: World) -> None:
 
 
 def test_a_simulated_week_of_sms_settles_every_survey(world: World) -> None:
-    from ivr.sms_cli import sms_until_settled
+    from ivr.simweek import sms_until_settled
 
     made = [world.citizen(citizens.no_answer(sms_replies=[c])) for c in ("111111", "满意", "2", "退订")]
     made += [world.citizen(citizens.no_answer()), world.citizen(citizens.no_answer(sms_status="failed"))]

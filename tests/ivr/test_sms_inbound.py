@@ -22,8 +22,8 @@ from callback.models import (
     TranscriptEvent,
     WebhookReceipt,
 )
+from ivr.simulator.twiml_spec import check_twiml
 from ivr.sms_survey import MAX_SEGMENTS, segments, send_sms_survey
-from ivr.twiml_spec import check_twiml
 from tests.factories import make_case, make_hall
 from tests.ivr.ivr_support import NOW, count, reload
 from tests.ivr.sms_support import Citizen, Outbox, Reply, answers, phone_of, sms_callback, status

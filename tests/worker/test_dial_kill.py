@@ -33,10 +33,10 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callback.app import create_app
 from callback.config import Settings
 from callback.db import session_factory
 from callback.models import Attempt, Callback, Contact, utcnow
+from callback.web.app import create_app
 from ivr.dialer import reconcile_stale_calls
 from ivr.localserver import LocalServer
 from ivr.simulator import SimulatorProvider, citizens

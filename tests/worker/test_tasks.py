@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 import worker.tasks  # noqa: F401  (registers the shared tasks)
 from callback.config import Settings
 from callback.db import session_factory
-from callback.draw import week_of
+from callback.draws.services import week_of
 from callback.models import Callback, Case, Draw, Hall, utcnow
 from tests.factories import make_case, make_hall
 from worker.celery_app import SETTINGS_KEY, create_celery

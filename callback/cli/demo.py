@@ -1,0 +1,230 @@
+"""`callback demo`: the whole weekly cycle on the embedded default — SQLite, inline work, simulated telephony.
+
+Import the bundled ledger → draw week 2026-W48 → call everyone through the simulator over real HTTP (retries on a
+fast clock) → SMS for those never reached → rectification cases opened, most fed back in time and one late →
+the weekly report. Everything a person sees is masked; nothing leaves this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy.orm import Session
+
+from callback.clitools import pass_settings
+from callback.config import DEFAULT_INSTANCE, Settings
+from callback.db import dispose_all, session_factory, transaction
+
+SAMPLE_LEDGER = Path(__file__).parents[1] / "samples" / "sample-ledger-2026-11.csv"
+DEMO_WEEK = "2026-W48"
+DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 Asia/Shanghai, when beat draws the week
+FEEDBACK_TEXT = "您反映的问题已整改：窗口已加强业务培训并公开办事流程，感谢您的监督。"
+
+
+def _heading(text: str) -> None:
+    click.echo()
+    click.secho(f"== {text} ==", bold=True)
+
+
+def _demo_settings(settings: Settings) -> Settings:
+    """A fresh SQLite file unless DATABASE_URL is set; simulator telephony; its own citizens registry."""
+    instance = DEFAULT_INSTANCE / "demo"
+    instance.mkdir(parents=True, exist_ok=True)
+    database_url = settings.database_url
+    if not os.environ.get("DATABASE_URL"):
+        db = instance / "demo.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        database_url = f"sqlite:///{db}"
+    citizens, state = instance / "citizens.json", instance / "simulator"
+    citizens.unlink(missing_ok=True)
+    shutil.rmtree(state, ignore_errors=True)  # the simulated phones' inboxes: each demo starts a fresh week
+    os.environ["SIMULATOR_CITIZENS"] = str(citizens)
+    os.environ["SIMULATOR_STATE_DIR"] = str(state)
+    return replace(settings, database_url=database_url, telephony="simulator", redis_url="")
+
+
+@click.command("demo")
+@pass_settings
+def demo(settings: Settings) -> None:
+    """演示：用内置台账和模拟电话跑完整的一周回访 — the whole week on the simulator."""
+    from callback.migrate import upgrade_to_head
+
+    own_database = not os.environ.get("DATABASE_URL")
+    settings = _demo_settings(settings)
+    upgrade_to_head(settings.database_url)
+    _import_sample(settings)
+    _run_week(settings)
+    dispose_all()
+    _next_steps(settings, own_database)
+
+
+def _import_sample(settings: Settings) -> None:
+    from callback.halls.services import ensure_hall
+    from callback.ledger.importer import import_file
+
+    _heading("1. 导入受理台账 (ledger import)")
+    with transaction(settings.database_url) as session:
+        hall = ensure_hall(session, settings.default_hall, "示范县政务服务中心")
+        # the export arrived the evening before the Monday draw (the draw only sees cases known at draw time)
+        summary = import_file(session, hall, SAMPLE_LEDGER, now=DEMO_START - timedelta(hours=14))
+    click.echo(f"{SAMPLE_LEDGER.name}（GBK 编码，首行为标题）：共 {summary.rows} 行 — 新增 {summary.imported}，"
+               f"更新 {summary.updated}，未变 {summary.unchanged}，拒绝 {summary.rejected_total}")
+    for row in summary.rejected:
+        click.echo(f"  第 {row['row']} 行被拒绝：{row['reason']}")
+
+
+def _run_week(settings: Settings) -> None:
+    from callback.web.app import create_app
+    from ivr.localserver import LocalServer, SimClock
+    from ivr.simulator import SimulatorProvider
+
+    app = create_app({**asdict(settings)})
+    clock = SimClock(DEMO_START)
+    app.config["CLOCK"] = clock
+    with LocalServer(app) as server, session_factory(settings.database_url)() as session:
+        settings = server.settings
+        provider = SimulatorProvider.from_settings(settings, start_delay=0.05)
+        drawn = _draw(session, settings, clock.now())
+        ids = [s.callback_id for s in drawn.sample]
+        _calls(session, provider, settings, clock, ids)
+        _outcomes(session, drawn, ids)
+        _rectifications(session, settings, provider, clock)
+        _report(session, settings, clock.now())
+
+
+def _draw(session: Session, settings: Settings, now: datetime) -> Any:
+    from callback.draws.services import draw_weekly_sample
+    from callback.halls.services import get_hall
+    from callback.results.report import pad
+
+    _heading(f"2. 每周随机抽取 {DEMO_WEEK} (weekly draw, 篇2 三(一))")
+    result = draw_weekly_sample(session, get_hall(session, settings.default_hall), DEMO_WEEK, size=20, now=now,
+                                settings=settings)
+    session.commit()
+    payload = result.to_json()
+    click.echo(f"候选 {payload['candidates']} 件，种子 {payload['seed']}，指纹 {payload['fingerprint'][:16]}…")
+    click.echo(f"排除：{excluded_line(payload['excluded'])}")
+    for row in payload["sample"]:
+        click.echo(f"  回访#{row['callback_id']:<4} {row['case_no']}  {pad(row['window'], 16)}{row['phone']}")
+    return result
+
+
+def _calls(session: Session, provider: Any, settings: Settings, clock: Any, ids: list[int]) -> None:
+    from ivr.ratelimit import LocalRateLimiter
+    from ivr.simweek import script_demo_mix, settle
+
+    _heading("3. 外呼与短信 (IVR calls on the simulator, retries, SMS fallback)")
+    script_demo_mix(session, provider, ids)
+    settle(session, provider, settings, clock, ids, LocalRateLimiter(20.0), echo=click.echo)
+
+
+def _outcomes(session: Session, drawn: Any, ids: list[int]) -> None:
+    from callback.cli.calls import print_week_outcomes
+
+    _heading("4. 回访结果与示例通话记录 (outcomes and a transcript)")
+    session.expire_all()
+    print_week_outcomes(session, drawn, ids, 0, as_json=False)
+
+
+def _rectifications(session: Session, settings: Settings, provider: Any, clock: Any) -> None:
+    from callback.halls.services import get_hall
+    from callback.rectification.services import (
+        case_summary,
+        give_feedback,
+        list_cases,
+        rectify,
+        run_deadlines,
+    )
+    from callback.results.report import pad
+
+    _heading("5. 整改：3 个工作日内反馈 (rectification, 篇2 五)")
+    tz = ZoneInfo(settings.timezone)
+    hall = get_hall(session, settings.default_hall)
+    cases = [c for c in list_cases(session, hall.id, clock.now()) if not c.integrity]
+    late = cases[-1] if cases else None
+    for case in cases[:-1]:
+        rectify(session, case, "已约谈窗口人员并加强业务培训", clock.now(), actor="窗口负责人")
+        give_feedback(session, case, FEEDBACK_TEXT, clock.now(), actor="窗口负责人", via="phone")
+    session.commit()
+    if late is not None:
+        clock.advance_to(late.due_at + timedelta(hours=10))  # the morning after the deadline
+        run = run_deadlines(session, clock.now())
+        rectify(session, late, "已补充一次性告知单", clock.now(), actor="窗口负责人")
+        give_feedback(session, late, FEEDBACK_TEXT, clock.now(), actor="窗口负责人", via="phone")
+        session.commit()
+        click.echo(f"到期提醒 {len(run.reminded)} 件，超期督办 {len(run.escalated)} 件")
+    for case in list_cases(session, hall.id, clock.now()):
+        row = case_summary(case, clock.now(), tz)
+        due = row["due_at"][:16].replace("T", " ")
+        click.echo(f"  #{row['id']:<4} {pad(row['window'], 16)}{pad(row['state_label'], 8)}期限 {due}  "
+                   f"原因：{'、'.join(row['reason_labels'])}  {_note(row)}")
+
+
+def _note(row: dict[str, Any]) -> str:
+    if row["integrity"]:
+        return "【廉洁问题：仅督查科处理，窗口看不到】"
+    return "【超期反馈】" if row.get("deadline") == "late" else ""
+
+
+def _report(session: Session, settings: Settings, now: datetime) -> None:
+    from callback.halls.services import get_hall
+    from callback.results.cli_report import print_report
+    from callback.results.report import weekly_report
+
+    _heading(f"6. 周通报 {DEMO_WEEK} (weekly results per window, DESIGN §3)")
+    print_report(weekly_report(session, get_hall(session, settings.default_hall), DEMO_WEEK, now))
+
+
+def excluded_line(excluded: dict[str, int]) -> str:
+    """The draw's exclusions in words, every reason with its count (the labels of `callback draw`)."""
+    from callback.draws.cli import REASON_LABELS
+    from callback.draws.services import EXCLUSION_REASONS
+
+    return "，".join(f"{REASON_LABELS[r]} {excluded.get(r, 0)} 件" for r in EXCLUSION_REASONS)
+
+
+def _next_steps(settings: Settings, own_database: bool) -> None:
+    """Where the week is kept and what to try next. The commands read DATABASE_URL: the demo's own file has to
+    be named for them (the URL is printed with any password hidden)."""
+    from sqlalchemy.engine import make_url
+
+    from callback.results.report import pad
+
+    url = make_url(settings.database_url)
+    _heading("演示结束：接下来可以试试 (what to try next)")
+    if own_database:
+        click.echo(f"本次演示的数据库：{url.database}")
+        click.echo("先在同一个终端里指向它：")
+        click.echo(f"  export DATABASE_URL={settings.database_url}")
+    else:
+        click.echo(f"本次演示写入了 DATABASE_URL 指向的数据库：{url.render_as_string(hide_password=True)}")
+    steps = [(f"{_program()} {command}", what) for command, what in (
+        (f"callbacks --week {DEMO_WEEK}", "每条回访的状态、答案和通话记录"),
+        (f"report --week {DEMO_WEEK} --xlsx out.xlsx", "周通报导出为 Excel"),
+        ("rectifications", "整改案件及期限"),
+        ("call-me", "您来扮演市民接一次回访电话（记入体验大厅，不影响上面的统计）"))]
+    width = max(len(command) for command, _ in steps) + 2
+    for command, what in steps:
+        click.echo(f"  {pad(command, width)}# {what}")
+
+
+def _program() -> str:
+    """How to call this CLI again: ``callback`` when that is on PATH, else the path it was started by (``make
+    demo`` runs .venv/bin/callback without activating the virtualenv)."""
+    started, found = Path(sys.argv[0]), shutil.which("callback")
+    if started.name != "callback" or (found and Path(found).resolve() == started.resolve()):
+        return "callback"
+    return str(started)
+
+
+
+COMMANDS = [demo]

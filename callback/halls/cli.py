@@ -1,0 +1,93 @@
+"""`callback hall set|show|list`: name a hall (the IVR, SMS and board say it) and see its windows and staff."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from callback.clitools import actor_option, echo_json, fail, hall_transaction, pass_settings
+from callback.config import Settings
+from callback.db import transaction
+from callback.halls.services import HallNameError, hall_overview, list_halls, set_hall_name
+
+
+def now() -> datetime:
+    """The CLI's clock (tests replace it)."""
+    return datetime.now(UTC)
+
+
+@click.group("hall")
+def hall() -> None:
+    """政务服务中心：设置名称（语音回访、短信和公示屏使用），查看窗口和经办人。"""
+
+
+@hall.command("set")
+@click.argument("code")
+@click.option("--name", required=True, help="中心名称，例如 潍坊高新区政务服务中心（来电问候、短信签名和公示屏显示）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@actor_option
+@pass_settings
+def set_name(settings: Settings, code: str, name: str, as_json: bool, actor: str) -> None:
+    """设置中心名称；中心代码尚不存在时新建该中心。Name a hall (created if new)."""
+    try:
+        with transaction(settings.database_url) as session:
+            result = set_hall_name(session, code, name, now(), actor=actor)
+            payload = {"code": result.hall.code, "name": result.hall.name, "previous_name": result.previous,
+                       "created": result.created, "changed": result.changed}
+    except HallNameError as exc:
+        fail(f"未设置：{exc}")
+    if as_json:
+        echo_json(payload)
+    elif payload["created"]:
+        click.echo(f"已新建中心 {payload['code']}：{payload['name']}")
+    elif payload["changed"]:
+        click.echo(f"已将 {payload['code']} 的名称由「{payload['previous_name']}」改为「{payload['name']}」"
+                   "（语音回访问候、短信签名和公示屏即时使用新名称）")
+    else:
+        click.echo(f"{payload['code']} 的名称已是「{payload['name']}」，未作改动")
+
+
+@hall.command("show")
+@click.argument("code", required=False)
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@pass_settings
+def show(settings: Settings, code: str | None, as_json: bool) -> None:
+    """显示中心名称、窗口和各窗口经办人（默认 DEFAULT_HALL）。Show a hall, its windows and staff."""
+    with hall_transaction(settings, code) as (session, found):
+        payload = hall_overview(session, found)
+    if as_json:
+        echo_json(payload)
+    else:
+        print_hall(payload)
+
+
+@hall.command("list")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@pass_settings
+def list_command(settings: Settings, as_json: bool) -> None:
+    """列出所有中心（代码和名称）。List every hall."""
+    with transaction(settings.database_url) as session:
+        rows = [{"code": h.code, "name": h.name} for h in list_halls(session)]
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['code']}  {row['name']}")
+    if not rows:
+        click.echo("还没有任何中心：用 callback hall set CODE --name 名称 新建，或导入台账")
+
+
+def print_hall(payload: dict[str, Any]) -> None:
+    windows = payload["windows"]
+    click.echo(f"{payload['code']}  {payload['name']}（时区 {payload['timezone']}）")
+    click.echo(f"窗口 {len(windows)} 个，经办人 {payload['staff_count']} 人（一人可在多个窗口办件）")
+    for window in windows:
+        click.echo(f"  {window['name']}：{'、'.join(window['staff']) or '—'}")
+    if payload["unassigned_staff"]:
+        click.echo(f"  （未登记窗口）：{'、'.join(payload['unassigned_staff'])}")
+
+
+
+COMMANDS = [hall]

@@ -1,0 +1,694 @@
+"""Rectification cases (整改): opening, the 3-working-day loop, deadlines and the second callback (issue 6).
+
+篇2 五: problems found by the callback are rectified, and where the citizen needs an answer it is given within
+3 working days. DESIGN.md §2.5 names the triggers; §3 the deadline (end of the 3rd working day after the
+opening day, the opening day not counted, 调休 workdays counting).
+
+Every service takes the session, ``now`` (an aware datetime) and the actor; none commits (the caller owns the
+transaction). Every transition writes a `RectificationEvent` (who, when, what).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from callback.config import Settings
+from callback.models import Answer, Callback, Case, Contact, Hall, Message, TranscriptEvent
+from callback.models.rectification import (
+    AWAITING_FEEDBACK,
+    CLOSED,
+    FEEDBACK_GIVEN,
+    OPEN,
+    RECTIFIED,
+    Rectification,
+    RectificationEvent,
+)
+from survey.complaints import ComplaintFlags, complaint_signals
+from survey.privacy import mask_text
+from survey.questionnaire import (
+    COMPLAINT,
+    INTEGRITY,
+    ITEMS_BY_CODE,
+    interpret_key,
+    is_alert,
+    needs_rectification,
+    overall_rating,
+)
+from survey.questionnaire import (
+    Answer as ItemAnswer,
+)
+from survey.scale import Rating
+
+if TYPE_CHECKING:
+    from callback.calendar.policy import CallingPolicy
+    from callback.calendar.services import WorkingCalendar
+    from ivr.provider import Provider
+
+log = logging.getLogger(__name__)
+
+DUE_WORKING_DAYS = 3  # 篇2 五: 需要反馈的在3个工作日内完成
+SYSTEM = "system"
+FEEDBACK_VIA = ("sms", "phone")
+REASON_LABELS = {code: item.label for code, item in ITEMS_BY_CODE.items()} | {COMPLAINT: "意见投诉"}
+TRANSCRIPT_KINDS = ("speech", "sms_in")
+TRANSCRIPT_LINES = 10
+
+TWICE_UNSATISFIED = "twice_unsatisfied"  # 篇3 (五)2: 二次回访仍未达到满意
+THEN_SATISFIED = "then_satisfied"  # 篇3 (五)2: 二次回访改为满意
+
+
+class RectificationError(Exception):
+    """A transition that is not allowed now; the message is for people (Simplified Chinese)."""
+
+
+class FeedbackNotSent(RectificationError):
+    """The feedback SMS could not be sent; the failed outbox row and an event are flushed, the state unchanged."""
+
+
+# --- notifications -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something staff must hear about. No citizen's name or number is ever part of it."""
+
+    kind: str  # integrity_alert | reminder | escalation
+    audience: str  # window | supervisors
+    hall_id: int
+    window_id: int
+    window: str
+    rectification_id: int
+    due_at: datetime
+    text: str
+
+
+class Notifier(Protocol):
+    """Delivery of notices to staff (e-mail, SMS, a console inbox…). Pluggable; the default only logs."""
+
+    def notify(self, notice: Notice) -> None: ...
+
+
+class LogNotifier:
+    """Writes each notice to the log (the development default)."""
+
+    def notify(self, notice: Notice) -> None:
+        level = logging.WARNING if notice.audience == "supervisors" else logging.INFO
+        log.log(level, "[%s → %s] 整改#%s %s", notice.kind, notice.audience, notice.rectification_id, notice.text)
+
+
+class NullNotifier:
+    """Drops every notice (for scripts that only want the recorded events)."""
+
+    def notify(self, notice: Notice) -> None:
+        return None
+
+
+# --- time helpers ------------------------------------------------------------------------------------------
+
+
+def _aware(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now
+
+
+def _hall_tz(session: Session, hall_id: int) -> ZoneInfo:
+    hall = session.get(Hall, hall_id)
+    return ZoneInfo(hall.timezone if hall and hall.timezone else "Asia/Shanghai")
+
+
+def _calendar(session: Session, calendar: WorkingCalendar | None) -> WorkingCalendar:
+    if calendar is not None:
+        return calendar
+    from callback.calendar.services import load_calendar
+
+    return load_calendar(session)
+
+
+def _previous_workday(calendar: WorkingCalendar, day: date) -> date:
+    day -= timedelta(days=1)
+    while not calendar.is_workday(day):
+        day -= timedelta(days=1)
+    return day
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a case opened at some moment is due, and when its reminder is due (both UTC)."""
+
+    due_at: datetime
+    remind_at: datetime
+    estimated: bool
+
+
+def deadline(calendar: WorkingCalendar, opened_at: datetime, tz: ZoneInfo) -> Deadline:
+    """Due at the end (23:59:59 local) of the 3rd working day after the local opening day (DESIGN §3);
+    the reminder at the start of the working day before the due day."""
+    due = calendar.due_after_working_days(_aware(opened_at).astimezone(tz).date(), DUE_WORKING_DAYS)
+    remind_day = _previous_workday(calendar, due.day)
+    return Deadline(
+        due_at=datetime.combine(due.day, time(23, 59, 59), tz).astimezone(UTC),
+        remind_at=datetime.combine(remind_day, time(0, 0), tz).astimezone(UTC),
+        estimated=due.estimated,
+    )
+
+
+# --- what a callback says ----------------------------------------------------------------------------------
+
+
+def item_answers(answers: Iterable[Answer]) -> list[ItemAnswer]:
+    """Stored answers (S/B/U, Y/N) as questionnaire answers; unknown items or values are ignored."""
+    out: list[ItemAnswer] = []
+    for stored in answers:
+        item = ITEMS_BY_CODE.get(stored.item)
+        choice = next((c for c in item.choices if c.value == stored.value), None) if item else None
+        if item is not None and choice is not None:
+            answer = interpret_key(item, choice.key)
+            if answer is not None:
+                out.append(answer)
+    return out
+
+
+def suggestion_flags(callback: Callback) -> ComplaintFlags:
+    """Complaint/integrity signals from the suggestion text, plus any a person or the IVR set in ``flags``."""
+    found = complaint_signals(callback.suggestion)
+    flags = callback.flags or {}
+    return ComplaintFlags(
+        complaint=found.complaint or bool(flags.get(COMPLAINT)),
+        integrity=found.integrity or bool(flags.get(INTEGRITY)),
+        matched=found.matched,
+    )
+
+
+def stored_answers(session: Session, callback: Callback) -> list[ItemAnswer]:
+    """The callback's answers as saved so far (queried, so rows added without the relationship count too)."""
+    rows = session.scalars(select(Answer).where(Answer.callback_id == callback.id).order_by(Answer.id))
+    return item_answers(rows)
+
+
+def callback_reasons(session: Session, callback: Callback) -> list[str]:
+    """Why this callback needs a case (empty: it does not). Rules: `survey.questionnaire.needs_rectification`."""
+    return needs_rectification(stored_answers(session, callback), suggestion_flags(callback))
+
+
+def callback_rating(session: Session, callback: Callback) -> Rating | None:
+    """The callback's overall rating (DESIGN §3): the overall item, else the worst rated item answered."""
+    return overall_rating(stored_answers(session, callback))
+
+
+def _applicant_names(session: Session, callback: Callback) -> list[str]:
+    case = session.get(Case, callback.case_id)
+    return [case.applicant] if case is not None and case.applicant else []
+
+
+def build_excerpt(session: Session, callback: Callback) -> dict[str, Any]:
+    """The answers, the suggestion and the citizen's own words from the transcript, with every phone, ID card and
+    bank card number and the applicant's name masked (`survey.privacy.mask_text`). The raw suggestion stays on
+    ``callbacks.suggestion`` only, behind `reveal_suggestion`."""
+    names = _applicant_names(session, callback)
+    given = stored_answers(session, callback)
+    answers = [
+        {"item": a.item, "label": ITEMS_BY_CODE[a.item].label, "value": (a.rating or a.yes_no).value,
+         "answer": a.label}
+        for a in given
+    ]
+    overall = overall_rating(given)
+    events = session.scalars(
+        select(TranscriptEvent)
+        .where(TranscriptEvent.callback_id == callback.id, TranscriptEvent.kind.in_(TRANSCRIPT_KINDS))
+        .order_by(TranscriptEvent.id)
+        .limit(TRANSCRIPT_LINES)
+    )
+    transcript = [{"at": e.at.isoformat(), "kind": e.kind, "text": mask_text(e.text, names)} for e in events]
+    return {
+        "channel": callback.channel,
+        "week": callback.week,
+        "answers": answers,
+        "overall": overall.value if overall else None,
+        "suggestion": mask_text(callback.suggestion, names),
+        "matched": list(suggestion_flags(callback).matched),
+        "transcript": transcript,
+    }
+
+
+# --- events ------------------------------------------------------------------------------------------------
+
+
+def record(
+    session: Session,
+    case: Rectification,
+    now: datetime,
+    actor: str,
+    what: str,
+    audience: str | None = None,
+    **detail: Any,
+) -> RectificationEvent:
+    """Append an audit event. Integrity cases' events are for supervisors only."""
+    audience = audience or ("supervisors" if case.integrity else "window")
+    event = RectificationEvent(
+        hall_id=case.hall_id, rectification_id=case.id, at=_aware(now), actor=actor, action=what,
+        audience=audience, detail=detail,
+    )
+    session.add(event)
+    return event
+
+
+def _notice(case: Rectification, kind: str, audience: str, text: str) -> Notice:
+    return Notice(
+        kind=kind, audience=audience, hall_id=case.hall_id, window_id=case.window_id,
+        window=case.window.name if case.window else "", rectification_id=case.id, due_at=case.due_at, text=text,
+    )
+
+
+# --- opening -----------------------------------------------------------------------------------------------
+
+
+def get_for_callback(session: Session, callback_id: int) -> Rectification | None:
+    return session.scalar(select(Rectification).where(Rectification.callback_id == callback_id))
+
+
+def open_for_callback(
+    session: Session,
+    callback: Callback,
+    now: datetime,
+    *,
+    actor: str = SYSTEM,
+    calendar: WorkingCalendar | None = None,
+    notifier: Notifier | None = None,
+) -> Rectification | None:
+    """Open the rectification case a finished callback needs (DESIGN §2.5), or return None if it needs none.
+
+    Idempotent: at most one case per callback; calling again returns the existing case. A revisit (二次回访,
+    ``revisit_of_id`` set) is first linked to the case it follows up (篇3 (五)2). An integrity report also
+    alerts supervisors at once; such a case is never shown in the window's own view.
+    """
+    now = _aware(now)
+    if callback.revisit_of_id is not None:
+        link_revisit(session, callback, now, actor=actor)
+    existing = get_for_callback(session, callback.id)
+    if existing is not None:
+        return existing
+    reasons = callback_reasons(session, callback)
+    if not reasons:
+        return None
+    return _open(session, callback, reasons, now, actor, calendar, notifier or LogNotifier())
+
+
+def _open(
+    session: Session,
+    callback: Callback,
+    reasons: list[str],
+    now: datetime,
+    actor: str,
+    calendar: WorkingCalendar | None,
+    notifier: Notifier,
+) -> Rectification:
+    limits = deadline(_calendar(session, calendar), now, _hall_tz(session, callback.hall_id))
+    case = Rectification(
+        hall_id=callback.hall_id, callback_id=callback.id, window_id=callback.window_id, reasons=reasons,
+        integrity=is_alert(reasons), excerpt=build_excerpt(session, callback), state=OPEN, opened_at=now,
+        due_at=limits.due_at, remind_at=limits.remind_at, due_estimated=limits.estimated,
+    )
+    session.add(case)
+    session.flush()
+    record(session, case, now, actor, "opened", reasons=reasons, due_at=limits.due_at.isoformat(),
+           estimated=limits.estimated)
+    if case.integrity:
+        _integrity_alert(session, case, now, actor, notifier)
+    return case
+
+
+def _integrity_alert(session: Session, case: Rectification, now: datetime, actor: str, notifier: Notifier) -> None:
+    """篇2 二五 / DESIGN §2.4: an integrity report alerts supervisors at once."""
+    record(session, case, now, actor, "integrity_alert", audience="supervisors")
+    session.flush()
+    notifier.notify(_notice(case, "integrity_alert", "supervisors", f"廉洁自律问题反映（{case.window.name}），请立即核查"))
+
+
+# --- lifecycle ---------------------------------------------------------------------------------------------
+
+
+def _require(case: Rectification, states: Sequence[str], message: str) -> None:
+    if case.state not in states:
+        raise RectificationError(f"整改#{case.id} 当前状态为「{STATE_LABELS[case.state]}」：{message}")
+
+
+def _text(value: str | None, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise RectificationError(f"{what}不能为空")
+    return value
+
+
+def rectify(session: Session, case: Rectification, action: str, now: datetime, *, actor: str) -> Rectification:
+    """Record what the window fixed: open → rectified (a second call amends the text, audited)."""
+    _require(case, AWAITING_FEEDBACK, "已反馈或已办结，不能再登记整改措施")
+    action = _text(action, "整改措施")
+    previous = case.action
+    case.action, case.rectified_at, case.rectified_by, case.state = action, _aware(now), actor, RECTIFIED
+    record(session, case, now, actor, "rectified" if previous is None else "action_amended", action=action,
+           previous=previous)
+    session.flush()
+    return case
+
+
+def give_feedback(
+    session: Session,
+    case: Rectification,
+    text: str,
+    now: datetime,
+    *,
+    actor: str,
+    via: str = "phone",
+    settings: Settings | None = None,
+    provider: Provider | None = None,
+) -> Rectification:
+    """Record what the citizen was told: rectified → feedback_given.
+
+    ``via="sms"`` sends it through the telephony provider (an outbox `Message` row first; a failed send raises
+    `FeedbackNotSent` and leaves the state unchanged); ``via="phone"`` logs a call staff made themselves.
+    """
+    _require(case, (RECTIFIED,), "请先登记整改措施（callback rectify），再反馈")
+    if via not in FEEDBACK_VIA:
+        raise RectificationError(f"反馈方式只能是 sms 或 phone，收到 {via!r}")
+    text = _text(text, "反馈内容")
+    message = _send_feedback_sms(session, case, text, now, actor, settings, provider) if via == "sms" else None
+    case.feedback, case.feedback_via, case.feedback_at, case.feedback_by = text, via, _aware(now), actor
+    case.feedback_message_id = message.id if message else None
+    case.state = FEEDBACK_GIVEN
+    late = case.feedback_at > case.due_at
+    record(session, case, now, actor, "feedback_given", via=via, text=text, late=late)
+    session.flush()
+    return case
+
+
+def _policy(session: Session, settings: Settings, hall_id: int) -> CallingPolicy:
+    """Calling and SMS hours (DESIGN §3: never outside them) on the hall's calendar and time zone."""
+    from callback.calendar.policy import CallingPolicy
+    from callback.calendar.services import load_calendar
+
+    return CallingPolicy.from_settings(settings, load_calendar(session), str(_hall_tz(session, hall_id)))
+
+
+def _contact_for(session: Session, case: Rectification) -> Contact:
+    contact = session.get(Contact, case.callback.contact_id)
+    if contact is None:
+        raise RectificationError("找不到回访对象的联系方式")
+    return contact
+
+
+def _sms_contact(session: Session, case: Rectification, now: datetime, settings: Settings) -> Contact:
+    """The number to text, if a feedback SMS may go to it now (a mobile, not opted out, inside SMS hours)."""
+    contact = _contact_for(session, case)
+    if contact.opted_out_at is not None:
+        raise RectificationError("该号码已退订短信，不能短信反馈；请电话反馈并登记（--via phone）")
+    if contact.kind != "mobile":
+        raise RectificationError("该号码不是手机号，不能短信反馈；请电话反馈并登记（--via phone）")
+    policy = _policy(session, settings, case.hall_id)
+    if not policy.may_sms(now):
+        at = policy.next_sms_moment(now).astimezone(_hall_tz(session, case.hall_id)).strftime("%m-%d %H:%M")
+        raise RectificationError(f"现在不在短信发送时段（{settings.sms_hours}），请于 {at} 之后发送，或电话反馈")
+    return contact
+
+
+def _send_feedback_sms(
+    session: Session,
+    case: Rectification,
+    text: str,
+    now: datetime,
+    actor: str,
+    settings: Settings | None,
+    provider: Provider | None,
+) -> Message:
+    from ivr.provider import ProviderError, SmsRequest, get_provider
+
+    settings = settings or Settings.from_env()
+    contact = _sms_contact(session, case, now, settings)
+    provider = provider or get_provider(settings)
+    hall = session.get(Hall, case.hall_id)
+    body = f"【{hall.name if hall else '政务服务中心'}】{text}"
+    message = Message(hall_id=case.hall_id, callback_id=case.callback_id, direction="out",
+                      purpose="rectify_feedback", body=body, status="queued")
+    session.add(message)
+    session.flush()
+    request = SmsRequest(to=contact.phone, from_=settings.twilio_from, body=body,
+                         status_callback=f"{settings.public_base_url.rstrip('/')}/sms/status")
+    try:
+        sent = provider.send_sms(request)
+    except ProviderError as exc:
+        message.status = "failed"
+        record(session, case, now, actor, "feedback_sms_failed", message_id=message.id, error=str(exc))
+        session.flush()
+        raise FeedbackNotSent(f"反馈短信发送失败：{exc}") from exc
+    message.provider_sid, message.status = sent.sid, sent.status
+    return message
+
+
+def close(session: Session, case: Rectification, now: datetime, *, actor: str, note: str | None = None) -> Rectification:
+    """feedback_given → closed."""
+    _require(case, (FEEDBACK_GIVEN,), "只有已反馈的整改才能办结")
+    case.state, case.closed_at, case.closed_by = CLOSED, _aware(now), actor
+    record(session, case, now, actor, "closed", note=note)
+    session.flush()
+    return case
+
+
+# --- deadlines ---------------------------------------------------------------------------------------------
+
+
+def deadline_status(case: Rectification, now: datetime) -> str:
+    """on_time (fed back by due_at) | late (fed back after it) | overdue (due passed, no feedback) | pending."""
+    if case.feedback_at is not None:
+        return "on_time" if case.feedback_at <= case.due_at else "late"
+    return "overdue" if _aware(now) > case.due_at else "pending"
+
+
+def is_overdue(case: Rectification, now: datetime) -> bool:
+    """The due time passed before feedback was given (篇3 (四)7 counts such cases)."""
+    return deadline_status(case, now) in ("overdue", "late")
+
+
+@dataclass(frozen=True)
+class DeadlineRun:
+    reminded: list[int]
+    escalated: list[int]
+
+
+def run_deadlines(
+    session: Session, now: datetime, *, notifier: Notifier | None = None, actor: str = SYSTEM
+) -> DeadlineRun:
+    """Send the reminders that are due (one working day before the due day) and escalate overdue cases.
+
+    Idempotent: each case is reminded at most once and escalated at most once; both are recorded as events.
+    Rows are claimed with FOR UPDATE SKIP LOCKED so two runners never act on the same case.
+    """
+    now, notifier = _aware(now), notifier or LogNotifier()
+    due = session.scalars(
+        select(Rectification)
+        .where(Rectification.state.in_(AWAITING_FEEDBACK))
+        .where(
+            or_(
+                (Rectification.reminded_at.is_(None)) & (Rectification.remind_at <= now),
+                (Rectification.escalated_at.is_(None)) & (Rectification.due_at < now),
+            )
+        )
+        .order_by(Rectification.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    reminded = [c.id for c in due if _remind(session, c, now, actor, notifier)]
+    escalated = [c.id for c in due if _escalate(session, c, now, actor, notifier)]
+    session.flush()
+    return DeadlineRun(reminded, escalated)
+
+
+def _remind(session: Session, case: Rectification, now: datetime, actor: str, notifier: Notifier) -> bool:
+    if case.reminded_at is not None or case.remind_at > now or now > case.due_at:
+        return False  # already reminded, not yet time, or already overdue (escalation covers it)
+    case.reminded_at = now
+    audience = "supervisors" if case.integrity else "window"
+    record(session, case, now, actor, "reminder", audience=audience, due_at=case.due_at.isoformat())
+    notifier.notify(_notice(case, "reminder", audience, f"{case.window.name}：整改将于下一个工作日结束时到期，请及时整改并反馈"))
+    return True
+
+
+def _escalate(session: Session, case: Rectification, now: datetime, actor: str, notifier: Notifier) -> bool:
+    if case.escalated_at is not None or now <= case.due_at:
+        return False
+    case.escalated_at = now
+    record(session, case, now, actor, "escalated", audience="supervisors", due_at=case.due_at.isoformat())
+    window = case.window.name if case.window else ""
+    notifier.notify(_notice(case, "escalation", "supervisors", f"{window}：整改已超期未反馈"))
+    return True
+
+
+# --- second callback (二次回访) and its linkage -------------------------------------------------------------
+
+
+def iso_week(now: datetime, tz: ZoneInfo) -> str:
+    year, week, _ = _aware(now).astimezone(tz).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def schedule_revisit(
+    session: Session, case: Rectification, now: datetime, *, actor: str, settings: Settings | None = None
+) -> Callback:
+    """Schedule the 二次回访 after feedback: a new callback (state drawn, due at the next calling moment) linked
+    to the first by ``revisit_of_id``; the dialer calls it like any drawn callback."""
+    _require(case, (FEEDBACK_GIVEN, CLOSED), "反馈之后才能安排二次回访")
+    if case.revisit_callback_id is not None:
+        raise RectificationError(f"整改#{case.id} 已安排二次回访（回访#{case.revisit_callback_id}）")
+    first = case.callback
+    contact = _contact_for(session, case)
+    if contact.opted_out_at is not None:
+        raise RectificationError("该号码已退订，不能二次回访")
+    due = _policy(session, settings or Settings.from_env(), first.hall_id).next_call_moment(_aware(now))
+    revisit = Callback(
+        hall_id=first.hall_id, draw_id=None, case_id=first.case_id, contact_id=first.contact_id,
+        window_id=first.window_id, week=iso_week(now, _hall_tz(session, first.hall_id)), state="drawn",
+        channel="voice", next_action_at=due, token=secrets.token_hex(16), revisit_of_id=first.id,
+        flags={"revisit": True},
+    )
+    session.add(revisit)
+    session.flush()
+    case.revisit_callback_id = revisit.id
+    record(session, case, now, actor, "revisit_scheduled", callback_id=revisit.id)
+    session.flush()
+    return revisit
+
+
+def _case_for_revisit(session: Session, revisit: Callback) -> Rectification | None:
+    return session.scalar(
+        select(Rectification).where(
+            or_(Rectification.revisit_callback_id == revisit.id, Rectification.callback_id == revisit.revisit_of_id)
+        ).order_by(Rectification.id)
+    )
+
+
+def link_revisit(session: Session, revisit: Callback, now: datetime, *, actor: str = SYSTEM) -> Rectification | None:
+    """Store the revisit's overall rating on the case it follows up (idempotent; re-linking updates it)."""
+    case = _case_for_revisit(session, revisit)
+    rating = callback_rating(session, revisit)
+    if case is None or rating is None:
+        return case
+    if case.revisit_rating == rating.value and case.revisit_callback_id == revisit.id:
+        return case
+    case.revisit_callback_id, case.revisit_rating, case.revisit_linked_at = revisit.id, rating.value, _aware(now)
+    record(session, case, now, actor, "revisit_linked", callback_id=revisit.id, rating=rating.value,
+           outcome=revisit_outcome(case))
+    session.flush()
+    return case
+
+
+def revisit_outcome(case: Rectification) -> str | None:
+    """篇3 (五)2 for a case whose first callback was not satisfied: twice_unsatisfied or then_satisfied.
+
+    None when the first overall rating was satisfied (the case opened for another reason, e.g. 体外循环) or
+    when no revisit result is linked yet.
+    """
+    first = case.excerpt.get("overall")
+    if first in (None, Rating.S.value) or case.revisit_rating is None:
+        return None
+    return THEN_SATISFIED if case.revisit_rating == Rating.S.value else TWICE_UNSATISFIED
+
+
+@dataclass(frozen=True)
+class RevisitLink:
+    rectification_id: int
+    window_id: int
+    staff_id: int | None
+    first_rating: str
+    second_rating: str
+    outcome: str
+    linked_at: datetime
+
+
+def revisit_links(
+    session: Session, hall_id: int, since: datetime | None = None, until: datetime | None = None
+) -> list[RevisitLink]:
+    """Every linked first/second callback pair with an outcome, for the assessment (篇3 (五)2)."""
+    query = select(Rectification).where(
+        Rectification.hall_id == hall_id, Rectification.revisit_linked_at.is_not(None)
+    )
+    if since is not None:
+        query = query.where(Rectification.revisit_linked_at >= since)
+    if until is not None:
+        query = query.where(Rectification.revisit_linked_at < until)
+    links = []
+    for case in session.scalars(query.order_by(Rectification.id)):
+        outcome = revisit_outcome(case)
+        if outcome is not None:
+            staff = session.get(Case, case.callback.case_id)
+            links.append(RevisitLink(case.id, case.window_id, staff.staff_id if staff else None,
+                                     case.excerpt["overall"], case.revisit_rating, outcome, case.revisit_linked_at))
+    return links
+
+
+# --- queries -----------------------------------------------------------------------------------------------
+
+STATE_LABELS = {OPEN: "待整改", RECTIFIED: "已整改", FEEDBACK_GIVEN: "已反馈", CLOSED: "已办结"}
+
+
+def list_cases(
+    session: Session,
+    hall_id: int,
+    now: datetime,
+    *,
+    only_open: bool = False,
+    only_overdue: bool = False,
+    window_id: int | None = None,
+) -> list[Rectification]:
+    """Cases of a hall, oldest first. ``window_id`` gives the window's own view, which never contains an
+    integrity case (DESIGN §1: window leads never learn more than the case needs)."""
+    query = select(Rectification).where(Rectification.hall_id == hall_id)
+    if window_id is not None:
+        query = query.where(Rectification.window_id == window_id, Rectification.integrity.is_(False))
+    if only_open or only_overdue:
+        query = query.where(Rectification.state.in_(AWAITING_FEEDBACK))
+    if only_overdue:
+        query = query.where(Rectification.due_at < _aware(now))
+    return list(session.scalars(query.order_by(Rectification.opened_at, Rectification.id)))
+
+
+def find_case(session: Session, hall_id: int, ref: str) -> Rectification | None:
+    """A case by its id, or by the ledger case number (办件编号) of the callback it came from."""
+    if ref.isdigit():
+        case = session.get(Rectification, int(ref))
+        if case is not None and case.hall_id == hall_id:
+            return case
+    return session.scalar(
+        select(Rectification)
+        .join(Callback, Callback.id == Rectification.callback_id)
+        .join(Case, Case.id == Callback.case_id)
+        .where(Rectification.hall_id == hall_id, Case.case_no == ref)
+        .order_by(Rectification.id.desc())
+    )
+
+
+def case_summary(case: Rectification, now: datetime, tz: ZoneInfo | None = None) -> dict[str, Any]:
+    """The CLI/JSON view of a case (no personal data)."""
+    tz = tz or ZoneInfo("Asia/Shanghai")
+    return {
+        "id": case.id,
+        "window": case.window.name,
+        "reasons": list(case.reasons),
+        "reason_labels": [REASON_LABELS.get(r, r) for r in case.reasons],
+        "state": case.state,
+        "state_label": STATE_LABELS[case.state],
+        "integrity": case.integrity,
+        "opened_at": case.opened_at.astimezone(tz).isoformat(),
+        "due_at": case.due_at.astimezone(tz).isoformat(),
+        "estimated": case.due_estimated,
+        "deadline": deadline_status(case, now),
+        "overdue": is_overdue(case, now),
+        "revisit_callback_id": case.revisit_callback_id,
+        "revisit_outcome": revisit_outcome(case),
+    }

@@ -1,0 +1,248 @@
+"""The month's 篇3 figures this system itself knows, per staff member (DESIGN.md §2 step 7, §3).
+
+A thin layer over `survey.assessment` (the rules as data): it counts, per 经办人 on the ledger case,
+
+* (四)7 overdue cases (篇3 四7, −5 each): cases of the hall whose promised time (承诺时限) falls in the month
+  and that were completed after it, or are still not completed at ``now`` with the promise already past.
+  即办件 without a promised time are never overdue;
+* (五)2 second callbacks (篇3 五2): first callbacks of the month whose overall rating was not 满意 and whose
+  二次回访 result is known — still not 满意 (−2 each) or then 满意 (−1 per 3 in the month). A first callback
+  belongs to the month in which its rectification case was opened (the moment its answers were known; a
+  callback row keeps no finish time of its own). The staff member is the one on the ledger case it was about;
+* (七)9 the case-volume bonus (综合受理窗口 rates) from the cases each staff member accepted in the month.
+
+Sections (四) and (五) are shown as partial scores (本系统可计部分): the evaluator (评价器) ratings of (五)1,
+district callbacks (五4), exposures (五3) and the other sections are entered by supervisors elsewhere, so no
+monthly score is computed here; ``inputs_needed`` lists what is missing. The month is the hall's local month
+(Asia/Shanghai by default). Nothing about citizens is read or returned: names and numbers stay on the ledger.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from callback.models import Callback, Case, Hall, Staff, Window
+from callback.models.rectification import Rectification
+from callback.rectification.services import THEN_SATISFIED, TWICE_UNSATISFIED, revisit_outcome
+from survey.assessment import (
+    RULES,
+    RULES_BY_CODE,
+    SECTION_POINTS,
+    rule_points,
+    section_loss,
+    section_score,
+    volume_bonus,
+)
+
+UNREGISTERED = "（未登记经办人）"
+PARTIAL = "本系统可计部分"
+COMPUTED_RULES = ("overdue", "revisit_still_unsatisfied", "revisit_then_satisfied")
+"""The rules whose events this module counts; every other rule of `survey.assessment.RULES` is an input."""
+EVENT_LABELS = {
+    "overdue": "超时",
+    "revisit_still_unsatisfied": "二次回访仍不满意",
+    "revisit_then_satisfied": "二次回访改为满意",
+}
+_OUTCOME_RULE = {TWICE_UNSATISFIED: "revisit_still_unsatisfied", THEN_SATISFIED: "revisit_then_satisfied"}
+
+OTHER_INPUTS: tuple[tuple[str, str, str], ...] = (
+    ("attendance", "篇3 二(一)", "考勤纪律（15分）：迟到、早退、空岗、请销假等扣分"),
+    ("work_discipline", "篇3 二(二)", "工作纪律（20分）：与工作无关行为、评价器未开启等扣分"),
+    ("service_conduct", "篇3 二(三)", "服务规范（20分）：群众投诉（三1）、着装、文明服务等扣分"),
+    ("case_handling_other", "篇3 二(四)", "事项办理（20分）中除超时（四7）以外的扣分：违规受理、平台录入、告知单等"),
+    ("safety", "篇3 二(六)", "安全制度（10分）扣分"),
+    ("bonus_other", "篇3 二(七)1-8", "附加分（七）1-8：全勤、表彰、锦旗、活动获奖等加分"),
+    ("volume_online_issued", "篇3 二(七)9",
+     "岗位业务加分中的网办件（每件0.2分，最高2分）和出件窗口办件量（每10件0.1分）；本系统只按综合受理窗口口径计"),
+)
+VOLUME_NOTE = (
+    "按综合受理窗口口径：非承诺件每10件0.2分，承诺件（台账有承诺时限）每10件1分；"
+    "网办件和出件窗口办件量本系统无数据，按0计"
+)
+
+
+class AssessmentMonthError(ValueError):
+    """A month that is not YYYY-MM with a real month (the message is Chinese, for the CLI)."""
+
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+def parse_month(month: str) -> tuple[int, int]:
+    """``"2026-11"`` → (2026, 11); anything else raises AssessmentMonthError."""
+    match = _MONTH.fullmatch(month.strip()) if isinstance(month, str) else None
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        raise AssessmentMonthError(f"月份格式不正确：{month!r}，应为 YYYY-MM，例如 2026-11")
+    return int(match.group(1)), int(match.group(2))
+
+
+def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The month's start and the next month's start, as aware datetimes in ``tz`` (the hall's local month)."""
+    year, number = parse_month(month)
+    start = datetime(year, number, 1, tzinfo=tz)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=tz)
+    return start, end
+
+
+@dataclass
+class _Tally:
+    """What is collected for one staff member (or the unregistered group) before the figures are built."""
+
+    events: Counter[str] = field(default_factory=Counter)
+    window_ids: set[int] = field(default_factory=set)
+    accepted: int = 0  # cases accepted in the month without a promised time (not 承诺件)
+    promised: int = 0  # cases accepted in the month with a promised time (承诺件)
+
+
+def _accepted(session: Session, hall: Hall, start: datetime, end: datetime, tallies: dict[int | None, _Tally]) -> None:
+    has_promise = case((Case.promised_at.is_(None), 0), else_=1)
+    rows = session.execute(
+        select(Case.staff_id, Case.window_id, has_promise, func.count())
+        .where(Case.hall_id == hall.id, Case.accepted_at >= start, Case.accepted_at < end)
+        .group_by(Case.staff_id, Case.window_id, has_promise)
+    )
+    for staff_id, window_id, promised, count in rows:
+        tally = tallies[staff_id]
+        tally.window_ids.add(window_id)
+        if promised:
+            tally.promised += count
+        else:
+            tally.accepted += count
+
+
+def _overdue(
+    session: Session, hall: Hall, start: datetime, end: datetime, now: datetime, tallies: dict[int | None, _Tally]
+) -> None:
+    """篇3 四7: promised in the month, and completed late or still open with the promise past at ``now``."""
+    late = or_(
+        Case.completed_at > Case.promised_at,
+        and_(Case.completed_at.is_(None), Case.promised_at < now),
+    )
+    rows = session.execute(
+        select(Case.staff_id, Case.window_id, func.count())
+        .where(Case.hall_id == hall.id, Case.promised_at >= start, Case.promised_at < end, late)
+        .group_by(Case.staff_id, Case.window_id)
+    )
+    for staff_id, window_id, count in rows:
+        tallies[staff_id].events["overdue"] += count
+        tallies[staff_id].window_ids.add(window_id)
+
+
+def _revisits(session: Session, hall: Hall, start: datetime, end: datetime, tallies: dict[int | None, _Tally]) -> None:
+    """篇3 五2: first callbacks of the month (by their case's opening) with a known 二次回访 result."""
+    rows = session.execute(
+        select(Rectification, Case.staff_id, Case.window_id)
+        .join(Callback, Callback.id == Rectification.callback_id)
+        .join(Case, Case.id == Callback.case_id)
+        .where(
+            Rectification.hall_id == hall.id,
+            Rectification.revisit_rating.is_not(None),
+            Callback.revisit_of_id.is_(None),
+            Rectification.opened_at >= start,
+            Rectification.opened_at < end,
+        )
+        .order_by(Rectification.id)
+    )
+    for rectification, staff_id, window_id in rows:
+        outcome = revisit_outcome(rectification)
+        if outcome is not None:
+            tallies[staff_id].events[_OUTCOME_RULE[outcome]] += 1
+            tallies[staff_id].window_ids.add(window_id)
+
+
+def _event_rows(events: Counter[str]) -> list[dict[str, Any]]:
+    rows = []
+    for code in COMPUTED_RULES:
+        count = events[code]
+        if count:
+            rule = RULES_BY_CODE[code]
+            rows.append({
+                "code": code, "label": EVENT_LABELS[code], "clause": rule.clause, "description": rule.description,
+                "count": count, "points": rule_points(code, count),
+            })
+    return rows
+
+
+def _section(events: Counter[str], section: str) -> dict[str, Any]:
+    return {
+        "label": PARTIAL, "max": SECTION_POINTS[section],
+        "score": section_score(events, section), "loss": section_loss(events, section),
+    }
+
+
+def _staff_row(staff_id: int | None, name: str, tally: _Tally, windows: dict[int, str]) -> dict[str, Any]:
+    return {
+        "staff_id": staff_id,
+        "name": name,
+        "windows": sorted({windows[w] for w in tally.window_ids if w in windows}),
+        "events": _event_rows(tally.events),
+        "section_four": _section(tally.events, "四"),
+        "section_five": _section(tally.events, "五"),
+        "volume": {
+            "clause": "篇3 七9", "accepted": tally.accepted, "promised": tally.promised, "online": 0, "issued": 0,
+            "bonus": volume_bonus(accepted=tally.accepted, promised=tally.promised),
+        },
+    }
+
+
+def inputs_needed() -> list[dict[str, str]]:
+    """篇3 inputs this system does not have: the other rules of `survey.assessment.RULES`, then the other
+    sections; supervisors add them to reach the monthly score (篇3 二)."""
+    rules = [
+        {"code": r.code, "clause": r.clause, "description": r.description}
+        for r in RULES if r.code not in COMPUTED_RULES
+    ]
+    return rules + [{"code": code, "clause": clause, "description": text} for code, clause, text in OTHER_INPUTS]
+
+
+def monthly_assessment(session: Session, hall: Hall, month: str, now: datetime) -> dict[str, Any]:
+    """The month's 篇3 figures per staff member of ``hall`` (every registered staff member, plus the
+    unregistered group when a case without staff counts). ``now`` decides which open cases are overdue."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    tz = ZoneInfo(hall.timezone or "Asia/Shanghai")
+    start, end = month_bounds(month, tz)
+    year, number = parse_month(month)
+    tallies: dict[int | None, _Tally] = defaultdict(_Tally)
+    # sorted here, not by the database: collations order Chinese names differently per backend
+    staff = sorted(session.scalars(select(Staff).where(Staff.hall_id == hall.id)), key=lambda m: (m.name, m.id))
+    for member in staff:
+        tally = tallies[member.id]
+        if member.window_id is not None:
+            tally.window_ids.add(member.window_id)
+    _accepted(session, hall, start, end, tallies)
+    _overdue(session, hall, start, end, now, tallies)
+    _revisits(session, hall, start, end, tallies)
+    named = session.execute(select(Window.id, Window.name).where(Window.hall_id == hall.id))
+    windows = {window_id: name for window_id, name in named}
+    rows = [_staff_row(m.id, m.name, tallies[m.id], windows) for m in staff]
+    if None in tallies:
+        rows.append(_staff_row(None, UNREGISTERED, tallies[None], windows))
+    totals: Counter[str] = Counter()
+    for tally in tallies.values():
+        totals.update(tally.events)
+    return {
+        "month": f"{year}-{number:02d}",
+        "hall": hall.code,
+        "hall_name": hall.name,
+        "timezone": str(tz),
+        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "generated_at": now.astimezone(tz).isoformat(timespec="seconds"),
+        "scope": f"{PARTIAL}：篇3 四7 超时、五2 二次回访、七9 办件量；不是月度考核总分",
+        "volume_note": VOLUME_NOTE,
+        "staff": rows,
+        "summary": {
+            "staff": len(staff),
+            "unregistered_group": None in tallies,
+            "events": {code: totals[code] for code in COMPUTED_RULES},
+        },
+        "inputs_needed": inputs_needed(),
+    }

@@ -1,0 +1,178 @@
+"""The weekly publication (DESIGN.md §2.6, §5; 篇2 六): a supervisor approves a week's per-window figures and they
+go to the public page and the hall board.
+
+篇2 六: results are tallied per window, graded, and announced on the centre's website and notice board within a
+week of the calls. What is published is window names and figures only: never a citizen's name or number, never a
+staff name, never the rectification cases (DESIGN.md §6). Every public figure passes through `public_figures`,
+the one whitelist; the board reads nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callback.draws.services import DrawError
+from callback.draws.services import parse_week as parse_iso_week
+from callback.models import Callback, Hall, PublishedReport
+from callback.models.rectification import AWAITING_FEEDBACK, Rectification
+from callback.results.report import weekly_report
+
+CALLING_STATES = ("drawn", "calling", "in_survey")  # still to be called, or on the phone now
+SMS_STATES = ("sms",)  # handed to SMS, no final reply yet
+WINDOW_FIELDS = ("window", "n", "satisfied", "basic", "unsatisfied", "score", "ci_low", "ci_high", "grade")
+APPROVER_MAX = 100
+
+
+class PublishRefused(ValueError):
+    """A publication that may not happen; the message is for the supervisor, in Chinese."""
+
+
+def parse_week(week: str) -> tuple[int, int]:
+    """``"2026-W45"`` → (2026, 45); refuses anything that is not a real ISO week (the draw's rule)."""
+    try:
+        return parse_iso_week(week or "")
+    except DrawError as exc:
+        raise PublishRefused(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class WeekCompleteness:
+    """Is the week's work done? Its first callbacks still being called or waiting for an SMS reply, and the
+    rectification cases opened from them still waiting for feedback (篇2 五: feedback within 3 working days).
+    Publishing before they are done publishes figures that will still change."""
+
+    week: str
+    calling: int
+    sms_pending: int
+    open_rectifications: int
+
+    @property
+    def complete(self) -> bool:
+        return not (self.calling or self.sms_pending or self.open_rectifications)
+
+    def reasons(self) -> list[str]:
+        """What is still open, one phrase each (Chinese, for the supervisor)."""
+        reasons = []
+        if self.calling:
+            reasons.append(f"{self.calling} 个回访仍在电话回访中（待拨或通话中）")
+        if self.sms_pending:
+            reasons.append(f"{self.sms_pending} 个短信回访尚未结束")
+        if self.open_rectifications:
+            reasons.append(f"{self.open_rectifications} 个整改尚未反馈")
+        return reasons
+
+
+def week_completeness(session: Session, hall: Hall, week: str) -> WeekCompleteness:
+    """The rule "is this week complete?" that `callback publish` asks before publishing: the same callbacks as the
+    weekly report (the hall's first callbacks of the ISO week; 二次回访 are not counted again)."""
+    parse_week(week)
+    first = (Callback.hall_id == hall.id, Callback.week == week, Callback.revisit_of_id.is_(None))
+    states = dict(session.execute(
+        select(Callback.state, func.count()).where(*first, Callback.state.in_(CALLING_STATES + SMS_STATES))
+        .group_by(Callback.state)
+    ).all())
+    open_cases = session.scalar(
+        select(func.count()).select_from(Rectification).join(Callback, Callback.id == Rectification.callback_id)
+        .where(*first, Rectification.state.in_(AWAITING_FEEDBACK))
+    )
+    return WeekCompleteness(
+        week=week,
+        calling=sum(states.get(s, 0) for s in CALLING_STATES),
+        sms_pending=sum(states.get(s, 0) for s in SMS_STATES),
+        open_rectifications=open_cases or 0,
+    )
+
+
+def public_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The only fields of a `weekly_report` that may be published: per window and for the hall, the window name,
+    the rating counts, score, Wilson interval and grade. Everything else (cases, items, reach counts) stays in."""
+
+    def row(figures: dict[str, Any]) -> dict[str, Any]:
+        return {key: figures[key] for key in WINDOW_FIELDS}
+
+    return {
+        "week": report["week"],
+        "hall": report["hall"],
+        "hall_name": report["hall_name"],
+        "as_of": report["generated_at"],
+        "windows": [row(w) for w in report["windows"]],
+        "totals": row(report["totals"]),
+    }
+
+
+def _approver(approved_by: str | None) -> str:
+    name = (approved_by or "").strip()
+    if not name:
+        raise PublishRefused("发布需要审核人：请填写审核人姓名")
+    if len(name) > APPROVER_MAX:
+        raise PublishRefused(f"审核人姓名过长（最多 {APPROVER_MAX} 个字符）")
+    return name
+
+
+def _next_version(session: Session, hall: Hall, week: str) -> int:
+    # Two supervisors publishing the same hall at once: the hall row lock makes the second wait for the first's
+    # version (PostgreSQL; SQLite serialises writers anyway). The unique key is the backstop.
+    session.execute(select(Hall.id).where(Hall.id == hall.id).with_for_update())
+    current = session.scalar(
+        select(func.max(PublishedReport.version))
+        .where(PublishedReport.hall_id == hall.id, PublishedReport.week == week)
+    )
+    return (current or 0) + 1
+
+
+class IncompleteWeek(PublishRefused):
+    """The week still has callbacks in progress or rectifications without feedback (see `WeekCompleteness`)."""
+
+    def __init__(self, progress: WeekCompleteness) -> None:
+        super().__init__(f"{progress.week} 尚未完成：{'；'.join(progress.reasons())}")
+        self.progress = progress
+
+
+def publish_week(
+    session: Session, hall: Hall, week: str, approved_by: str, now: datetime, *, require_complete: bool = False,
+) -> PublishedReport:
+    """Publish the week's figures as of ``now`` (aware; stored UTC) as its next version. The caller commits.
+
+    Raises `PublishRefused` for a malformed week, an empty approver, or a week with no drawn callbacks; with
+    ``require_complete``, `IncompleteWeek` when `week_completeness` finds work still open (the CLI asks for it
+    unless the supervisor says ``--force``)."""
+    parse_week(week)
+    approver = _approver(approved_by)
+    report = weekly_report(session, hall, week, now)
+    if report["totals"]["drawn"] == 0:
+        raise PublishRefused(f"{week} 没有抽取的回访对象，无可发布的结果")
+    if require_complete:
+        progress = week_completeness(session, hall, week)
+        if not progress.complete:
+            raise IncompleteWeek(progress)
+    published = PublishedReport(
+        hall_id=hall.id, week=week, version=_next_version(session, hall, week), figures=public_figures(report),
+        approved_by=approver, published_at=now,
+    )
+    session.add(published)
+    session.flush()
+    return published
+
+
+def latest_published(session: Session, hall: Hall, week: str | None = None) -> PublishedReport | None:
+    """The newest version of ``week``; without a week, the newest version of the latest week published.
+    ISO week strings ("2026-W45") sort in time order."""
+    query = select(PublishedReport).where(PublishedReport.hall_id == hall.id)
+    if week is not None:
+        query = query.where(PublishedReport.week == week)
+    query = query.order_by(PublishedReport.week.desc(), PublishedReport.version.desc()).limit(1)
+    return session.scalar(query)
+
+
+def published_weeks(session: Session, hall: Hall) -> list[str]:
+    """Every week of the hall with a publication, newest first (for the board's links to earlier weeks)."""
+    query = (
+        select(PublishedReport.week).where(PublishedReport.hall_id == hall.id)
+        .group_by(PublishedReport.week).order_by(PublishedReport.week.desc())
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,32 @@
+"""Flask application factory (flaskr style): configuration read once, every blueprint registered here by name.
+
+Production: ``gunicorn -c gunicorn.conf.py 'callback.web.app:create_app()'`` (README "Running in production").
+``create_app`` raises ``InsecureSettings`` when a production deployment still holds a development secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from callback import config, db
+from callback.config import Settings, check_production_settings
+from callback.web import api, board, health, security
+from ivr import sms, voice
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The web app for the environment's settings (``test_config`` overrides them); raises InsecureSettings."""
+    settings = Settings.from_env(**(test_config or {}))
+    check_production_settings(settings)
+    app = Flask(__name__, instance_relative_config=False)
+    config.init_app(app, settings)
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    db.init_app(app, settings.database_url)
+    security.init_app(app, https=settings.public_base_url.lower().startswith("https://"))
+    for blueprint in (api.bp, board.bp, health.bp, voice.bp, sms.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,42 @@
+"""gunicorn settings for production, sized for a 2-core machine (README "Running in production / 生产部署").
+
+    gunicorn -c gunicorn.conf.py 'callback.web.app:create_app()'               # from a checkout (that file imports this)
+    gunicorn -c python:callback.web.gunicorn_conf 'callback.web.app:create_app()'  # from an installed package
+    callback serve --production --host 127.0.0.1 --port 8000               # the same, through the CLI
+
+Command-line flags override these (``--workers 4 --threads 16``). Keep ``DB_POOL_SIZE`` (default 10) at least
+``threads``: each thread holds a database connection while it serves a request (callback/db.py ``pool_limits``).
+
+Before any worker starts, the master checks the settings (callback.config.check_production_settings) and exits 2
+with one line on stderr when a production deployment still holds a development secret. gunicorn's ``Server``
+header is ``gunicorn`` with no version, and it names no Python version.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from callback.config import InsecureSettings, Settings, check_production_settings
+
+bind = "127.0.0.1:8000"  # nginx in front terminates TLS and proxies here
+workers = 2  # one per core
+worker_class = "gthread"
+threads = 8  # a webhook waits mostly on the database: threads keep the cores busy
+timeout = 30  # Twilio gives a webhook 15 s; a request still running after 30 s is stuck
+graceful_timeout = 30
+keepalive = 5  # seconds; nginx reuses the upstream connection
+max_requests = 5000  # recycle workers now and then (bounded memory growth); jitter so both never restart at once
+max_requests_jitter = 500
+accesslog = None  # nginx keeps the access log; the URLs carry callback tokens, never personal data
+errorlog = "-"
+loglevel = "info"
+
+
+def on_starting(server: Any) -> None:
+    """Refuse development secrets before the first worker forks: one line, exit 2 (issue 11 §1)."""
+    try:
+        check_production_settings(Settings.from_env())
+    except InsecureSettings as exc:
+        print(exc, file=sys.stderr, flush=True)
+        sys.exit(2)

@@ -1,0 +1,270 @@
+"""The weekly publication (DESIGN.md §2.6; 篇2 六): one whitelist of public figures, versions, refusals, the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import callback.results.cli_publish as cli_publish
+from callback.cli import main
+from callback.db import session_factory
+from callback.models import PublishedReport
+from callback.rectification.services import give_feedback, open_for_callback, rectify
+from callback.results.publication import (
+    IncompleteWeek,
+    PublishRefused,
+    WeekCompleteness,
+    latest_published,
+    public_figures,
+    publish_week,
+    published_weeks,
+    week_completeness,
+)
+from callback.results.report import weekly_report
+from tests.callback.results.test_report import (
+    ALL_GOOD,
+    MARKET,
+    OPENED_TAX,
+    REPORT_AT,
+    TAX,
+    WEEK,
+    add_callback,
+    build_week,
+)
+from tests.factories import make_hall
+
+PUBLIC_ROW_KEYS = {"window", "n", "satisfied", "basic", "unsatisfied", "score", "ci_low", "ci_high", "grade"}
+PUBLIC_KEYS = {"week", "hall", "hall_name", "as_of", "windows", "totals"}
+LATER = datetime(2026, 10, 13, 2, 0, tzinfo=UTC)
+
+
+def _stored(database_url: str, published_id: int) -> PublishedReport:
+    """The row as a fresh session reads it back (the figures have been through the JSON column)."""
+    with session_factory(database_url)() as fresh:
+        row = fresh.get(PublishedReport, published_id)
+        assert row is not None
+        return row
+
+
+def test_publish_stores_exactly_the_public_fields(session: Session, database_url: str) -> None:
+    hall = build_week(session)
+    published = publish_week(session, hall, WEEK, "张主任", REPORT_AT)
+    session.commit()
+    stored = _stored(database_url, published.id)
+    assert (stored.week, stored.version, stored.approved_by, stored.published_at) == (WEEK, 1, "张主任", REPORT_AT)
+    figures = stored.figures
+    assert set(figures) == PUBLIC_KEYS
+    assert all(set(row) == PUBLIC_ROW_KEYS for row in [*figures["windows"], figures["totals"]])
+    assert (figures["week"], figures["hall"], figures["as_of"]) == (WEEK, "DEMO", "2026-10-12T12:00:00+08:00")
+
+
+def test_published_figures_equal_the_weekly_report(session: Session, database_url: str) -> None:
+    hall = build_week(session)
+    published = publish_week(session, hall, WEEK, "张主任", REPORT_AT)
+    session.commit()
+    report = weekly_report(session, hall, WEEK, REPORT_AT)
+    figures = _stored(database_url, published.id).figures
+    assert [w["window"] for w in figures["windows"]] == [MARKET, TAX]
+    for row, full in zip(figures["windows"], report["windows"], strict=True):
+        assert row == {key: full[key] for key in PUBLIC_ROW_KEYS}
+    assert figures["totals"] == {key: report["totals"][key] for key in PUBLIC_ROW_KEYS}
+    assert (figures["windows"][0]["n"], figures["windows"][0]["score"], figures["windows"][0]["grade"]) == (6, 76.7, "合格")
+
+
+def test_public_figures_drop_everything_else() -> None:
+    row = {key: 1 for key in PUBLIC_ROW_KEYS} | {"drawn": 9, "items": {}, "rectifications": {}, "staff": "王五"}
+    report = {"week": WEEK, "hall": "DEMO", "hall_name": "示范", "generated_at": "t", "windows": [row],
+              "totals": row, "cases": [{"id": 1}], "applicants": ["张三"]}
+    figures = public_figures(report)
+    assert set(figures) == PUBLIC_KEYS
+    assert set(figures["windows"][0]) == PUBLIC_ROW_KEYS and set(figures["totals"]) == PUBLIC_ROW_KEYS
+
+
+def test_publishing_again_adds_a_version_and_the_latest_wins(session: Session) -> None:
+    hall = build_week(session)
+    first = publish_week(session, hall, WEEK, "张主任", REPORT_AT)
+    for _ in range(3):  # a corrected week: three more answers for the tax window
+        add_callback(session, TAX, ALL_GOOD)
+    second = publish_week(session, hall, WEEK, "李科长", LATER)
+    assert (first.version, second.version) == (1, 2)
+    assert first.figures["windows"][1]["n"] == 2 and second.figures["windows"][1]["n"] == 5
+    assert latest_published(session, hall, WEEK) is second
+    assert latest_published(session, hall) is second
+    assert second.figures["as_of"] == "2026-10-13T10:00:00+08:00"
+
+
+def test_latest_week_is_the_newest_iso_week(session: Session) -> None:
+    hall = build_week(session)  # also has one callback in 2026-W41
+    later = publish_week(session, hall, "2026-W41", "张主任", REPORT_AT)
+    earlier = publish_week(session, hall, WEEK, "张主任", LATER)  # published after, but an older week
+    assert latest_published(session, hall) is later
+    assert latest_published(session, hall, WEEK) is earlier
+    assert latest_published(session, hall, "2026-W39") is None
+    assert published_weeks(session, hall) == ["2026-W41", WEEK]
+    other = make_hall(session, "H2", "另一个中心")
+    assert latest_published(session, other) is None and published_weeks(session, other) == []
+
+
+def test_versions_are_per_week(session: Session) -> None:
+    hall = build_week(session)
+    publish_week(session, hall, WEEK, "张主任", REPORT_AT)
+    assert publish_week(session, hall, "2026-W41", "张主任", REPORT_AT).version == 1
+
+
+@pytest.mark.parametrize("approver", ["", "   ", None])
+def test_an_approver_is_required(session: Session, approver: str | None) -> None:
+    hall = build_week(session)
+    with pytest.raises(PublishRefused, match="审核人"):
+        publish_week(session, hall, WEEK, approver, REPORT_AT)  # type: ignore[arg-type]
+    assert session.scalar(select(func.count()).select_from(PublishedReport)) == 0
+
+
+def test_the_approver_is_stored_trimmed(session: Session) -> None:
+    hall = build_week(session)
+    assert publish_week(session, hall, WEEK, "  张主任 ", REPORT_AT).approved_by == "张主任"
+
+
+def test_a_week_without_drawn_callbacks_is_refused(session: Session) -> None:
+    hall = build_week(session)
+    with pytest.raises(PublishRefused, match="没有抽取的回访对象"):
+        publish_week(session, hall, "2026-W01", "张主任", REPORT_AT)
+    assert latest_published(session, hall) is None
+
+
+@pytest.mark.parametrize("week", ["2026-45", "2026W45", "2026-W1", "2025-W53", "2026-W00", ""])
+def test_a_malformed_week_is_refused(session: Session, week: str) -> None:
+    hall = build_week(session)  # 2025 has 52 ISO weeks (2026 has 53)
+    with pytest.raises(PublishRefused):
+        publish_week(session, hall, week, "张主任", REPORT_AT)
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------
+
+
+def _invoke(database_url: str, *args: str):  # noqa: ANN202
+    env = {"DATABASE_URL": database_url, "DEFAULT_HALL": "DEMO"}
+    return CliRunner().invoke(main, ["publish", *args], env=env)
+
+
+def test_cli_publish_json_and_versions(session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    build_week(session)
+    session.commit()
+    monkeypatch.setattr(cli_publish, "now", lambda: REPORT_AT)
+    result = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--force", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert (payload["week"], payload["version"], payload["hall"], payload["approved_by"]) == (WEEK, 1, "DEMO", "张主任")
+    assert set(payload["figures"]) == PUBLIC_KEYS
+    assert payload["figures"]["totals"]["score"] == 70.0
+
+    again = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--force")
+    assert again.exit_code == 0, again.output
+    assert "2026-W40 第 2 版" in again.output and "2 个窗口" in again.output and "70.0" in again.output
+    with session_factory(database_url)() as fresh:
+        hall = make_hall(fresh)
+        latest = latest_published(fresh, hall, WEEK)
+        assert latest is not None and latest.version == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--week", WEEK, "--approved-by", " "], "审核人"),
+        (["--week", "2026-W01", "--approved-by", "张主任"], "没有抽取的回访对象"),
+        (["--week", "2026-W99", "--approved-by", "张主任"], "没有第 99 周"),
+        (["--week", WEEK, "--approved-by", "张主任", "--hall", "NOPE"], "未知的中心代码"),
+    ],
+)
+def test_cli_refused_publish_exits_2(session: Session, database_url: str, args: list[str], message: str) -> None:
+    build_week(session)
+    session.commit()
+    result = _invoke(database_url, *args, "--json")
+    assert result.exit_code == 2
+    assert "未发布" in result.output and message in result.output
+    with session_factory(database_url)() as fresh:
+        assert fresh.scalar(select(func.count()).select_from(PublishedReport)) == 0
+
+
+# --- an incomplete week (issue 11) -------------------------------------------------------------------------
+
+
+def _complete_week(session: Session) -> None:
+    """Six finished callbacks, one case fed back: nothing left to do."""
+    for _ in range(5):
+        add_callback(session, TAX, ALL_GOOD)
+    unhappy = add_callback(session, TAX, ALL_GOOD | {"overall": "B"})
+    add_callback(session, TAX, state="refused")
+    add_callback(session, TAX, state="unreachable")
+    case = open_for_callback(session, unhappy, OPENED_TAX)
+    rectify(session, case, "已整改", LATER, actor="a")
+    give_feedback(session, case, "已告知", LATER, actor="a", via="phone")
+    session.commit()
+
+
+def test_week_completeness_counts_what_is_still_open(session: Session) -> None:
+    """build_week leaves one tax callback on the phone and two cases without feedback (one overdue, one not
+    yet due); an SMS survey still waiting counts too. A 二次回访 and another week's callback do not."""
+    hall = build_week(session)
+    assert week_completeness(session, hall, WEEK) == WeekCompleteness(WEEK, calling=1, sms_pending=0,
+                                                                      open_rectifications=2)
+    first = add_callback(session, TAX, state="sms", channel="sms")
+    add_callback(session, TAX, state="drawn", revisit_of=first)
+    add_callback(session, TAX, state="drawn", week="2026-W41")
+    progress = week_completeness(session, hall, WEEK)
+    assert (progress.calling, progress.sms_pending, progress.complete) == (1, 1, False)
+    assert progress.reasons() == ["1 个回访仍在电话回访中（待拨或通话中）", "1 个短信回访尚未结束", "2 个整改尚未反馈"]
+
+
+def test_a_finished_week_is_complete(session: Session) -> None:
+    _complete_week(session)
+    progress = week_completeness(session, make_hall(session), WEEK)
+    assert progress.complete and progress.reasons() == []
+
+
+def test_publish_week_can_require_a_complete_week(session: Session) -> None:
+    hall = build_week(session)
+    with pytest.raises(IncompleteWeek) as refused:
+        publish_week(session, hall, WEEK, "张主任", REPORT_AT, require_complete=True)
+    assert refused.value.progress.open_rectifications == 2 and "尚未完成" in str(refused.value)
+    assert latest_published(session, hall, WEEK) is None
+    session.rollback()
+    _complete_week(session)
+    assert publish_week(session, make_hall(session), WEEK, "张主任", REPORT_AT, require_complete=True).version == 1
+
+
+def test_cli_refuses_an_incomplete_week_without_force(session: Session, database_url: str) -> None:
+    build_week(session)
+    session.commit()
+    result = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任")
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("未发布：2026-W40 尚未完成") and "1 个回访仍在电话回访中" in line
+    assert "2 个整改尚未反馈" in line and "--force" in line
+    with session_factory(database_url)() as fresh:
+        assert fresh.scalar(select(func.count()).select_from(PublishedReport)) == 0
+
+
+def test_cli_publishes_an_incomplete_week_with_force_and_warns(session: Session, database_url: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    build_week(session)
+    session.commit()
+    monkeypatch.setattr(cli_publish, "now", lambda: REPORT_AT)
+    result = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--force", "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("警告：2026-W40 尚未完成") and "已按 --force 发布" in result.stderr
+    assert json.loads(result.stdout)["incomplete"] == [
+        "1 个回访仍在电话回访中（待拨或通话中）", "2 个整改尚未反馈"]
+
+
+def test_cli_publishes_a_complete_week_without_force_or_warning(session: Session, database_url: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _complete_week(session)
+    monkeypatch.setattr(cli_publish, "now", lambda: REPORT_AT)
+    result = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "" and json.loads(result.stdout)["incomplete"] == []
