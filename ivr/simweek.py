@@ -58,7 +58,7 @@ def replay_past_week(session: Session, settings: Settings, hall: Hall, week: str
     nothing lands in the future. None for the current week, whose clock runs on from now."""
     from callback.calendar.policy import CallingPolicy
     from callback.calendar.services import load_calendar
-    from callback.draws.services import week_bounds
+    from survey.weeks import week_bounds
 
     zone = ZoneInfo(hall.timezone or settings.timezone)
     week_start, week_end = week_bounds(week, zone)

@@ -20,8 +20,8 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
-from callback.draws.services import week_bounds, week_of
 from callback.models import Callback, Case, Draw, Hall
+from survey.weeks import week_bounds, week_of
 
 CLAIM_LEASE = timedelta(minutes=10)
 CLAIM_BATCH = 500

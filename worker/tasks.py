@@ -18,8 +18,9 @@ from sqlalchemy.exc import OperationalError
 
 from callback.config import Settings
 from callback.db import session_factory, transaction
-from callback.draws.services import DrawError, draw_weekly_sample, week_of
+from callback.draws.services import DrawError, draw_weekly_sample
 from callback.models import Hall, utcnow
+from survey.weeks import week_of
 from worker.celery_app import SETTINGS_KEY
 from worker.dispatch import (
     WAITING_STATES,

@@ -40,7 +40,7 @@ def _actor() -> str:
 
 
 def _week(settings: Settings, week: str | None, now: datetime) -> str:
-    from callback.draws.services import week_of
+    from survey.weeks import week_of
 
     return week or week_of(now, ZoneInfo(settings.timezone))
 
@@ -359,9 +359,9 @@ def _callback_to_play(session: Session, settings: Settings, callback_id: int | N
 def _demo_callback(session: Session, settings: Settings, phone: str, hall_code: str | None) -> Callback:
     """A one-off demo case and callback for the person at the terminal (marked DEMO-CALLME in the ledger), in the
     scratch hall unless ``--hall`` names one: a real hall's week and report never see it."""
-    from callback.draws.services import week_of
     from callback.halls.services import ensure_hall
     from callback.models import Window
+    from survey.weeks import week_of
 
     hall = ensure_hall(session, hall_code or SCRATCH_HALL, None if hall_code else SCRATCH_HALL_NAME)
     window = session.query(Window).filter_by(hall_id=hall.id, name="演示窗口").one_or_none()

@@ -15,10 +15,10 @@ from callback.draws.services import (
     DrawResult,
     draw_weekly_sample,
     verify_draw,
-    week_of,
 )
 from callback.halls.services import UnknownHall, get_hall
 from callback.models import utcnow
+from survey.weeks import week_of
 
 REASON_LABELS = {
     "no_dialable_number": "无可拨号码",

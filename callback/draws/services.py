@@ -34,7 +34,7 @@ import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -68,11 +68,11 @@ from callback.config import Settings
 from callback.ledger.values import normalise_phone
 from callback.models import Attempt, AuditEvent, Callback, Case, Contact, Draw, Hall, Message, Window
 from survey.privacy import mask_phone
+from survey.weeks import PeriodError, aware, local_midnight, parse_week, week_bounds
 
 DIALABLE_KINDS = ("mobile", "landline")
 EXCLUSION_REASONS = ("no_dialable_number", "opted_out", "deny_listed", "already_drawn", "contacted_recently")
 SUPERSEDED = "superseded"  # state of a pending callback whose draw was replaced by a redraw
-_WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 _SEED_RE = re.compile(r"^[0-9a-f]{1,64}$")
 _LOCK_NAMESPACE = 0x4452  # pg_advisory_xact_lock(namespace, hall_id): one draw per hall at a time
 
@@ -88,35 +88,13 @@ class CallPolicy(Protocol):
 # --------------------------------------------------------------------------------------------- ISO weeks
 
 
-def parse_week(week: str) -> tuple[int, int]:
-    """``"2026-W48"`` → ``(2026, 48)``; DrawError for anything else or a week the year does not have."""
-    match = _WEEK_RE.match(week.strip())
-    if match is None:
-        raise DrawError(f"周次格式应为 2026-W48 这样的 ISO 周：{week!r}")
-    year, number = int(match[1]), int(match[2])
+def _checked_week(week: str) -> None:
+    """A draw is about a real ISO week (survey.weeks); anything else is a DrawError for the caller."""
     try:
-        date.fromisocalendar(year, number, 1)
-    except ValueError:
-        raise DrawError(f"{year} 年没有第 {number} 周：{week!r}") from None
-    return year, number
+        parse_week(week)
+    except PeriodError as exc:
+        raise DrawError(str(exc)) from None
 
-
-def week_dates(week: str) -> tuple[date, date]:
-    """Monday and Sunday of an ISO week."""
-    year, number = parse_week(week)
-    return date.fromisocalendar(year, number, 1), date.fromisocalendar(year, number, 7)
-
-
-def week_bounds(week: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The week as a half-open UTC interval: Monday 00:00 up to the next Monday 00:00, local time ``tz``."""
-    monday, sunday = week_dates(week)
-    return _local_midnight(monday, tz), _local_midnight(sunday + timedelta(days=1), tz)
-
-
-def week_of(moment: datetime, tz: ZoneInfo) -> str:
-    """The ISO week (``2026-W48``) of an aware moment, in local time ``tz``."""
-    year, number, _ = _aware(moment).astimezone(tz).isocalendar()
-    return f"{year}-W{number:02d}"
 
 
 def ledger_window(week: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -127,7 +105,7 @@ def ledger_window(week: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, dat
     (篇2 三(一) "当月受理台账"; issue 3: "in the first week of a month the previous month's cases also count").
     """
     start, end = week_bounds(week, tz)
-    now = _aware(now)
+    now = aware(now)
     if now <= start:
         raise DrawError(f"{week} 尚未开始，不能抽取")
     until = min(now, end)
@@ -135,17 +113,7 @@ def ledger_window(week: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, dat
     month_start = last_day.replace(day=1)
     if last_day.day <= 7:
         month_start = (month_start - timedelta(days=1)).replace(day=1)
-    return _local_midnight(month_start, tz), until
-
-
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tz).astimezone(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: pass an aware time (UTC or Asia/Shanghai)")
-    return moment
+    return local_midnight(month_start, tz), until
 
 
 # ------------------------------------------------------------------------------------------- parameters
@@ -674,7 +642,7 @@ def _new_draw(session: Session, hall: Hall, week: str, size: int, per_window: in
 
 
 def _validate(week: str, size: int, per_window: int | None, redraw_reason: str | None) -> None:
-    parse_week(week)
+    _checked_week(week)
     if size < 1 or (per_window is not None and per_window < 1):
         raise DrawError("抽取数量必须是正整数")
     if redraw_reason is not None and not redraw_reason.strip():
@@ -784,7 +752,7 @@ class VerifyResult:
 def verify_draw(session: Session, hall: Hall, week: str) -> VerifyResult:
     """Re-derive the week's candidate set as of its draw and check that the stored seed gives the stored
     sample, and that the callbacks are exactly that sample."""
-    parse_week(week)
+    _checked_week(week)
     draw = live_draw(session, hall.id, week)
     if draw is None:
         return VerifyResult(False, "no_draw")

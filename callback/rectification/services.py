@@ -47,6 +47,7 @@ from survey.questionnaire import (
     Answer as ItemAnswer,
 )
 from survey.scale import Rating
+from survey.weeks import week_of
 
 if TYPE_CHECKING:
     from callback.calendar.policy import CallingPolicy
@@ -533,11 +534,6 @@ def _escalate(session: Session, case: Rectification, now: datetime, actor: str, 
 # --- second callback (二次回访) and its linkage -------------------------------------------------------------
 
 
-def iso_week(now: datetime, tz: ZoneInfo) -> str:
-    year, week, _ = _aware(now).astimezone(tz).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def schedule_revisit(
     session: Session, case: Rectification, now: datetime, *, actor: str, settings: Settings | None = None
 ) -> Callback:
@@ -553,7 +549,7 @@ def schedule_revisit(
     due = _policy(session, settings or Settings.from_env(), first.hall_id).next_call_moment(_aware(now))
     revisit = Callback(
         hall_id=first.hall_id, draw_id=None, case_id=first.case_id, contact_id=first.contact_id,
-        window_id=first.window_id, week=iso_week(now, _hall_tz(session, first.hall_id)), state="drawn",
+        window_id=first.window_id, week=week_of(now, _hall_tz(session, first.hall_id)), state="drawn",
         channel="voice", next_action_at=due, token=secrets.token_hex(16), revisit_of_id=first.id,
         flags={"revisit": True},
     )

@@ -19,7 +19,6 @@ monthly score is computed here; ``inputs_needed`` lists what is missing. The mon
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +40,7 @@ from survey.assessment import (
     section_score,
     volume_bonus,
 )
+from survey.weeks import month_bounds, parse_month
 
 UNREGISTERED = "（未登记经办人）"
 PARTIAL = "本系统可计部分"
@@ -67,29 +67,6 @@ VOLUME_NOTE = (
     "按综合受理窗口口径：非承诺件每10件0.2分，承诺件（台账有承诺时限）每10件1分；"
     "网办件和出件窗口办件量本系统无数据，按0计"
 )
-
-
-class AssessmentMonthError(ValueError):
-    """A month that is not YYYY-MM with a real month (the message is Chinese, for the CLI)."""
-
-
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
-
-
-def parse_month(month: str) -> tuple[int, int]:
-    """``"2026-11"`` → (2026, 11); anything else raises AssessmentMonthError."""
-    match = _MONTH.fullmatch(month.strip()) if isinstance(month, str) else None
-    if match is None or not 1 <= int(match.group(2)) <= 12:
-        raise AssessmentMonthError(f"月份格式不正确：{month!r}，应为 YYYY-MM，例如 2026-11")
-    return int(match.group(1)), int(match.group(2))
-
-
-def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The month's start and the next month's start, as aware datetimes in ``tz`` (the hall's local month)."""
-    year, number = parse_month(month)
-    start = datetime(year, number, 1, tzinfo=tz)
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=tz)
-    return start, end
 
 
 @dataclass
@@ -234,7 +211,7 @@ def monthly_assessment(session: Session, hall: Hall, month: str, now: datetime) 
         "hall": hall.code,
         "hall_name": hall.name,
         "timezone": str(tz),
-        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "period": {"start": start.astimezone(tz).isoformat(), "end": end.astimezone(tz).isoformat()},
         "generated_at": now.astimezone(tz).isoformat(timespec="seconds"),
         "scope": f"{PARTIAL}：篇3 四7 超时、五2 二次回访、七9 办件量；不是月度考核总分",
         "volume_note": VOLUME_NOTE,

@@ -13,11 +13,10 @@ from callback.config import Settings
 from callback.results.assessment import (
     EVENT_LABELS,
     PARTIAL,
-    AssessmentMonthError,
     monthly_assessment,
-    parse_month,
 )
 from callback.results.report import pad
+from survey.weeks import PeriodError, month_of, parse_month
 
 
 def now() -> datetime:
@@ -26,7 +25,7 @@ def now() -> datetime:
 
 
 def _current_month(tz: str) -> str:
-    return now().astimezone(ZoneInfo(tz)).strftime("%Y-%m")
+    return month_of(now(), ZoneInfo(tz))
 
 
 @click.command("assess")
@@ -40,7 +39,7 @@ def assess(settings: Settings, month: str | None, hall_code: str | None, as_json
     if month is not None:
         try:
             parse_month(month)
-        except AssessmentMonthError as exc:
+        except PeriodError as exc:
             fail(str(exc))
     with hall_transaction(settings, hall_code) as (session, hall):
         payload = monthly_assessment(session, hall, month or _current_month(hall.timezone), now())

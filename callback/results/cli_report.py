@@ -11,8 +11,8 @@ import click
 
 from callback.clitools import echo_json, fail, hall_transaction, pass_settings
 from callback.config import Settings
-from callback.draws.services import DrawError, parse_week
 from callback.results.report import pad, weekly_report, write_xlsx
+from survey.weeks import PeriodError, parse_week, week_of
 
 # The human line's counts, in the order of a callback's life; together they are exactly the drawn callbacks.
 COUNT_LABELS = (
@@ -27,8 +27,7 @@ def now() -> datetime:
 
 
 def _current_week(tz: str) -> str:
-    year, week, _ = now().astimezone(ZoneInfo(tz)).isocalendar()
-    return f"{year}-W{week:02d}"
+    return week_of(now(), ZoneInfo(tz))
 
 
 @click.command("report")
@@ -64,7 +63,7 @@ def _checked_week(week: str | None) -> str | None:
         return None
     try:
         year, number = parse_week(week)
-    except DrawError as exc:
+    except PeriodError as exc:
         fail(str(exc))
     return f"{year}-W{number:02d}"
 

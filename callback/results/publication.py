@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callback.draws.services import DrawError
-from callback.draws.services import parse_week as parse_iso_week
 from callback.models import Callback, Hall, PublishedReport
 from callback.models.rectification import AWAITING_FEEDBACK, Rectification
 from callback.results.report import weekly_report
+from survey.weeks import PeriodError
+from survey.weeks import parse_week as parse_iso_week
 
 CALLING_STATES = ("drawn", "calling", "in_survey")  # still to be called, or on the phone now
 SMS_STATES = ("sms",)  # handed to SMS, no final reply yet
@@ -36,7 +36,7 @@ def parse_week(week: str) -> tuple[int, int]:
     """``"2026-W45"`` → (2026, 45); refuses anything that is not a real ISO week (the draw's rule)."""
     try:
         return parse_iso_week(week or "")
-    except DrawError as exc:
+    except PeriodError as exc:
         raise PublishRefused(str(exc)) from None
 
 

@@ -24,8 +24,9 @@ from sqlalchemy import func, select, text
 
 from callback.config import Settings
 from callback.db import get_engine, session_factory
-from callback.draws.services import verify_draw, week_of
+from callback.draws.services import verify_draw
 from callback.models import Callback, Draw, Hall, utcnow
+from survey.weeks import week_of
 from tests.worker.celery_process import ROOT, kill_group, start_worker, truncate_all
 from worker.celery_app import create_celery
 

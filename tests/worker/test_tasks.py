@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 import worker.tasks  # noqa: F401  (registers the shared tasks)
 from callback.config import Settings
 from callback.db import session_factory
-from callback.draws.services import week_of
 from callback.models import Callback, Case, Draw, Hall, utcnow
+from survey.weeks import week_of
 from tests.factories import make_case, make_hall
 from worker.celery_app import SETTINGS_KEY, create_celery
 from worker.dispatch import callback_lock, claim_due, reclaim_stale, weeks_to_draw

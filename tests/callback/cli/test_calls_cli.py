@@ -18,13 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callback.cli import main
-from callback.draws.services import week_of
 from callback.models import AuditEvent, Callback, Contact, Hall, Window
 from callback.models.rectification import Rectification
 from callback.web.app import create_app
 from ivr.localserver import LocalServer
 from ivr.simulator import citizens
 from ivr.simulator.citizens import CitizenRegistry
+from survey.weeks import week_of
 from tests.factories import make_case, make_hall
 from tests.ivr.ivr_support import make_callback
 

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.cli import main
-from callback.draws.services import week_bounds
 from callback.models import Answer, Attempt, Callback, Case, Message, TranscriptEvent
 from callback.models.rectification import Rectification
 from ivr.simulator import citizens
 from ivr.simulator.citizens import CitizenRegistry
+from survey.weeks import week_bounds
 from tests.factories import make_case, make_hall
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ import random
 import re
 import threading
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,10 +28,7 @@ from callback.draws.services import (
     fingerprint_lines,
     ledger_window,
     parse_deny_list,
-    parse_week,
     verify_draw,
-    week_bounds,
-    week_of,
 )
 from callback.models import Attempt, AuditEvent, Callback, Case, Contact, Draw, Hall, Message
 from tests.factories import make_case, make_hall, make_window
@@ -83,18 +80,6 @@ def candidate_ids(cands: CandidateSet) -> list[int]:
 
 
 # ---------------------------------------------------------------------------------------------- weeks
-
-
-def test_iso_week_helpers() -> None:
-    assert parse_week("2026-W48") == (2026, 48)
-    assert parse_week("2026-W53") == (2026, 53)  # 2026 starts on a Thursday: it has 53 ISO weeks
-    for bad in ("2025-W53", "2026-48", "2026-W00", "W48", ""):
-        with pytest.raises(DrawError):
-            parse_week(bad)
-    start, end = week_bounds(WEEK, SH)
-    assert (start, end) == (datetime(2026, 11, 22, 16, tzinfo=UTC), datetime(2026, 11, 29, 16, tzinfo=UTC))
-    assert week_of(datetime(2026, 11, 22, 16, 30, tzinfo=UTC), SH) == "2026-W48"  # Monday 00:30 in Shanghai
-    assert week_of(datetime(2026, 11, 22, 15, 30, tzinfo=UTC), SH) == "2026-W47"
 
 
 def test_ledger_window_is_the_month_up_to_the_draw() -> None:

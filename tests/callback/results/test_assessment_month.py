@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from callback.models import Case, Contact, Hall, Staff, Window
 from callback.models.rectification import Rectification
 from callback.rectification.services import give_feedback, open_for_callback, rectify, schedule_revisit
-from callback.results.assessment import UNREGISTERED, AssessmentMonthError, monthly_assessment
+from callback.results.assessment import UNREGISTERED, monthly_assessment
+from survey.weeks import PeriodError
 from tests.callback.rectification.test_rectification import ALL_GOOD, _answer_revisit, make_callback
 from tests.factories import make_case, make_hall, make_window
 
@@ -250,7 +251,7 @@ def test_inputs_needed_list_what_supervisors_must_add(session: Session) -> None:
 
 @pytest.mark.parametrize("month", ["2026-13", "2026-00", "abc", "2026-1", "2026/11", ""])
 def test_malformed_month_is_refused(session: Session, month: str) -> None:
-    with pytest.raises(AssessmentMonthError, match="月份格式不正确"):
+    with pytest.raises(PeriodError, match="月份格式不正确"):
         monthly_assessment(session, make_hall(session), month, NOW)
 
 
