@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from callback.config import Settings
 from callback.models import Attempt, Callback, Contact
 from callback.responses.transcript import add_event
-from ivr.provider import CallRequest, Provider, ProviderError
+from callback.telephony import CallRequest, Provider, ProviderError
 from ivr.ratelimit import RateLimiter, get_limiter
 from ivr.status import CLOSED, TERMINAL, StatusUpdate, hand_off, next_call_moment, record_status
 from ivr.urls import webhook_url

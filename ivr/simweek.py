@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from callback.config import Settings
 from callback.models import Callback, Case, Contact, Hall
+from callback.telephony import Provider
 from ivr.dialer import STALE_AFTER, dial_callback, due_callback_ids, reconcile_stale_calls
-from ivr.provider import Provider, wait_until_idle
+from ivr.provider import wait_until_idle
 from ivr.ratelimit import RateLimiter
 from ivr.sms_survey import SmsResult, run_sms_due
 

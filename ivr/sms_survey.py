@@ -50,9 +50,9 @@ from callback.models import Answer, AuditEvent, Callback, Case, Contact, Hall, M
 from callback.rectification.services import open_for_callback
 from callback.responses.receipts import first_delivery
 from callback.responses.transcript import add_event
+from callback.telephony import Provider, ProviderError, SmsRequest
 from ivr.flow import answered_items, finish_survey, raise_integrity_alert, save_answer
 from ivr.prompts import Catalog, load_catalog
-from ivr.provider import Provider, ProviderError, SmsRequest
 from survey._text import fold  # the reply parser's folding (NFKC, Traditional→Simplified, lowercase)
 from survey.complaints import complaint_signals
 from survey.privacy import mask_text

@@ -22,7 +22,15 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from ivr.provider import CallRequest, CallStatus, PlacedCall, ProviderError, Recording, SentSms, SmsRequest
+from callback.telephony import (
+    CallRequest,
+    CallStatus,
+    PlacedCall,
+    ProviderError,
+    Recording,
+    SentSms,
+    SmsRequest,
+)
 from survey.privacy import mask_text
 
 if TYPE_CHECKING:

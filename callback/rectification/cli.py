@@ -15,7 +15,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callback.clitools import actor_option, echo_json, fail, pass_settings
+from callback.clitools import actor_option, echo_json, fail, pass_settings, provider_for
 from callback.config import Settings
 from callback.db import transaction
 from callback.models import Case, Hall
@@ -176,7 +176,8 @@ def feedback(
 
     def act(session: Session, case: Rectification) -> None:
         try:
-            svc.give_feedback(session, case, text, now(), actor=actor, via=via, settings=settings)
+            svc.give_feedback(session, case, text, now(), actor=actor, via=via, settings=settings,
+                              provider=provider_for(settings) if via == "sms" else None)
         except svc.FeedbackNotSent as exc:  # keep the failed outbox row and its event
             failure.append(str(exc))
 

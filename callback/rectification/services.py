@@ -32,6 +32,7 @@ from callback.models.rectification import (
     Rectification,
     RectificationEvent,
 )
+from callback.telephony import Provider, ProviderError, SmsRequest
 from survey.complaints import ComplaintFlags, complaint_signals
 from survey.privacy import mask_text
 from survey.questionnaire import (
@@ -52,7 +53,6 @@ from survey.weeks import week_of
 if TYPE_CHECKING:
     from callback.calendar.policy import CallingPolicy
     from callback.calendar.services import WorkingCalendar
-    from ivr.provider import Provider
 
 log = logging.getLogger(__name__)
 
@@ -430,11 +430,10 @@ def _send_feedback_sms(
     settings: Settings | None,
     provider: Provider | None,
 ) -> Message:
-    from ivr.provider import ProviderError, SmsRequest, get_provider
-
     settings = settings or Settings.from_env()
+    if provider is None:
+        raise RectificationError("短信反馈需要短信通道（no SMS provider given）；或电话反馈并登记（--via phone）")
     contact = _sms_contact(session, case, now, settings)
-    provider = provider or get_provider(settings)
     hall = session.get(Hall, case.hall_id)
     body = f"【{hall.name if hall else '政务服务中心'}】{text}"
     message = Message(hall_id=case.hall_id, callback_id=case.callback_id, direction="out",

@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ivr.provider import CallRequest, CallStatus, PlacedCall, ProviderError, Recording, SentSms, SmsRequest
+from callback.telephony import (
+    CallRequest,
+    CallStatus,
+    PlacedCall,
+    ProviderError,
+    Recording,
+    SentSms,
+    SmsRequest,
+)
 from ivr.simulator.agents import Agent, ScriptedAgent
 from ivr.simulator.citizens import Citizen, CitizenRegistry, as_citizen
 from ivr.simulator.sms import SmsMessage, SmsNetwork

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.models import Answer, Callback, Contact, Hall
-from ivr.provider import ProviderError, SentSms, SmsRequest
+from callback.telephony import ProviderError, SentSms, SmsRequest
 from ivr.signing import sign_request
 from tests.factories import make_case, make_hall
 from tests.ivr.ivr_support import AUTH, BASE

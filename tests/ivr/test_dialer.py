@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from callback.config import Settings
 from callback.db import session_factory
 from callback.models import Attempt, Callback, Contact
+from callback.telephony import CallRequest, CallStatus, PlacedCall, ProviderError
 from ivr.dialer import GIVE_UP_AFTER, STALE_AFTER, dial_callback, dial_due, reconcile_stale_calls
-from ivr.provider import CallRequest, CallStatus, PlacedCall, ProviderError
 from ivr.ratelimit import LocalRateLimiter, NoLimit, RedisRateLimiter
 from tests.ivr.ivr_support import NOW, make_callback, query, reload
 

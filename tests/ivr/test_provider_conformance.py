@@ -13,7 +13,7 @@ import pytest
 from twilio.twiml.voice_response import VoiceResponse
 
 from callback.config import Settings
-from ivr.provider import (
+from callback.telephony import (
     CallRequest,
     CallStatus,
     PlacedCall,
@@ -21,8 +21,8 @@ from ivr.provider import (
     ProviderError,
     SentSms,
     SmsRequest,
-    get_provider,
 )
+from ivr.provider import get_provider
 from ivr.simulator import SimulatorProvider, citizens
 from ivr.simulator.state import tone_wav
 from ivr.twilio_provider import TwilioProvider

@@ -26,8 +26,8 @@ from callback.models import (
     TranscriptEvent,
     utcnow,
 )
+from callback.telephony import ProviderError
 from ivr.prompts import load_catalog
-from ivr.provider import ProviderError
 from ivr.simulator.sms import segments as simulator_segments
 from ivr.sms_survey import (
     MAX_SEGMENTS,

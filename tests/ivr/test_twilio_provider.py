@@ -10,7 +10,8 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from callback.config import Settings
-from ivr.provider import CallRequest, ProviderError, SmsRequest, get_provider
+from callback.telephony import CallRequest, ProviderError, SmsRequest
+from ivr.provider import get_provider
 from ivr.twilio_provider import TwilioHttpClient, TwilioProvider, provider_error, rebase_url
 from tests.ivr.fake_twilio import FakeTwilio
 

@@ -30,7 +30,15 @@ from callback.rectification.services import (
     run_deadlines,
     schedule_revisit,
 )
-from ivr.provider import CallRequest, CallStatus, PlacedCall, ProviderError, Recording, SentSms, SmsRequest
+from callback.telephony import (
+    CallRequest,
+    CallStatus,
+    PlacedCall,
+    ProviderError,
+    Recording,
+    SentSms,
+    SmsRequest,
+)
 from tests.factories import make_case, make_hall, make_window
 
 ALL_GOOD = {"attitude": "S", "efficiency": "S", "by_the_rules": "S", "in_hall": "Y", "integrity": "N", "overall": "S"}
@@ -350,6 +358,14 @@ def test_no_feedback_sms_to_an_opted_out_number(session: Session) -> None:
     with pytest.raises(RectificationError, match="退订"):
         give_feedback(session, case, "已整改", OPENED, actor="a", via="sms", provider=provider)
     assert provider.sent == []
+
+
+def test_feedback_by_sms_needs_a_provider_and_changes_nothing_without_one(session: Session) -> None:
+    case = _opened(session)
+    rectify(session, case, "已整改", OPENED, actor="a")
+    with pytest.raises(RectificationError, match="短信通道"):
+        give_feedback(session, case, "已整改", OPENED, actor="a", via="sms")
+    assert case.state == "rectified" and session.scalar(select(Message.id)) is None
 
 
 def test_reminder_one_working_day_before_due_then_escalation(session: Session) -> None:

@@ -22,7 +22,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from callback.config import Settings
-from ivr.provider import CallRequest, Provider, ProviderError, SmsRequest, get_provider
+from callback.telephony import CallRequest, Provider, ProviderError, SmsRequest
+from ivr.provider import get_provider
 from ivr.simulator import Citizen, CitizenRegistry, SimulatorProvider, citizens, default_citizen
 from ivr.simulator.agents import GatherContext, Input, RecordContext
 from tests.ivr.twiml_server import TwimlServer
@@ -631,7 +632,7 @@ def test_another_process_sees_the_script_and_the_call(server: TwimlServer, tmp_p
     here = SimulatorProvider(auth_token=TOKEN, public_base_url=server.url, state_dir=tmp_path, start_delay=0)
     here.script(PHONE, citizens.answers_all("13"))
     code = textwrap.dedent(f"""
-        from ivr.provider import CallRequest
+        from callback.telephony import CallRequest
         from ivr.simulator import SimulatorProvider
         p = SimulatorProvider(auth_token={TOKEN!r}, public_base_url={server.url!r}, state_dir={str(tmp_path)!r},
                               start_delay=0)

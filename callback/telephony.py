@@ -1,0 +1,155 @@
+"""The telephony port: what the application asks of a voice/SMS provider, as a small Protocol (httpx's transport
+is the model). The application defines it; the adapters in ``ivr/`` implement it — Twilio, the local simulator, and
+a domestic carrier or an on-premises PBX as a third implementation without touching the survey. ``MockProvider``
+is the test double shipped with the seam (httpx's ``MockTransport``): every request goes to a handler function.
+
+Every method is synchronous and talks to the provider once; retries are the caller's decision (Twilio sends are
+not idempotent, so nothing here retries a send on its own).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+class ProviderError(Exception):
+    """The provider refused or could not be reached. `transient` says whether trying again later may work."""
+
+    def __init__(self, message: str, *, transient: bool = True, code: str | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.code = code
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    to: str  # E.164
+    from_: str
+    url: str  # our voice webhook (absolute, under PUBLIC_BASE_URL)
+    status_callback: str  # our call-status webhook
+    timeout_seconds: int = 30  # ring timeout
+    machine_detection: bool = True
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    sid: str
+    status: str  # as the provider reports it at creation, usually "queued"
+
+
+@dataclass(frozen=True)
+class SmsRequest:
+    to: str
+    from_: str
+    body: str
+    status_callback: str
+
+
+@dataclass(frozen=True)
+class SentSms:
+    sid: str
+    status: str
+    segments: int = 1
+
+
+@dataclass(frozen=True)
+class CallStatus:
+    sid: str
+    status: str  # queued | ringing | in-progress | completed | busy | no-answer | failed | canceled
+    duration: int | None = None
+    answered_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Recording:
+    url: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+
+    def place_call(self, request: CallRequest) -> PlacedCall: ...
+
+    def send_sms(self, request: SmsRequest) -> SentSms: ...
+
+    def fetch_call(self, sid: str) -> CallStatus: ...
+
+    def fetch_recording(self, url: str) -> Recording: ...
+
+
+@dataclass(frozen=True)
+class FetchCall:
+    """What `MockProvider`'s handler receives for ``fetch_call``."""
+
+    sid: str
+
+
+@dataclass(frozen=True)
+class FetchRecording:
+    """What `MockProvider`'s handler receives for ``fetch_recording``."""
+
+    url: str
+
+
+ProviderRequest = CallRequest | SmsRequest | FetchCall | FetchRecording
+Handler = Callable[[ProviderRequest], object]
+
+
+class MockProvider:
+    """A `Provider` whose every request goes to ``handler`` — a function that returns the answer (`PlacedCall`,
+    `SentSms`, `CallStatus`, `Recording`) or raises `ProviderError`. ``requests`` keeps every request in order.
+
+    Without a handler it accepts everything: calls are placed (``queued``), texts sent, fetched calls
+    ``completed``. Use it outside the adapters' own tests instead of a hand-written provider.
+    """
+
+    name = "mock"
+
+    def __init__(self, handler: Handler | None = None) -> None:
+        self.handler = handler or accept_everything
+        self.requests: list[ProviderRequest] = []
+
+    def _handle(self, request: ProviderRequest, answer_type: type) -> object:
+        self.requests.append(request)
+        answer = self.handler(request)
+        if not isinstance(answer, answer_type):
+            raise TypeError(f"MockProvider handler returned {answer!r} for {type(request).__name__}")
+        return answer
+
+    def place_call(self, request: CallRequest) -> PlacedCall:
+        return self._handle(request, PlacedCall)  # type: ignore[return-value]
+
+    def send_sms(self, request: SmsRequest) -> SentSms:
+        return self._handle(request, SentSms)  # type: ignore[return-value]
+
+    def fetch_call(self, sid: str) -> CallStatus:
+        return self._handle(FetchCall(sid), CallStatus)  # type: ignore[return-value]
+
+    def fetch_recording(self, url: str) -> Recording:
+        return self._handle(FetchRecording(url), Recording)  # type: ignore[return-value]
+
+    def calls(self) -> list[CallRequest]:
+        return [r for r in self.requests if isinstance(r, CallRequest)]
+
+    def texts(self) -> list[SmsRequest]:
+        return [r for r in self.requests if isinstance(r, SmsRequest)]
+
+
+_sids = itertools.count(1)
+
+
+def accept_everything(request: ProviderRequest) -> object:
+    """The default handler: every call is placed, every text sent, every fetched call completed."""
+    if isinstance(request, CallRequest):
+        return PlacedCall(sid=f"CAmock{next(_sids):026d}", status="queued")
+    if isinstance(request, SmsRequest):
+        return SentSms(sid=f"SMmock{next(_sids):026d}", status="queued")
+    if isinstance(request, FetchCall):
+        return CallStatus(sid=request.sid, status="completed", duration=0)
+    return Recording(url=request.url, content_type="audio/wav", data=b"")
