@@ -21,14 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from callback.config import Settings
-from callback.models import Answer, Attempt, AuditEvent, Callback, Case, Contact, Hall, utcnow
-from callback.rectification.services import open_for_callback
-from callback.responses.receipts import dialect_insert, first_delivery
+from callback.models import Attempt, Callback, Case, Contact, Hall
+from callback.responses.answers import finish_survey, raise_integrity_alert, save_answer
+from callback.responses.optout import opt_out
+from callback.responses.receipts import first_delivery
+from callback.responses.states import SURVEY_ENDS, set_flags
 from callback.responses.transcript import add_event
 from ivr.prompts import Catalog, Prompt, load_catalog
 from ivr.urls import webhook_url
@@ -44,14 +46,8 @@ LATE_ANSWER_WINDOW = timedelta(minutes=10)
 MACHINE_ANSWERS = frozenset(
     {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
 )
-SURVEY_OUTCOMES = ("complete", "partial", "break_off", "refused")
 STEPS = ("answer", "consent", "item", "suggestion", "recording")
 CONSENT_MEANINGS = {"1": "同意参加回访", "9": "今后不再接受回访（退订）"}
-OUTCOME_LABELS = {
-    "complete": "完成", "partial": "部分完成", "break_off": "中途挂断（未答题）", "refused": "未同意参加",
-    "opted_out": "退订", "no_answer": "无人接听", "busy": "忙线", "failed": "呼叫失败", "machine": "答录机",
-    "unreachable": "无法联系",
-}
 
 
 @dataclass(frozen=True)
@@ -154,7 +150,7 @@ def handle_turn(
         return _hangup_only()
     late = callback.state != "in_survey"
     response = _HANDLERS[turn.step](ctx)
-    if late and fresh and callback.state in SURVEY_OUTCOMES:
+    if late and fresh and callback.state in SURVEY_ENDS:
         finish_survey(session, callback, now, attempt=attempt)  # a late answer may change the outcome
     return response
 
@@ -234,7 +230,7 @@ def _on_consent(ctx: _Ctx) -> VoiceResponse:
     if key in CONSENT_MEANINGS:
         ctx.log("key", f"{key}：{CONSENT_MEANINGS[key]}", key=key, meaning=CONSENT_MEANINGS[key])
     if key == "1":
-        _set_flags(ctx.callback, consent=True)
+        set_flags(ctx.callback, consent=True)
         return _ask_item(ctx, ITEMS[0])
     if key == "9":
         opt_out(ctx.session, ctx.callback, ctx.now, source="ivr_key9")
@@ -278,7 +274,7 @@ def _on_suggestion(ctx: _Ctx) -> VoiceResponse:
     if ctx.fresh:
         cb.suggestion, cb.suggestion_confidence = speech, turn.confidence
         signals = complaint_signals(speech)
-        _set_flags(cb, complaint=bool(signals.complaint), integrity_in_suggestion=bool(signals.integrity))
+        set_flags(cb, complaint=bool(signals.complaint), integrity_in_suggestion=bool(signals.integrity))
     ctx.log("speech", speech, confidence=turn.confidence, item="suggestion")
     return _ask_recording(ctx)
 
@@ -310,98 +306,6 @@ def key_event(item: Item, answer: KeyAnswer) -> tuple[str, dict[str, str]]:
     """The transcript line for a key that answered an item: its text and data."""
     text = f"{item.label}：按 {answer.key}（{answer.label}）"
     return text, {"key": answer.key, "meaning": answer.label, "item": item.code}
-
-
-def answer_value(answer: KeyAnswer) -> str:
-    """What is stored for an answer: S/B/U for a rating, Y/N for a yes-no item."""
-    return (answer.rating or answer.yes_no).value  # type: ignore[union-attr]
-
-
-def save_answer(session: Session, callback: Callback, answer: KeyAnswer, channel: str,
-                now: datetime | None = None) -> None:
-    """Store (or overwrite) one item's answer at once, so a later hang-up keeps it: one upsert, no read first.
-    ``now`` is the request's clock (a simulated week's), else the wall clock."""
-    value = answer_value(answer)
-    now = now or utcnow()
-    insert = dialect_insert(session)
-    if insert is None:
-        _save_answer_orm(session, callback, answer.item, value, answer.key, channel, now)
-        return
-    statement = insert(Answer.__table__).values(
-        hall_id=callback.hall_id, callback_id=callback.id, item=answer.item, value=value, key=answer.key,
-        channel=channel, created_at=now, updated_at=now,
-    )
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["callback_id", "item"],
-        set_={"value": value, "key": answer.key, "channel": channel, "updated_at": now},
-    ))
-
-
-def _save_answer_orm(session: Session, callback: Callback, item: str, value: str, key: str, channel: str,
-                     now: datetime) -> None:
-    row = session.scalar(select(Answer).where(Answer.callback_id == callback.id, Answer.item == item))
-    if row is None:
-        row = Answer(hall_id=callback.hall_id, callback_id=callback.id, item=item, channel=channel, created_at=now)
-        session.add(row)
-    row.value, row.key, row.channel, row.updated_at = value, key, channel, now
-    session.flush()
-
-
-def raise_integrity_alert(session: Session, callback: Callback, now: datetime, source: str) -> None:
-    """A "yes" on 廉洁自律 alerts supervisors at once (DESIGN §2.4), not at the end of the call."""
-    _set_flags(callback, integrity_alert=True)
-    session.add(AuditEvent(hall_id=callback.hall_id, at=now, actor=source, entity="callback",
-                           entity_id=callback.id, action="integrity_alert", detail={"week": callback.week}))
-
-
-def opt_out(session: Session, callback: Callback, now: datetime, source: str) -> None:
-    """Key 9 (or TD/退订): the number is never contacted again; the callback ends as opted_out (final)."""
-    from ivr.sms_survey import opt_out_number  # one opt-out rule for both channels: every hall, for good
-
-    contact = session.get(Contact, callback.contact_id)
-    if contact is not None:
-        opt_out_number(session, contact.phone, now, source)
-    callback.state = callback.outcome = "opted_out"
-    callback.finished_at, callback.next_action_at = now, None
-    session.add(AuditEvent(hall_id=callback.hall_id, at=now, actor=source, entity="callback",
-                           entity_id=callback.id, action="opted_out", detail={}))
-
-
-def answered_items(session: Session, callback: Callback) -> int:
-    codes = [item.code for item in ITEMS]
-    query = select(func.count()).select_from(Answer).where(Answer.callback_id == callback.id, Answer.item.in_(codes))
-    return int(session.scalar(query) or 0)
-
-
-def survey_outcome(answered: int, consented: bool) -> str:
-    """complete (all six items) | partial (≥1) | break_off (consented, none answered) | refused (no consent)."""
-    if answered >= len(ITEMS):
-        return "complete"
-    if answered:
-        return "partial"
-    return "break_off" if consented else "refused"
-
-
-def finish_survey(
-    session: Session, callback: Callback, now: datetime, attempt: Attempt | None = None, reached_end: bool = False
-) -> str:
-    """End a voice survey with its outcome; opens a rectification case for complete/partial answers (篇2 五)."""
-    outcome = survey_outcome(answered_items(session, callback), bool(callback.flags.get("consent")))
-    was = callback.state
-    callback.state = callback.outcome = outcome
-    callback.finished_at, callback.next_action_at = now, None
-    _set_flags(callback, finished_by_attempt=attempt.id if attempt else None, reached_end=reached_end)
-    if was != outcome:
-        add_event(session, hall_id=callback.hall_id, callback_id=callback.id, kind="status", at=now,
-                  attempt_id=attempt.id if attempt else None, text=f"回访结束：{OUTCOME_LABELS[outcome]}",
-                  data={"outcome": outcome})
-    if outcome in ("complete", "partial"):
-        open_for_callback(session, callback, now)  # 篇2 五: it decides whether a case is needed
-    return outcome
-
-
-def _set_flags(callback: Callback, **values: Any) -> None:
-    callback.flags = {**(callback.flags or {}), **values}  # reassign: JSON columns do not track in-place edits
 
 
 def _log_bad_key(ctx: _Ctx, key: str, item: Item | None = None) -> None:

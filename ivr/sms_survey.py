@@ -41,17 +41,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
-from callback.ledger.values import normalise_phone
-from callback.models import Answer, AuditEvent, Callback, Case, Contact, Hall, Message
+from callback.models import Answer, Callback, Case, Contact, Hall, Message
 from callback.rectification.services import open_for_callback
+from callback.responses.answers import answered_items, finish_survey, raise_integrity_alert, save_answer
+from callback.responses.optout import contacts_of, is_opted_out, normalise_sender, opt_out_number
 from callback.responses.receipts import first_delivery
+from callback.responses.states import set_flags
 from callback.responses.transcript import add_event
 from callback.telephony import Provider, ProviderError, SmsRequest
-from ivr.flow import answered_items, finish_survey, raise_integrity_alert, save_answer
 from ivr.prompts import Catalog, load_catalog
 from survey._text import fold  # the reply parser's folding (NFKC, Traditional→Simplified, lowercase)
 from survey.complaints import complaint_signals
@@ -164,10 +164,6 @@ def _at(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
-def _set_flags(callback: Callback, **values: Any) -> None:
-    callback.flags = {**(callback.flags or {}), **values}  # reassign: JSON columns do not track in-place edits
-
-
 def _locked(session: Session, callback_id: int) -> Callback | None:
     query = select(Callback).where(Callback.id == callback_id).with_for_update()
     return session.scalars(query.execution_options(populate_existing=True)).first()
@@ -182,23 +178,6 @@ def _names(session: Session, callback: Callback) -> tuple[str, str]:
 def _phone(session: Session, callback: Callback) -> str:
     contact = session.get(Contact, callback.contact_id)
     return contact.phone if contact else ""
-
-
-def normalise_sender(number: str) -> str:
-    """Twilio sends E.164 (``+8613812345678``); a domestic gateway may send ``13812345678``: same contact."""
-    number = (number or "").strip()
-    phone = normalise_phone(number)
-    return phone.e164 or number
-
-
-def _contacts_of(session: Session, phone: str) -> list[Contact]:
-    return list(session.scalars(select(Contact).where(Contact.phone == phone).order_by(Contact.id))) if phone else []
-
-
-def is_opted_out(session: Session, phone: str) -> bool:
-    """Has this number opted out in any hall? (An opt-out holds across halls.)"""
-    query = select(func.count()).select_from(Contact).where(Contact.phone == phone, Contact.opted_out_at.is_not(None))
-    return bool(phone) and bool(session.scalar(query))
 
 
 def _survey_message(session: Session, callback_id: int) -> Message | None:
@@ -354,7 +333,7 @@ def _hold_back(session: Session, callback: Callback, settings: Settings, now: da
     if contact is None or contact.kind != "mobile":
         _end(session, callback, "unreachable", now, "不是手机号，无法短信回访", sms_end="not_mobile")
         return SmsResult(callback.id, "unreachable", detail="not a mobile number")
-    if _live_call(session, [c.id for c in _contacts_of(session, phone)]):
+    if _live_call(session, [c.id for c in contacts_of(session, phone)]):
         callback.next_action_at = now + LIVE_CALL_WAIT
         return SmsResult(callback.id, "deferred", detail="a call to this number is live")
     moment = _policy(session, settings, callback).next_sms_moment(now)
@@ -368,7 +347,7 @@ def _end(session: Session, callback: Callback, state: str, now: datetime, text: 
     callback.state = callback.outcome = state
     callback.finished_at, callback.next_action_at = now, None
     if flags:
-        _set_flags(callback, **flags)
+        set_flags(callback, **flags)
     _log(session, callback, "status", text, now, outcome=state)
 
 
@@ -406,11 +385,11 @@ def _sent(
     contact = session.get(Contact, callback.contact_id)
     if contact is not None:
         contact.last_contacted_at = now
-    _set_flags(callback, sms_send_errors=0)
+    set_flags(callback, sms_send_errors=0)
     if message.purpose == SURVEY:
         _schedule(callback, settings, now)
     elif callback.state == "sms":
-        _set_flags(callback, sms_reminded=_iso(now))
+        set_flags(callback, sms_reminded=_iso(now))
         callback.next_action_at = _at(callback.flags.get("sms_expires_at"))
     label = "短信回访" if message.purpose == SURVEY else "短信提醒"
     _log(session, callback, "sms_out", message.body, now, purpose=message.purpose, message_id=message.id, what=label)
@@ -424,7 +403,7 @@ def _schedule(callback: Callback, settings: Settings, now: datetime) -> None:
     remind_at, expires_at = now + hours / 2, now + hours
     flags = callback.flags or {}
     if "sms_sent_at" not in flags:
-        _set_flags(callback, sms_sent_at=_iso(now), sms_remind_at=_iso(remind_at), sms_expires_at=_iso(expires_at))
+        set_flags(callback, sms_sent_at=_iso(now), sms_remind_at=_iso(remind_at), sms_expires_at=_iso(expires_at))
     if callback.state == "sms":
         callback.next_action_at = _at(callback.flags["sms_remind_at"])
 
@@ -434,7 +413,7 @@ def _not_sent(session: Session, callback_id: int, message_id: int, exc: Provider
     message = session.get(Message, message_id, populate_existing=True)
     message.status = NOT_SENT
     errors = int((callback.flags or {}).get("sms_send_errors", 0)) + 1
-    _set_flags(callback, sms_send_errors=errors)
+    set_flags(callback, sms_send_errors=errors)
     detail = f"{exc.code or ''} {exc}".strip()[:300]
     if message.purpose == SURVEY and callback.state == "sms":
         if exc.transient and errors < MAX_SEND_ERRORS:
@@ -443,7 +422,7 @@ def _not_sent(session: Session, callback_id: int, message_id: int, exc: Provider
         else:
             _end(session, callback, "unreachable", now, f"短信未能发出（{detail}），无法联系", sms_end="not_sent")
     elif callback.state == "sms":
-        _set_flags(callback, sms_reminded="failed")
+        set_flags(callback, sms_reminded="failed")
         callback.next_action_at = _at(callback.flags.get("sms_expires_at"))
     session.commit()
     return SmsResult(callback_id, "error", message_id=message_id, detail=detail)
@@ -477,7 +456,7 @@ def remind_sms_survey(
 
 
 def _no_reminder(session: Session, callback: Callback, expires: datetime | None, why: str) -> SmsResult:
-    _set_flags(callback, sms_reminded="skipped")
+    set_flags(callback, sms_reminded="skipped")
     callback.next_action_at = expires
     session.commit()
     return SmsResult(callback.id, "skipped", detail=why)
@@ -643,7 +622,7 @@ class _Inbound:
                                  created_at=self.now))  # raw words are kept on callbacks.suggestion only
         _log(self.session, cb, "sms_in", self.body, self.now, **data)
         if purpose == SURVEY:
-            _set_flags(cb, consent=True)  # a reply is the SMS form of pressing 1 at the consent step
+            set_flags(cb, consent=True)  # a reply is the SMS form of pressing 1 at the consent step
 
     def reply(self, kind: str, text: str | None, purpose: str = REPLY) -> InboundResult:
         """The answer to send back; stored as an outbox row (and in the transcript) when a callback is known."""
@@ -661,7 +640,7 @@ class _Inbound:
 def open_survey(session: Session, phone: str, now: datetime) -> Callback | None:
     """The SMS survey a reply from ``phone`` belongs to: the most recently texted one still in state ``sms``;
     else the most recently completed one whose conversation has not expired (it takes a suggestion). Locked."""
-    contact_ids = [c.id for c in _contacts_of(session, phone)]
+    contact_ids = [c.id for c in contacts_of(session, phone)]
     if not contact_ids:
         return None
     query = (
@@ -685,7 +664,7 @@ def _still_open(flags: dict[str, Any] | None, now: datetime) -> bool:
 
 def latest_sms_callback(session: Session, phone: str) -> Callback | None:
     """The most recent callback that texted its survey to ``phone``, whatever its state."""
-    contact_ids = [c.id for c in _contacts_of(session, phone)]
+    contact_ids = [c.id for c in contacts_of(session, phone)]
     if not contact_ids:
         return None
     query = (
@@ -751,7 +730,7 @@ def _add_suggestion(ctx: _Inbound, text: str) -> None:
     cb = ctx.callback
     cb.suggestion = f"{cb.suggestion}\n{text}" if cb.suggestion else text
     signals = complaint_signals(cb.suggestion)
-    _set_flags(cb, complaint=signals.complaint, integrity_in_suggestion=signals.integrity)
+    set_flags(cb, complaint=signals.complaint, integrity_in_suggestion=signals.integrity)
     if signals.any:
         _log(ctx.session, cb, "note", "意见建议含投诉/廉洁信号：" + "、".join(signals.matched), ctx.now,
              matched=list(signals.matched))
@@ -766,7 +745,7 @@ def _on_unreadable(ctx: _Inbound, reading: SmsReply) -> InboundResult:
     asked = int((ctx.callback.flags or {}).get("sms_clarified", 0))
     if asked >= MAX_CLARIFICATIONS:
         return ctx.reply(reading.kind, None)
-    _set_flags(ctx.callback, sms_clarified=asked + 1)
+    set_flags(ctx.callback, sms_clarified=asked + 1)
     return ctx.reply(reading.kind, ctx.text("sms.clarify"))
 
 
@@ -800,7 +779,7 @@ def _no_open_survey(ctx: _Inbound) -> InboundResult:
         _log(ctx.session, ctx.callback, "note", "回访结束后收到的短信含投诉/廉洁信号，请人工查看", ctx.now)
     if (ctx.callback.flags or {}).get("sms_closed_replied"):
         return ctx.reply("closed", None)
-    _set_flags(ctx.callback, sms_closed_replied=True)
+    set_flags(ctx.callback, sms_closed_replied=True)
     return ctx.reply("closed", ctx.text("sms.closed"))
 
 
@@ -822,62 +801,6 @@ def _on_opt_out(ctx: _Inbound, reading: SmsReply) -> InboundResult:
             ctx.store_inbound(LATE, opt_out=True)
     newly = opt_out_number(ctx.session, ctx.phone, ctx.now, source="sms")
     return ctx.reply("opt_out", ctx.text("sms.opted_out") if newly else None)
-
-
-def opt_out_number(session: Session, phone: str, now: datetime, source: str = "sms") -> bool:
-    """Opt ``phone`` out for good in every hall (no call or SMS ever again, excluded from every future draw).
-
-    Existing contact rows are marked; a hall that has no row for the number gets one, already opted out, which
-    a later ledger import reuses. Callbacks of the number still waiting (``drawn``, ``sms``) end ``opted_out``.
-    Returns True if anything changed (False: the number was already opted out everywhere, or is not a number).
-    """
-    contacts = _contacts_of(session, phone)
-    kind = contacts[0].kind if contacts else normalise_phone(phone).kind
-    if not contacts and kind not in ("mobile", "landline"):
-        return False
-    changed = _mark_contacts(session, contacts, now, source)
-    changed |= _contacts_for_other_halls(session, phone, kind, {c.hall_id for c in contacts}, now, source)
-    _close_waiting(session, [c.id for c in _contacts_of(session, phone)], now, source)
-    return changed
-
-
-def _mark_contacts(session: Session, contacts: list[Contact], now: datetime, source: str) -> bool:
-    changed = False
-    for contact in contacts:
-        if contact.opted_out_at is None:
-            contact.opted_out_at, contact.opt_out_source = now, source
-            session.add(AuditEvent(hall_id=contact.hall_id, at=now, actor=source, entity="contact",
-                                   entity_id=contact.id, action="opted_out", detail={}))
-            changed = True
-    return changed
-
-
-def _contacts_for_other_halls(
-    session: Session, phone: str, kind: str, known: set[int], now: datetime, source: str
-) -> bool:
-    changed = False
-    for hall_id in session.scalars(select(Hall.id).order_by(Hall.id)):
-        if hall_id in known:
-            continue
-        try:
-            with session.begin_nested():
-                session.add(Contact(hall_id=hall_id, phone=phone, kind=kind, opted_out_at=now,
-                                    opt_out_source=source))
-            changed = True
-        except IntegrityError:  # a concurrent ledger import created it: mark that one
-            row = session.scalar(select(Contact).where(Contact.hall_id == hall_id, Contact.phone == phone))
-            changed |= _mark_contacts(session, [row] if row else [], now, source)
-    return changed
-
-
-def _close_waiting(session: Session, contact_ids: list[int], now: datetime, source: str) -> None:
-    if not contact_ids:
-        return
-    query = select(Callback).where(Callback.contact_id.in_(contact_ids), Callback.state.in_(OPEN_STATES))
-    for callback in session.scalars(query.with_for_update()):
-        _end(session, callback, "opted_out", now, "已退订（短信回复）：今后不再回访")
-        session.add(AuditEvent(hall_id=callback.hall_id, at=now, actor=source, entity="callback",
-                               entity_id=callback.id, action="opted_out", detail={}))
 
 
 __all__ = [

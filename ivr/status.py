@@ -26,9 +26,11 @@ from sqlalchemy.orm import Session
 
 from callback.config import Settings
 from callback.models import Attempt, Callback, Contact
+from callback.responses.answers import finish_survey
 from callback.responses.receipts import first_delivery
+from callback.responses.states import OUTCOME_LABELS
 from callback.responses.transcript import add_event
-from ivr.flow import MACHINE_ANSWERS, OUTCOME_LABELS, finish_survey
+from ivr.flow import MACHINE_ANSWERS
 
 TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 CLOSED = TERMINAL | {"not_placed"}  # an attempt in one of these never changes again

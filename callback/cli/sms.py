@@ -64,7 +64,7 @@ def _open(session: Session) -> list[Callback]:
 
 
 def _describe(session: Session, callback: Callback, settings: Settings) -> dict[str, Any]:
-    from ivr.flow import answered_items
+    from callback.responses.answers import answered_items
 
     contact = session.get(Contact, callback.contact_id)
     zone = ZoneInfo(settings.timezone)

@@ -48,7 +48,7 @@ def ensure_hall(session: Session, code: str, name: str | None = None) -> Hall:
 def carry_opt_outs(session: Session, hall: Hall) -> int:
     """A new hall starts with every number opted out in another hall already opted out (an opted-out contact row,
     which its first ledger import reuses): an opt-out (key 9, TD/退订) holds in every hall, for good — also in
-    halls that did not exist yet (ivr.sms_survey.opt_out_number marks the halls that do). Returns the count."""
+    halls that did not exist yet (callback.responses.optout.opt_out_number marks the halls that do). Returns the count."""
     earlier = (
         select(literal(hall.id), Contact.phone, func.min(Contact.kind), func.min(Contact.opted_out_at),
                literal("other_hall"))

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.models import Answer, Attempt, AuditEvent, Callback, Case, Contact, Window
+from callback.responses.states import STATE_LABELS
 from callback.responses.transcript import as_dicts, format_line
-from ivr.flow import OUTCOME_LABELS
 from survey.privacy import mask_phone, mask_text
 from survey.questionnaire import ITEMS, interpret_key
 
@@ -35,9 +35,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
 GROUP_LABELS = {
     "answered": "完成", "partial": "部分完成", "not_surveyed": "接通未答题（拒访/中途挂断）",
     "unreached": "未接通（转短信/无法联系）", "opted_out": "退订", "pending": "进行中",
-}
-STATE_LABELS = {
-    "drawn": "待呼叫", "calling": "呼叫中", "in_survey": "调查中", "sms": "转短信回访", **OUTCOME_LABELS,
 }
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from callback.halls.services import ensure_hall
 from callback.ledger.importer import import_file
 from callback.models import Contact
-from ivr.sms_survey import opt_out_number
+from callback.responses.optout import opt_out_number
 from tests.callback.ledger.test_import_ledger import ROWS, write_csv
 from tests.factories import make_case, make_hall
 
