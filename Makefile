@@ -20,6 +20,7 @@ services:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: $(STAMP) services lint
 	$(BIN)/python -m pytest

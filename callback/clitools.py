@@ -1,5 +1,5 @@
 """What every `callback` command shares: the settings object, JSON output, the one-line user error, the audit
-actor, the hall a command is about, the telephony provider. Feature packages define their commands with these and
+actor, the telephony provider. Feature packages define their commands with these and
 list them in ``COMMANDS``; `callback.cli` registers them (the one place the command line is composed)."""
 
 from __future__ import annotations
@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -16,9 +14,6 @@ import click
 from callback.config import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from callback.models import Hall
     from callback.telephony import Provider
 
 PROVIDER_FACTORY = "provider_factory"
@@ -78,20 +73,6 @@ def actor_option(command: Any) -> Any:
         "--actor", "actor", default=None, metavar="NAME", callback=_actor_value,
         help=f"操作人姓名，与系统用户一并记入审计记录（默认 ${ACTOR_ENV}）[audit actor]",
     )(command)
-
-
-@contextmanager
-def hall_transaction(settings: Settings, hall_code: str | None) -> Iterator[tuple[Session, Hall]]:
-    """A transaction and the hall a command is about (DEFAULT_HALL unless given); an unknown hall exits 2."""
-    from callback.db import transaction
-    from callback.halls.services import UnknownHall, get_hall
-
-    with transaction(settings.database_url) as session:
-        try:
-            hall = get_hall(session, hall_code or settings.default_hall)
-        except UnknownHall as exc:
-            fail(str(exc))
-        yield session, hall
 
 
 def provider_for(settings: Settings) -> Provider:

@@ -102,9 +102,9 @@ def _run_week(settings: Settings) -> None:
 
 
 def _draw(session: Session, settings: Settings, now: datetime) -> Any:
+    from callback.display import pad
     from callback.draws.services import draw_weekly_sample
     from callback.halls.services import get_hall
-    from callback.results.report import pad
 
     _heading(f"2. 每周随机抽取 {DEMO_WEEK} (weekly draw, 篇2 三(一))")
     result = draw_weekly_sample(session, get_hall(session, settings.default_hall), DEMO_WEEK, size=20, now=now,
@@ -136,6 +136,7 @@ def _outcomes(session: Session, drawn: Any, ids: list[int]) -> None:
 
 
 def _rectifications(session: Session, settings: Settings, provider: Any, clock: Any) -> None:
+    from callback.display import pad
     from callback.halls.services import get_hall
     from callback.rectification.services import (
         case_summary,
@@ -144,7 +145,6 @@ def _rectifications(session: Session, settings: Settings, provider: Any, clock: 
         rectify,
         run_deadlines,
     )
-    from callback.results.report import pad
 
     _heading("5. 整改：3 个工作日内反馈 (rectification, 篇2 五)")
     tz = ZoneInfo(settings.timezone)
@@ -197,7 +197,7 @@ def _next_steps(settings: Settings, own_database: bool) -> None:
     be named for them (the URL is printed with any password hidden)."""
     from sqlalchemy.engine import make_url
 
-    from callback.results.report import pad
+    from callback.display import pad
 
     url = make_url(settings.database_url)
     _heading("演示结束：接下来可以试试 (what to try next)")

@@ -1,21 +1,44 @@
-"""`callback hall set|show|list`: name a hall (the IVR, SMS and board say it) and see its windows and staff."""
+"""`callback hall set|show|list`: name a hall (the IVR, SMS and board say it) and see its windows and staff; and
+`hall_transaction`, the hall a command of any feature is about."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
-from callback.clitools import actor_option, echo_json, fail, hall_transaction, pass_settings
+from callback.clitools import actor_option, echo_json, fail, pass_settings
 from callback.config import Settings
 from callback.db import transaction
-from callback.halls.services import HallNameError, hall_overview, list_halls, set_hall_name
+from callback.halls.services import (
+    HallNameError,
+    UnknownHall,
+    get_hall,
+    hall_overview,
+    list_halls,
+    set_hall_name,
+)
+from callback.models import Hall
 
 
 def now() -> datetime:
     """The CLI's clock (tests replace it)."""
     return datetime.now(UTC)
+
+
+@contextmanager
+def hall_transaction(settings: Settings, hall_code: str | None) -> Iterator[tuple[Session, Hall]]:
+    """A transaction and the hall a command is about (DEFAULT_HALL unless given); an unknown hall exits 2."""
+    with transaction(settings.database_url) as session:
+        try:
+            hall = get_hall(session, hall_code or settings.default_hall)
+        except UnknownHall as exc:
+            fail(str(exc))
+        yield session, hall
 
 
 @click.group("hall")

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from callback.clitools import actor_option, echo_json, fail, pass_settings, provider_for
 from callback.config import Settings
 from callback.db import transaction
+from callback.display import pad
 from callback.models import Case, Hall
 from callback.models.rectification import Rectification
 from callback.rectification import services as svc
-from callback.results.report import pad
 from survey.privacy import mask_text
 
 

@@ -8,14 +8,15 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from callback.clitools import echo_json, fail, hall_transaction, pass_settings
+from callback.clitools import echo_json, fail, pass_settings
 from callback.config import Settings
+from callback.display import pad
+from callback.halls.cli import hall_transaction
 from callback.results.assessment import (
     EVENT_LABELS,
     PARTIAL,
     monthly_assessment,
 )
-from callback.results.report import pad
 from survey.weeks import PeriodError, month_of, parse_month
 
 

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from callback.clitools import echo_json, fail, hall_transaction, pass_settings
+from callback.clitools import echo_json, fail, pass_settings
 from callback.config import Settings
-from callback.results.report import pad, weekly_report, write_xlsx
+from callback.display import pad
+from callback.halls.cli import hall_transaction
+from callback.results.report import weekly_report, write_xlsx
 from survey.weeks import PeriodError, parse_week, week_of
 
 # The human line's counts, in the order of a callback's life; together they are exactly the drawn callbacks.

@@ -16,7 +16,6 @@ Figures, per window and for the hall (first callbacks of the ISO week; 二次回
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callback.display import display_width
 from callback.models import Answer, Callback, Hall, Window
 from callback.models.rectification import Rectification
 from callback.rectification.services import REASON_LABELS, STATE_LABELS, deadline_status, item_answers
@@ -204,17 +204,6 @@ RECT_COLUMNS: tuple[tuple[str, str], ...] = (
 DEADLINE_LABELS = {"on_time": "按时", "late": "逾期反馈", "overdue": "超期未反馈", "pending": "未到期"}
 CASE_HEADERS = ("整改编号", "窗口", "原因", "状态", "开立时间", "反馈期限", "期限为估算", "反馈时间", "反馈方式", "期限情况",
                 "市民意见（已脱敏）")
-
-
-def display_width(value: Any) -> int:
-    text = "" if value is None else str(value)
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
-
-
-def pad(value: Any, width: int) -> str:
-    """Left-justify for a terminal, counting CJK characters as two columns."""
-    text = str(value)
-    return text + " " * max(width - display_width(text), 0)
 
 
 def _fit_columns(sheet: Any, header_row: int) -> None:
