@@ -10,6 +10,7 @@ not idempotent, so nothing here retries a send on its own).
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -100,27 +101,38 @@ class FetchRecording:
 ProviderRequest = CallRequest | SmsRequest | FetchCall | FetchRecording
 Handler = Callable[[ProviderRequest], object]
 
+_sids = itertools.count(1)  # shared: two providers in one test database never repeat a sid
+
 
 class MockProvider:
-    """A `Provider` whose every request goes to ``handler`` — a function that returns the answer (`PlacedCall`,
-    `SentSms`, `CallStatus`, `Recording`) or raises `ProviderError`. ``requests`` keeps every request in order.
+    """A `Provider` whose every request goes to ``handler`` (httpx's ``MockTransport``). Use it outside the adapters'
+    own tests instead of a hand-written provider.
 
-    Without a handler it accepts everything: calls are placed (``queued``), texts sent, fetched calls
-    ``completed``. Use it outside the adapters' own tests instead of a hand-written provider.
+    The handler returns the answer (`PlacedCall`, `SentSms`, `CallStatus`, `Recording`), raises `ProviderError`, or
+    returns ``None`` to let the default answer stand — so a handler may only watch (look at the database while the
+    provider "is on the line", or raise to play a worker dying there). The default accepts everything: calls are
+    placed and texts sent ``queued``, each with a sid no other MockProvider in the process gives (``CA`` or ``SM`` and
+    32 digits, as unique as Twilio's), and a fetched call has ``completed``.
+
+    ``fail_next(*errors)`` plays a provider that is down: the next sends (calls and texts; fetches are not sends)
+    raise those errors in order without reaching the handler. ``requests`` keeps every request in order, refused ones
+    too; ``calls()`` and ``texts()`` hold only what the provider accepted — what reached a citizen.
     """
 
     name = "mock"
 
     def __init__(self, handler: Handler | None = None) -> None:
-        self.handler = handler or accept_everything
+        self.handler = handler
         self.requests: list[ProviderRequest] = []
+        self._accepted: list[ProviderRequest] = []
+        self._failures: list[ProviderError] = []
+        self._lock = threading.Lock()  # the dialer's tests share one provider between worker threads
 
-    def _handle(self, request: ProviderRequest, answer_type: type) -> object:
-        self.requests.append(request)
-        answer = self.handler(request)
-        if not isinstance(answer, answer_type):
-            raise TypeError(f"MockProvider handler returned {answer!r} for {type(request).__name__}")
-        return answer
+    def fail_next(self, *errors: ProviderError) -> MockProvider:
+        """Refuse the next ``len(errors)`` sends with these errors, in order. Returns the provider."""
+        with self._lock:
+            self._failures.extend(errors)
+        return self
 
     def place_call(self, request: CallRequest) -> PlacedCall:
         return self._handle(request, PlacedCall)  # type: ignore[return-value]
@@ -135,21 +147,35 @@ class MockProvider:
         return self._handle(FetchRecording(url), Recording)  # type: ignore[return-value]
 
     def calls(self) -> list[CallRequest]:
-        return [r for r in self.requests if isinstance(r, CallRequest)]
+        """The calls the provider placed, in order (not the refused ones)."""
+        return [r for r in self._accepted if isinstance(r, CallRequest)]
 
     def texts(self) -> list[SmsRequest]:
-        return [r for r in self.requests if isinstance(r, SmsRequest)]
+        """The texts the provider sent, in order (not the refused ones)."""
+        return [r for r in self._accepted if isinstance(r, SmsRequest)]
 
+    def _handle(self, request: ProviderRequest, answer_type: type) -> object:
+        self._refuse_if_scripted(request)
+        answer = self.handler(request) if self.handler is not None else None
+        if answer is None:
+            answer = self._default_answer(request)
+        if not isinstance(answer, answer_type):
+            raise TypeError(f"MockProvider handler returned {answer!r} for {type(request).__name__}")
+        with self._lock:
+            self._accepted.append(request)
+        return answer
 
-_sids = itertools.count(1)
+    def _refuse_if_scripted(self, request: ProviderRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+            if self._failures and isinstance(request, CallRequest | SmsRequest):
+                raise self._failures.pop(0)
 
-
-def accept_everything(request: ProviderRequest) -> object:
-    """The default handler: every call is placed, every text sent, every fetched call completed."""
-    if isinstance(request, CallRequest):
-        return PlacedCall(sid=f"CAmock{next(_sids):026d}", status="queued")
-    if isinstance(request, SmsRequest):
-        return SentSms(sid=f"SMmock{next(_sids):026d}", status="queued")
-    if isinstance(request, FetchCall):
-        return CallStatus(sid=request.sid, status="completed", duration=0)
-    return Recording(url=request.url, content_type="audio/wav", data=b"")
+    def _default_answer(self, request: ProviderRequest) -> object:
+        if isinstance(request, CallRequest):
+            return PlacedCall(sid=f"CA{next(_sids):032d}", status="queued")
+        if isinstance(request, SmsRequest):
+            return SentSms(sid=f"SM{next(_sids):032d}", status="queued")
+        if isinstance(request, FetchCall):
+            return CallStatus(sid=request.sid, status="completed", duration=0)
+        return Recording(url=request.url, content_type="audio/wav", data=b"")

@@ -1,13 +1,10 @@
-"""Helpers for the SMS survey tests: a recording SMS provider, callbacks waiting in state ``sms``, and a citizen
-who texts the inbound webhook through the Flask test client with a valid (or forged) signature."""
+"""Helpers for the SMS survey tests (the provider is `callback.telephony.MockProvider`): callbacks waiting in state
+``sms``, and a citizen who texts the inbound webhook through the Flask test client with a valid (or forged) signature."""
 
 from __future__ import annotations
 
-import itertools
 import secrets
-import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,43 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.models import Answer, Callback, Contact, Hall
-from callback.telephony import ProviderError, SentSms, SmsRequest
 from ivr.signing import sign_request
 from tests.factories import make_case, make_hall
 from tests.ivr.ivr_support import AUTH, BASE
-
-_sids = itertools.count(1)
-
-
-class Outbox:
-    """An SMS provider double: records every request and answers from a script of errors (then accepts)."""
-
-    name = "outbox"
-
-    def __init__(self, errors: list[ProviderError] | None = None,
-                 on_send: Callable[[SmsRequest], None] | None = None) -> None:
-        self.sent: list[SmsRequest] = []
-        self.errors = list(errors or [])
-        self.on_send = on_send
-        self._lock = threading.Lock()
-
-    def send_sms(self, request: SmsRequest) -> SentSms:
-        if self.on_send is not None:
-            self.on_send(request)
-        with self._lock:
-            if self.errors:
-                raise self.errors.pop(0)
-            self.sent.append(request)
-            return SentSms(sid=f"SM{next(_sids):032d}", status="queued")
-
-    def place_call(self, request):  # noqa: ANN001, ANN201
-        raise NotImplementedError
-
-    def fetch_call(self, sid):  # noqa: ANN001, ANN201
-        raise NotImplementedError
-
-    def fetch_recording(self, url):  # noqa: ANN001, ANN201
-        raise NotImplementedError
 
 
 def sms_callback(

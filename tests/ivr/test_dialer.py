@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from callback.config import Settings
 from callback.db import session_factory
 from callback.models import Attempt, Callback, Contact
-from callback.telephony import CallRequest, CallStatus, PlacedCall, ProviderError
+from callback.telephony import CallStatus, FetchCall, MockProvider, PlacedCall, ProviderError, ProviderRequest
 from ivr.dialer import GIVE_UP_AFTER, STALE_AFTER, dial_callback, dial_due, reconcile_stale_calls
 from ivr.ratelimit import LocalRateLimiter, NoLimit, RedisRateLimiter
 from tests.ivr.ivr_support import NOW, make_callback, query, reload
@@ -23,35 +23,20 @@ from tests.ivr.ivr_support import NOW, make_callback, query, reload
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-class Switchboard:
-    """A Provider that records what it is asked and answers from a script (the dialer's own test double)."""
+def switchboard(statuses: dict[str, CallStatus | ProviderError] | None = None) -> MockProvider:
+    """The dialer's provider: every call is placed; a fetched call answers from ``statuses`` (a status, or the
+    provider's error), and one not listed is still in progress."""
+    statuses = statuses if statuses is not None else {}
 
-    name = "switchboard"
-
-    def __init__(self, errors: list[ProviderError] | None = None) -> None:
-        self.calls: list[CallRequest] = []
-        self.errors = list(errors or [])
-        self.statuses: dict[str, CallStatus | ProviderError] = {}
-        self._lock = threading.Lock()
-
-    def place_call(self, request: CallRequest) -> PlacedCall:
-        with self._lock:
-            if self.errors:
-                raise self.errors.pop(0)
-            self.calls.append(request)
-            return PlacedCall(sid=f"CA{len(self.calls):032d}", status="queued")
-
-    def fetch_call(self, sid: str) -> CallStatus:
-        answer = self.statuses.get(sid, CallStatus(sid, "in-progress"))
+    def fetched_call(request: ProviderRequest) -> CallStatus | None:
+        if not isinstance(request, FetchCall):
+            return None
+        answer = statuses.get(request.sid, CallStatus(request.sid, "in-progress"))
         if isinstance(answer, ProviderError):
             raise answer
         return answer
 
-    def send_sms(self, request):  # noqa: ANN001, ANN201
-        raise NotImplementedError
-
-    def fetch_recording(self, url):  # noqa: ANN001, ANN201
-        raise NotImplementedError
+    return MockProvider(fetched_call)
 
 
 def drawn(db: Session, **kw) -> Callback:  # noqa: ANN003
@@ -59,15 +44,16 @@ def drawn(db: Session, **kw) -> Callback:  # noqa: ANN003
     return callback
 
 
-def dial(db: Session, callback: Callback, provider: Switchboard, settings: Settings, now: datetime = NOW):  # noqa: ANN201
+def dial(db: Session, callback: Callback, provider: MockProvider, settings: Settings, now: datetime = NOW):  # noqa: ANN201
     return dial_callback(db, callback.id, provider, settings, now, limiter=NoLimit())
 
 
 def test_places_a_call_and_counts_the_attempt(db: Session, settings: Settings) -> None:
-    callback, provider = drawn(db), Switchboard()
+    callback = drawn(db)
+    provider = MockProvider(lambda request: PlacedCall(sid="CA" + "0" * 31 + "1", status="queued"))
     result = dial(db, callback, provider, settings)
     assert result.result == "placed" and result.call_sid == "CA" + "0" * 31 + "1"
-    (request,) = provider.calls
+    (request,) = provider.calls()
     contact = db.get(Contact, callback.contact_id)
     assert request.to == contact.phone and request.machine_detection and request.timeout_seconds == 30
     for url in (request.url, request.status_callback):
@@ -82,14 +68,14 @@ def test_places_a_call_and_counts_the_attempt(db: Session, settings: Settings) -
 
 
 def test_dialing_twice_places_one_call(db: Session, settings: Settings) -> None:
-    callback, provider = drawn(db), Switchboard()
+    callback, provider = drawn(db), switchboard()
     assert dial(db, callback, provider, settings).result == "placed"
     assert dial(db, callback, provider, settings).result == "skipped"
-    assert len(provider.calls) == 1 and reload(db, callback).attempts_used == 1
+    assert len(provider.calls()) == 1 and reload(db, callback).attempts_used == 1
 
 
 def test_concurrent_workers_place_exactly_one_call(database_url: str, db: Session, settings: Settings) -> None:
-    callback, provider = drawn(db), Switchboard()
+    callback, provider = drawn(db), switchboard()
     barrier = threading.Barrier(6)
     results: list[str] = []
 
@@ -104,14 +90,14 @@ def test_concurrent_workers_place_exactly_one_call(database_url: str, db: Sessio
     for t in threads:
         t.join()
     assert sorted(results) == ["placed"] + ["skipped"] * 5
-    assert len(provider.calls) == 1 and db.query(Attempt).count() == 1
+    assert len(provider.calls()) == 1 and db.query(Attempt).count() == 1
 
 
 def test_transient_error_retries_later_without_using_an_attempt(db: Session, settings: Settings) -> None:
     callback = drawn(db)
-    provider = Switchboard([ProviderError("timeout talking to provider", transient=True)])
+    provider = switchboard().fail_next(ProviderError("timeout talking to provider", transient=True))
     result = dial(db, callback, provider, settings)
-    assert result.result == "error" and provider.calls == []
+    assert result.result == "error" and provider.calls() == []
     callback = reload(db, callback)
     assert (callback.state, callback.attempts_used, callback.flags["dial_errors"]) == ("drawn", 0, 1)
     assert callback.next_action_at == NOW + timedelta(minutes=5)
@@ -124,7 +110,7 @@ def test_transient_error_retries_later_without_using_an_attempt(db: Session, set
 
 def test_repeated_transient_errors_back_off_then_hand_on(db: Session, settings: Settings) -> None:
     callback = drawn(db)
-    provider = Switchboard([ProviderError("down") for _ in range(5)])
+    provider = switchboard().fail_next(*(ProviderError("down") for _ in range(5)))
     now, waits = NOW, []
     for _ in range(5):
         result = dial(db, callback, provider, settings, now)
@@ -138,37 +124,37 @@ def test_repeated_transient_errors_back_off_then_hand_on(db: Session, settings: 
 
 def test_permanent_error_hands_on_at_once(db: Session, settings: Settings) -> None:
     callback = drawn(db, kind="landline", phone="+865368880000")
-    provider = Switchboard([ProviderError("invalid To number", transient=False, code="21211")])
+    provider = switchboard().fail_next(ProviderError("invalid To number", transient=False, code="21211"))
     assert dial(db, callback, provider, settings).result == "handed_off"
     callback = reload(db, callback)
     assert (callback.state, callback.outcome, callback.attempts_used) == ("unreachable", "failed", 0)
 
 
 def test_outside_calling_hours_is_deferred_not_dialed(db: Session, settings: Settings) -> None:
-    callback, provider = drawn(db), Switchboard()
+    callback, provider = drawn(db), switchboard()
     evening = datetime(2026, 11, 4, 19, 0, tzinfo=SHANGHAI)
     callback.next_action_at = evening
     db.commit()
     assert dial(db, callback, provider, settings, evening).result == "deferred"
     callback = reload(db, callback)
-    assert provider.calls == [] and callback.state == "drawn"
+    assert provider.calls() == [] and callback.state == "drawn"
     assert callback.next_action_at == datetime(2026, 11, 5, 9, 0, tzinfo=SHANGHAI)
 
 
 def test_opted_out_since_the_draw_is_never_dialed(db: Session, settings: Settings) -> None:
-    callback, provider = drawn(db), Switchboard()
+    callback, provider = drawn(db), switchboard()
     db.get(Contact, callback.contact_id).opted_out_at = NOW - timedelta(days=1)
     db.commit()
     assert dial(db, callback, provider, settings).result == "opted_out"
-    assert provider.calls == [] and reload(db, callback).state == "opted_out"
+    assert provider.calls() == [] and reload(db, callback).state == "opted_out"
 
 
 def test_not_yet_due_is_skipped_and_dial_due_takes_only_due_ones(db: Session, settings: Settings) -> None:
     later, due = drawn(db, due=NOW + timedelta(hours=1)), drawn(db)
-    provider = Switchboard()
+    provider = switchboard()
     assert dial(db, later, provider, settings).result == "skipped"
     results = dial_due(db, provider, settings, NOW, limiter=NoLimit())
-    assert [r.callback_id for r in results] == [due.id] and len(provider.calls) == 1
+    assert [r.callback_id for r in results] == [due.id] and len(provider.calls()) == 1
 
 
 def test_dialer_waits_on_the_limiter_before_each_call(db: Session, settings: Settings) -> None:
@@ -176,7 +162,7 @@ def test_dialer_waits_on_the_limiter_before_each_call(db: Session, settings: Set
         drawn(db)
     waited: list[float] = []
     limiter = LocalRateLimiter(2.0, sleep=waited.append, clock=lambda: 100.0)
-    results = dial_due(db, Switchboard(), settings, NOW, limiter=limiter)
+    results = dial_due(db, switchboard(), settings, NOW, limiter=limiter)
     assert [r.result for r in results] == ["placed"] * 3 and waited == [0.5, 1.0]
 
 
@@ -221,7 +207,7 @@ def test_reconciler_releases_an_attempt_the_provider_never_accepted(db: Session,
     callback, attempt = make_callback(db, state="calling", sid=None)
     attempt.provider_call_id, attempt.status, attempt.created_at = None, "dialing", NOW - STALE_AFTER * 2
     db.commit()
-    (done,) = reconcile_stale_calls(db, Switchboard(), settings, NOW)
+    (done,) = reconcile_stale_calls(db, switchboard(), settings, NOW)
     assert done.action == "released"
     callback = reload(db, callback)
     assert (callback.state, callback.attempts_used) == ("drawn", 0)
@@ -235,8 +221,7 @@ def test_reconciler_applies_the_final_status_the_webhook_never_brought(
     callback, attempt = make_callback(db, state="calling")
     attempt.status, attempt.created_at = "ringing", NOW - STALE_AFTER * 2
     db.commit()
-    provider = Switchboard()
-    provider.statuses[attempt.provider_call_id] = CallStatus(attempt.provider_call_id, provider_status)
+    provider = switchboard({attempt.provider_call_id: CallStatus(attempt.provider_call_id, provider_status)})
     (done,) = reconcile_stale_calls(db, provider, settings, NOW)
     assert (done.action, done.status) == ("closed", provider_status)
     assert reload(db, callback).state == state and db.get(Attempt, attempt.id).status == provider_status
@@ -246,7 +231,7 @@ def test_reconciler_closes_a_call_stuck_in_progress_for_good(db: Session, settin
     callback, attempt = make_callback(db, state="in_survey")
     attempt.status, attempt.created_at = "in-progress", NOW - GIVE_UP_AFTER - timedelta(minutes=1)
     db.commit()
-    (done,) = reconcile_stale_calls(db, Switchboard(), settings, NOW)
+    (done,) = reconcile_stale_calls(db, switchboard(), settings, NOW)
     assert done.action == "failed"
     assert reload(db, callback).state == "refused"  # the survey it carried is finished, not left open
 
@@ -257,8 +242,7 @@ def test_reconciler_leaves_young_calls_and_unreachable_providers_alone(db: Sessi
     young_attempt.status, young_attempt.created_at = "ringing", NOW - timedelta(minutes=1)
     old_attempt.status, old_attempt.created_at = "ringing", NOW - STALE_AFTER * 2
     db.commit()
-    provider = Switchboard()
-    provider.statuses[old_attempt.provider_call_id] = ProviderError("provider down")
+    provider = switchboard({old_attempt.provider_call_id: ProviderError("provider down")})
     (done,) = reconcile_stale_calls(db, provider, settings, NOW)
     assert (done.attempt_id, done.action) == (old_attempt.id, "unreachable_provider")
     assert reload(db, young).state == "calling" and reload(db, old).state == "calling"

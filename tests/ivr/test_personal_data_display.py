@@ -22,10 +22,11 @@ from callback.models import Answer, Callback, Hall, Message, TranscriptEvent
 from callback.rectification.services import open_for_callback
 from callback.responses.transcript import add_event, as_dicts, render_text
 from callback.results.report import weekly_report, write_xlsx
+from callback.telephony import MockProvider
 from ivr.sms_survey import send_sms_survey
 from tests.factories import make_case, make_hall
 from tests.ivr.ivr_support import NOW
-from tests.ivr.sms_support import Citizen, Outbox, phone_of, sms_callback
+from tests.ivr.sms_support import Citizen, phone_of, sms_callback
 
 SAID = "我的电话是13912345678，身份证110101199003071234"
 RAW_PARTS = ("13912345678", "110101199003071234", "1234 5678", "张三")
@@ -138,7 +139,7 @@ def test_the_xlsx_report_carries_the_masked_words(db: Session, tmp_path: Path) -
 def test_a_texted_number_is_masked_in_the_stored_sms_and_the_transcript(app: Flask, db: Session) -> None:
     settings: Settings = app.config["SETTINGS"]
     callback = sms_callback(db)
-    assert send_sms_survey(db, callback.id, Outbox(), settings, NOW).result == "sent"
+    assert send_sms_survey(db, callback.id, MockProvider(), settings, NOW).result == "sent"
     reply = Citizen(app.test_client(), phone_of(db, callback)).text("111111 " + SAID)
     assert reply.status == 200, reply.xml
     db.expire_all()

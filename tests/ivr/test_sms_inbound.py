@@ -22,11 +22,12 @@ from callback.models import (
     TranscriptEvent,
     WebhookReceipt,
 )
+from callback.telephony import MockProvider
 from ivr.simulator.twiml_spec import check_twiml
 from ivr.sms_survey import MAX_SEGMENTS, segments, send_sms_survey
 from tests.factories import make_case, make_hall
 from tests.ivr.ivr_support import NOW, count, reload
-from tests.ivr.sms_support import Citizen, Outbox, Reply, answers, phone_of, sms_callback, status
+from tests.ivr.sms_support import Citizen, Reply, answers, phone_of, sms_callback, status
 
 
 @pytest.fixture
@@ -34,10 +35,10 @@ def settings(app: Flask) -> Settings:
     return app.config["SETTINGS"]
 
 
-def texted(db: Session, settings: Settings, **kw) -> tuple[Callback, Outbox]:  # noqa: ANN003
+def texted(db: Session, settings: Settings, **kw) -> tuple[Callback, MockProvider]:  # noqa: ANN003
     """A callback in state sms whose survey SMS has gone out."""
     callback = sms_callback(db, **kw)
-    outbox = Outbox()
+    outbox = MockProvider()
     assert send_sms_survey(db, callback.id, outbox, settings, NOW).result == "sent"
     return callback, outbox
 
@@ -264,7 +265,7 @@ def test_the_most_recent_open_survey_of_the_number_gets_the_reply(app: Flask, db
     older, _ = texted(db, settings)
     phone = phone_of(db, older)
     newer = sms_callback(db, phone=phone)
-    assert send_sms_survey(db, newer.id, Outbox(), settings, NOW + timedelta(minutes=5)).result == "sent"
+    assert send_sms_survey(db, newer.id, MockProvider(), settings, NOW + timedelta(minutes=5)).result == "sent"
     valid(Citizen(app.test_client(), phone).text("111111"))
     assert reload(db, newer).state == "complete" and reload(db, older).state == "sms"
 
@@ -376,7 +377,7 @@ def test_a_status_that_overtakes_the_providers_answer_finds_its_message(
         message_id = int(request.status_callback.rsplit("m=", 1)[1])
         seen.append(status(client, message_id, "SM" + "f" * 32, "sent"))
 
-    send_sms_survey(db, callback.id, Outbox(on_send=early_status), settings, NOW)
+    send_sms_survey(db, callback.id, MockProvider(early_status), settings, NOW)
     message = survey_message(db, callback)
     assert seen == [204] and message.status == "sent" and message.provider_sid.startswith("SM")
 

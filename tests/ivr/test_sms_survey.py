@@ -26,7 +26,7 @@ from callback.models import (
     TranscriptEvent,
     utcnow,
 )
-from callback.telephony import ProviderError
+from callback.telephony import MockProvider, ProviderError
 from ivr.prompts import load_catalog
 from ivr.simulator.sms import segments as simulator_segments
 from ivr.sms_survey import (
@@ -47,7 +47,7 @@ from ivr.sms_survey import (
 from survey.questionnaire import ITEMS
 from tests.factories import make_case, make_hall
 from tests.ivr.ivr_support import NOW, count, reload
-from tests.ivr.sms_support import Outbox, answers, phone_of, sms_callback
+from tests.ivr.sms_support import answers, phone_of, sms_callback
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CATALOG = load_catalog("zh-CN")
@@ -124,9 +124,9 @@ def test_sending_writes_the_outbox_row_first_then_schedules_the_conversation(
             row = other.get(Message, int(request.status_callback.rsplit("m=", 1)[1]))
             seen.append((row.status, row.body))
 
-    outbox = Outbox(on_send=outbox_row_is_committed)
+    outbox = MockProvider(outbox_row_is_committed)
     result = send_sms_survey(db, callback.id, outbox, settings, NOW)
-    (request,) = outbox.sent
+    (request,) = outbox.texts()
     (message,) = messages(db, callback)
     assert result.result == "sent" and result.sid == message.provider_sid and result.message_id == message.id
     assert seen == [("pending", request.body)] and message.status == "queued"
@@ -142,17 +142,17 @@ def test_sending_writes_the_outbox_row_first_then_schedules_the_conversation(
 
 def test_sending_twice_texts_once(db: Session, settings: Settings) -> None:
     callback = sms_callback(db)
-    outbox = Outbox()
+    outbox = MockProvider()
     results = [send_sms_survey(db, callback.id, outbox, settings, NOW + timedelta(minutes=i)).result for i in range(3)]
-    assert results == ["sent", "skipped", "skipped"] and len(outbox.sent) == 1
+    assert results == ["sent", "skipped", "skipped"] and len(outbox.texts()) == 1
 
 
 def test_only_a_callback_in_state_sms_is_texted(db: Session, settings: Settings) -> None:
-    outbox = Outbox()
+    outbox = MockProvider()
     for state in ("drawn", "calling", "in_survey", "complete", "unreachable", "opted_out"):
         callback = sms_callback(db, state=state)
         assert send_sms_survey(db, callback.id, outbox, settings, NOW).result == "skipped"
-    assert outbox.sent == []
+    assert outbox.texts() == []
 
 
 @pytest.mark.parametrize(
@@ -165,12 +165,12 @@ def test_only_a_callback_in_state_sms_is_texted(db: Session, settings: Settings)
 )
 def test_only_inside_sms_hours_on_any_day(db: Session, settings: Settings, at: datetime, expected: datetime) -> None:
     callback = sms_callback(db)
-    outbox = Outbox()
+    outbox = MockProvider()
     result = send_sms_survey(db, callback.id, outbox, settings, at)
     if expected == at:
         assert result.result == "sent"
         return
-    assert result.result == "deferred" and outbox.sent == [] and messages(db, callback) == []
+    assert result.result == "deferred" and outbox.texts() == [] and messages(db, callback) == []
     assert reload(db, callback).next_action_at == expected
     assert send_sms_survey(db, callback.id, outbox, settings, expected - timedelta(seconds=1)).result == "skipped"
     assert send_sms_survey(db, callback.id, outbox, settings, expected).result == "sent"
@@ -184,9 +184,9 @@ def test_never_while_a_call_to_the_number_is_live(db: Session, settings: Setting
     db.add(Attempt(hall_id=other_hall.id, callback_id=calling.id, number=1, status="in-progress",
                    provider_call_id="CA" + "1" * 32))
     db.commit()
-    outbox = Outbox()
+    outbox = MockProvider()
     result = send_sms_survey(db, callback.id, outbox, settings, NOW)
-    assert result.result == "deferred" and outbox.sent == []
+    assert result.result == "deferred" and outbox.texts() == []
     assert reload(db, callback).next_action_at == NOW + timedelta(minutes=10)
     db.execute(Attempt.__table__.update().values(status="completed"))
     db.execute(Callback.__table__.update().where(Callback.id == calling.id).values(state="complete"))
@@ -200,22 +200,22 @@ def test_a_number_opted_out_in_any_hall_is_never_texted(db: Session, settings: S
     other = make_case(db, other_hall, phone=phone_of(db, callback))
     db.get(Contact, other.contact_id).opted_out_at = NOW - timedelta(days=100)
     db.commit()
-    outbox = Outbox()
+    outbox = MockProvider()
     assert send_sms_survey(db, callback.id, outbox, settings, NOW).result == "opted_out"
     callback = reload(db, callback)
-    assert outbox.sent == [] and callback.state == callback.outcome == "opted_out" and callback.finished_at == NOW
+    assert outbox.texts() == [] and callback.state == callback.outcome == "opted_out" and callback.finished_at == NOW
 
 
 def test_a_landline_in_state_sms_ends_unreachable(db: Session, settings: Settings) -> None:
     callback = sms_callback(db, kind="landline", phone="+867711234567")
-    outbox = Outbox()
+    outbox = MockProvider()
     assert send_sms_survey(db, callback.id, outbox, settings, NOW).result == "unreachable"
-    assert outbox.sent == [] and reload(db, callback).state == "unreachable"
+    assert outbox.texts() == [] and reload(db, callback).state == "unreachable"
 
 
 def test_transient_provider_errors_retry_later_then_give_up(db: Session, settings: Settings) -> None:
     callback = sms_callback(db)
-    outbox = Outbox(errors=[ProviderError("carrier busy", code="20429")] * MAX_SEND_ERRORS)
+    outbox = MockProvider().fail_next(*[ProviderError("carrier busy", code="20429")] * MAX_SEND_ERRORS)
     at = NOW
     for attempt in range(1, MAX_SEND_ERRORS + 1):
         assert send_sms_survey(db, callback.id, outbox, settings, at).result == "error"
@@ -229,16 +229,16 @@ def test_transient_provider_errors_retry_later_then_give_up(db: Session, setting
 
 def test_one_transient_error_then_the_text_goes_out(db: Session, settings: Settings) -> None:
     callback = sms_callback(db)
-    outbox = Outbox(errors=[ProviderError("carrier busy", code="20429")])
+    outbox = MockProvider().fail_next(ProviderError("carrier busy", code="20429"))
     assert send_sms_survey(db, callback.id, outbox, settings, NOW).result == "error"
     retry = reload(db, callback).next_action_at
     assert send_sms_survey(db, callback.id, outbox, settings, retry).result == "sent"
-    assert [m.status for m in messages(db, callback)] == ["not_sent", "queued"] and len(outbox.sent) == 1
+    assert [m.status for m in messages(db, callback)] == ["not_sent", "queued"] and len(outbox.texts()) == 1
 
 
 def test_a_permanent_provider_error_ends_unreachable_at_once(db: Session, settings: Settings) -> None:
     callback = sms_callback(db)
-    outbox = Outbox(errors=[ProviderError("Invalid 'To' Phone Number", transient=False, code="21211")])
+    outbox = MockProvider().fail_next(ProviderError("Invalid 'To' Phone Number", transient=False, code="21211"))
     assert send_sms_survey(db, callback.id, outbox, settings, NOW).result == "error"
     assert reload(db, callback).state == "unreachable"
 
@@ -246,9 +246,9 @@ def test_a_permanent_provider_error_ends_unreachable_at_once(db: Session, settin
 # --- reminder and expiry -------------------------------------------------------------------------------------
 
 
-def sent(db: Session, settings: Settings, at: datetime = NOW) -> tuple[Callback, Outbox]:
+def sent(db: Session, settings: Settings, at: datetime = NOW) -> tuple[Callback, MockProvider]:
     callback = sms_callback(db)
-    outbox = Outbox()
+    outbox = MockProvider()
     assert send_sms_survey(db, callback.id, outbox, settings, at).result == "sent"
     return reload(db, callback), outbox
 
@@ -261,7 +261,7 @@ def test_one_reminder_at_half_time_when_nothing_came_back(db: Session, settings:
     assert remind_sms_survey(db, callback.id, outbox, settings, half).result == "sent"
     assert remind_sms_survey(db, callback.id, outbox, settings, half + timedelta(hours=1)).result == "skipped"
     (reminder,) = messages(db, callback, "reminder")
-    assert "提醒" in reminder.body and "TD" in reminder.body and len(outbox.sent) == 2
+    assert "提醒" in reminder.body and "TD" in reminder.body and len(outbox.texts()) == 2
     assert reload(db, callback).next_action_at == NOW + timedelta(hours=48)
 
 
@@ -280,7 +280,7 @@ def test_no_reminder_once_the_citizen_has_replied(db: Session, settings: Setting
     receive_sms(db, phone_of(db, callback), "+861080000000", "112", "SM" + "1" * 32, NOW + timedelta(hours=1))
     db.commit()
     assert remind_sms_survey(db, callback.id, outbox, settings, NOW + timedelta(hours=24)).result == "skipped"
-    assert messages(db, callback, "reminder") == [] and len(outbox.sent) == 1
+    assert messages(db, callback, "reminder") == [] and len(outbox.texts()) == 1
     assert reload(db, callback).next_action_at == NOW + timedelta(hours=48)
 
 
@@ -317,7 +317,7 @@ def test_expiry_leaves_other_states_alone(db: Session, settings: Settings) -> No
 
 def test_advance_sms_runs_the_whole_conversation_clock(db: Session, settings: Settings) -> None:
     callback = sms_callback(db, next_action_at=NOW)
-    outbox = Outbox()
+    outbox = MockProvider()
     steps = []
     at = NOW
     for _ in range(4):
@@ -341,14 +341,14 @@ def test_a_sender_that_died_mid_send_is_timed_from_its_outbox_row_and_never_rese
         raise RuntimeError("worker killed while the provider was on the line")
 
     with pytest.raises(RuntimeError):
-        send_sms_survey(db, callback.id, Outbox(on_send=dies), settings, NOW)
+        send_sms_survey(db, callback.id, MockProvider(dies), settings, NOW)
     db.rollback()
     callback = reload(db, callback)
     assert sms_phase(db, callback, NOW + timedelta(minutes=5)) == "wait"
-    outbox = Outbox()
+    outbox = MockProvider()
     assert advance_sms(db, callback.id, outbox, settings, NOW + timedelta(minutes=11)).result == "repaired"
     callback = reload(db, callback)
-    assert outbox.sent == [] and [m.status for m in messages(db, callback)] == ["pending"]
+    assert outbox.texts() == [] and [m.status for m in messages(db, callback)] == ["pending"]
     assert datetime.fromisoformat(callback.flags["sms_expires_at"]) == NOW + timedelta(hours=48)
     assert callback.next_action_at == NOW + timedelta(hours=24)
 
@@ -365,7 +365,7 @@ def eager(database_url: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     app = create_celery(Settings(database_url=database_url, sms_hours="00:00-24:00",
                                  public_base_url="https://hall.example.cn"))
     app.set_current()
-    outbox = Outbox()
+    outbox = MockProvider()
     monkeypatch.setattr(worker.sms_tasks, "_provider", lambda settings: outbox)
     monkeypatch.setattr(worker.tasks, "_provider", lambda settings: outbox)
     return app, outbox
@@ -376,15 +376,15 @@ def test_the_send_task_texts_once(eager, db: Session) -> None:  # noqa: ANN001
     callback = sms_callback(db)
     task = app.tasks["worker.sms_tasks.send_sms_survey"]
     assert [task.delay(callback.id).get() for _ in range(2)] == ["sent", "skipped"]
-    assert len(outbox.sent) == 1 and reload(db, callback).claimed_at is None
+    assert len(outbox.texts()) == 1 and reload(db, callback).claimed_at is None
 
 
 def test_the_expiry_task_ends_expired_surveys(eager, db: Session, settings: Settings) -> None:  # noqa: ANN001
     app, _ = eager
     all_day = replace(settings, sms_hours="00:00-24:00")
     old, fresh = sms_callback(db), sms_callback(db)
-    assert send_sms_survey(db, old.id, Outbox(), all_day, utcnow() - timedelta(hours=49)).result == "sent"
-    assert send_sms_survey(db, fresh.id, Outbox(), all_day, utcnow()).result == "sent"
+    assert send_sms_survey(db, old.id, MockProvider(), all_day, utcnow() - timedelta(hours=49)).result == "sent"
+    assert send_sms_survey(db, fresh.id, MockProvider(), all_day, utcnow()).result == "sent"
     assert app.tasks["worker.sms_tasks.expire_sms_surveys"].delay().get() == 1
     assert (reload(db, old).state, reload(db, fresh).state) == ("unreachable", "sms")
 
@@ -393,5 +393,5 @@ def test_the_beat_tick_sends_due_sms_surveys(eager, db: Session) -> None:  # noq
     app, outbox = eager
     callback = sms_callback(db, next_action_at=utcnow() - timedelta(minutes=1))
     assert app.tasks["worker.tasks.tick"].delay().get()["sms"] == 1
-    assert len(outbox.sent) == 1 and outbox.sent[0].to == phone_of(db, callback)
+    assert len(outbox.texts()) == 1 and outbox.texts()[0].to == phone_of(db, callback)
     assert reload(db, callback).claimed_at is None

@@ -25,10 +25,11 @@ from callback.halls.services import (
     set_hall_name,
 )
 from callback.models import AuditEvent, Staff
+from callback.telephony import MockProvider
 from ivr.sms_survey import send_sms_survey
 from tests.factories import make_case, make_hall, make_window
 from tests.ivr.ivr_support import Caller, make_app, make_callback
-from tests.ivr.sms_support import Outbox, sms_callback
+from tests.ivr.sms_support import sms_callback
 
 NOW = datetime(2026, 11, 4, 2, 0, tzinfo=UTC)
 NAME = "潍坊高新区政务服务中心"
@@ -119,11 +120,11 @@ def test_the_ivr_greets_callers_with_the_new_name(session: Session, database_url
 def test_the_sms_survey_is_signed_with_the_new_name(session: Session, database_url: str) -> None:
     callback = sms_callback(session)
     assert _cli(database_url, "set", "DEMO", "--name", NAME).exit_code == 0
-    outbox = Outbox()
+    outbox = MockProvider()
     settings = Settings(database_url=database_url, public_base_url="https://hall.example.cn")
     with session_factory(database_url)() as fresh:
         assert send_sms_survey(fresh, callback.id, outbox, settings, NOW).result == "sent"
-    [sms] = outbox.sent
+    [sms] = outbox.texts()
     assert sms.body.startswith(f"【{NAME}】")
 
 

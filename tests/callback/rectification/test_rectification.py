@@ -30,15 +30,7 @@ from callback.rectification.services import (
     run_deadlines,
     schedule_revisit,
 )
-from callback.telephony import (
-    CallRequest,
-    CallStatus,
-    PlacedCall,
-    ProviderError,
-    Recording,
-    SentSms,
-    SmsRequest,
-)
+from callback.telephony import MockProvider, ProviderError, ProviderRequest, SentSms, SmsRequest
 from tests.factories import make_case, make_hall, make_window
 
 ALL_GOOD = {"attitude": "S", "efficiency": "S", "by_the_rules": "S", "in_hall": "Y", "integrity": "N", "overall": "S"}
@@ -88,28 +80,9 @@ class CollectingNotifier:
         self.notices.append(notice)
 
 
-@dataclass
-class RecordingProvider:
-    """A Provider that records SMS sends (and can refuse them) — this service's own test double."""
-
-    name: str = "recording"
-    sent: list[SmsRequest] = field(default_factory=list)
-    fail: bool = False
-
-    def place_call(self, request: CallRequest) -> PlacedCall:
-        raise AssertionError("rectification never places calls")
-
-    def send_sms(self, request: SmsRequest) -> SentSms:
-        if self.fail:
-            raise ProviderError("carrier down", transient=True)
-        self.sent.append(request)
-        return SentSms(sid=f"SM{len(self.sent):032d}", status="queued")
-
-    def fetch_call(self, sid: str) -> CallStatus:
-        raise AssertionError
-
-    def fetch_recording(self, url: str) -> Recording:
-        raise AssertionError
+def texts_only(request: ProviderRequest) -> None:
+    """The rectification service's provider handler: it sends texts (the default answer) and never places a call."""
+    assert isinstance(request, SmsRequest), f"rectification never asks the provider for {request!r}"
 
 
 def events(session: Session, case: Rectification) -> list[str]:
@@ -327,12 +300,16 @@ def test_amending_the_action_is_audited(session: Session) -> None:
 
 
 def test_feedback_by_sms_goes_through_the_provider_with_an_outbox_row(session: Session) -> None:
-    provider = RecordingProvider()
+    def sent(request: ProviderRequest) -> SentSms:
+        texts_only(request)
+        return SentSms(sid=f"SM{1:032d}", status="queued")
+
+    provider = MockProvider(sent)
     case = _opened(session)
     rectify(session, case, "已整改", OPENED, actor="a")
     give_feedback(session, case, "您反映的问题已整改，感谢监督。", OPENED, actor="a", via="sms", provider=provider)
     contact = session.get(Contact, case.callback.contact_id)
-    assert [(r.to, r.body) for r in provider.sent] == [(contact.phone, "【示范政务服务中心】您反映的问题已整改，感谢监督。")]
+    assert [(r.to, r.body) for r in provider.texts()] == [(contact.phone, "【示范政务服务中心】您反映的问题已整改，感谢监督。")]
     message = session.get(Message, case.feedback_message_id)
     assert (message.direction, message.purpose, message.provider_sid, message.status) == (
         "out", "rectify_feedback", f"SM{1:032d}", "queued",
@@ -344,20 +321,20 @@ def test_failed_feedback_sms_keeps_the_state_and_the_failed_outbox_row(session: 
     case = _opened(session)
     rectify(session, case, "已整改", OPENED, actor="a")
     with pytest.raises(FeedbackNotSent):
-        give_feedback(session, case, "已整改", OPENED, actor="a", via="sms", provider=RecordingProvider(fail=True))
+        give_feedback(session, case, "已整改", OPENED, actor="a", via="sms", provider=MockProvider(texts_only).fail_next(ProviderError("carrier down", transient=True)))
     assert case.state == "rectified" and case.feedback_at is None
     assert session.scalar(select(Message.status).where(Message.purpose == "rectify_feedback")) == "failed"
     assert events(session, case)[-1] == "feedback_sms_failed"
 
 
 def test_no_feedback_sms_to_an_opted_out_number(session: Session) -> None:
-    provider = RecordingProvider()
+    provider = MockProvider(texts_only)
     case = _opened(session)
     rectify(session, case, "已整改", OPENED, actor="a")
     session.get(Contact, case.callback.contact_id).opted_out_at = OPENED
     with pytest.raises(RectificationError, match="退订"):
         give_feedback(session, case, "已整改", OPENED, actor="a", via="sms", provider=provider)
-    assert provider.sent == []
+    assert provider.texts() == []
 
 
 def test_feedback_by_sms_needs_a_provider_and_changes_nothing_without_one(session: Session) -> None:
@@ -556,13 +533,13 @@ def test_cli_finds_a_case_by_ledger_case_number(session: Session, database_url: 
 
 
 def test_no_feedback_sms_outside_sms_hours(session: Session) -> None:
-    provider = RecordingProvider()
+    provider = MockProvider(texts_only)
     case = _opened(session)
     rectify(session, case, "已整改", OPENED, actor="a")
     night = datetime(2026, 10, 8, 13, 30, tzinfo=UTC)  # 21:30 Shanghai; SMS hours 08:00–20:00
     with pytest.raises(RectificationError, match="10-09 08:00"):
         give_feedback(session, case, "已整改", night, actor="a", via="sms", provider=provider, settings=Settings())
-    assert provider.sent == [] and case.state == "rectified"
+    assert provider.texts() == [] and case.state == "rectified"
     assert session.scalar(select(Message).where(Message.purpose == "rectify_feedback")) is None
 
 
