@@ -1,4 +1,5 @@
-"""Configuration read once from the environment (12-factor, DESIGN.md §5)."""
+"""Configuration read once from the environment (12-factor). The variables and their defaults:
+README "Configuration (environment)"."""
 
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ class Settings:
         return self.telephony != "simulator" or self.public_base_url.lower().startswith("https://")
 
     def production_problems(self) -> list[str]:
-        """The development secrets this deployment still holds; empty when it may start (DESIGN §6 Security).
+        """The development secrets this deployment still holds; empty when it may start (docs/architecture.md
+        §Privacy and security).
 
         With ``TELEPHONY=simulator`` on plain http the defaults are fine: the simulator signs with the same
         published token, and nothing outside the machine can reach the service."""

@@ -1,7 +1,8 @@
-"""Engine and session factory. The caller owns the transaction (STYLE: session lifecycle owned by the caller).
+"""Engine and session factory. The caller owns the transaction (docs/architecture.md §Layers).
 
 Every engine is built with ``hide_parameters=True``: a database error's message then never quotes the values of
-the statement (a citizen's phone number or name), wherever it is logged or printed (issue 11 §3).
+the statement (a citizen's phone number or name), wherever it is logged or printed (docs/architecture.md
+§Privacy and security).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a user should read when the database is not ready: not initialised, unreachable, or misnamed (issue 11).
+"""What a user should read when the database is not ready: not initialised, unreachable, or misnamed.
 
 `explain` turns such an exception into one line (Chinese first, English in brackets); the CLI's group prints it
 and exits 2. Anything else is a bug and keeps its traceback. A URL is only ever shown with its password hidden.

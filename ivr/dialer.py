@@ -1,4 +1,5 @@
-"""Placing survey calls: idempotent, claim-first, rate-limited (issue 4 §3; DESIGN §4; STYLE: RapidPro/mailroom).
+"""Placing survey calls: idempotent, claim-first, rate-limited
+(docs/architecture.md §Callback states, §Source of truth).
 
 ``dial_callback`` is what the beat tick runs for each due callback, and may run twice for the same id (a redelivered
 task, two workers): only the transaction whose conditional UPDATE moves the row from ``drawn`` to ``calling`` goes

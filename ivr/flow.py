@@ -1,6 +1,6 @@
-"""The voice survey flow: one function per webhook turn, returning the TwiML to speak next (issue 4 §2).
+"""The voice survey flow: one function per webhook turn, returning the TwiML to speak next.
 
-Rules (篇2 二, DESIGN §2.4 and §3):
+Rules (篇2 二; docs/architecture.md §Keys):
 - the call identifies the centre and the item (事项名称) only, never personal data; a consent step comes first:
   1 starts the survey, 9 opts the number out for good;
 - the six items of 篇2 二 in order, each prompt nested in its ``<Gather numDigits=1>`` so a caller may press during

@@ -4,7 +4,8 @@ message) and Twilio's counters (``SequenceNumber``, ``CallDuration``, ``Recordin
 A signed request can still carry a value we never wrote (a forged URL signed with a leaked token, a proxy that
 rewrote it). Anything but 1–18 ASCII digits is refused with 400 before it reaches a query: Python's ``int()``
 also reads full-width and other Unicode digits, refuses numbers past 4,300 digits with ValueError, and a number past
-2**63 would overflow a PostgreSQL integer — each a 500 rather than a clear refusal (issue 11 §6).
+2**63 would overflow a PostgreSQL integer — each a 500 rather than a clear refusal (docs/architecture.md
+§Privacy and security).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The IVR prompt catalog: JSON files per language, editable without touching code (issue 4 §2).
+"""The IVR prompt catalog: JSON files per language, editable without touching code
+(README "The prompt catalog").
 
 A catalog file (``ivr/prompts/zh-CN.json`` and its siblings) maps a prompt key to ``{"text": ...}`` (spoken with
 ``<Say>``) and optionally ``"audio": "https://..."`` (an uploaded recording played with ``<Play>``; the text is still

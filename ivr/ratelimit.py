@@ -1,4 +1,4 @@
-"""A calls-per-second cap shared by every dialing worker (CALLS_PER_SECOND, issue 4 §3).
+"""A calls-per-second cap shared by every dialing worker (CALLS_PER_SECOND).
 
 Each caller reserves the next free slot and sleeps until it: slots are ``1 / rate`` seconds apart. With REDIS_URL
 the reservation is one atomic Lua script on the Redis server's own clock, so workers on different machines share

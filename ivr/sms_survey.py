@@ -1,4 +1,5 @@
-"""The SMS survey: the fallback for citizens the calls did not reach (issue 5; DESIGN §2.3–2.4, §3, §4).
+"""The SMS survey: the fallback for citizens the calls did not reach (docs/architecture.md §Callback states,
+§SMS replies).
 
 Life of an SMS survey (the callback stays in state ``sms`` while the conversation is open):
 
@@ -64,7 +65,7 @@ SURVEY, REMINDER, REPLY, LATE = "survey", "reminder", "reply", "late"
 NOT_SENT = "not_sent"  # our own status for an outbox row the provider refused (Twilio's "failed" is a delivery)
 PENDING = "pending"  # our own status of an outbox row before the provider has answered
 
-MAX_CLARIFICATIONS = 1  # DESIGN §3: "ask once more on anything ambiguous"
+MAX_CLARIFICATIONS = 1  # docs/architecture.md §SMS replies: an ambiguous reply is asked about once more
 MAX_SEND_ERRORS = 3  # transient provider errors before the callback ends unreachable
 SEND_BACKOFF = timedelta(minutes=10)
 LIVE_CALL_WAIT = timedelta(minutes=10)
@@ -517,7 +518,8 @@ def record_sms_status(session: Session, report: SmsStatusUpdate, now: datetime) 
     """Apply one status report. Returns unknown | duplicate | stale | updated | unreachable. Does not commit.
 
     Statuses never move backwards (a late ``sent`` after ``delivered`` is ignored); a survey SMS that is
-    undelivered or failed ends its callback ``unreachable`` (DESIGN §4), unless a reply already came.
+    undelivered or failed ends its callback ``unreachable`` (docs/architecture.md §Callback states), unless a
+    reply already came.
     """
     found = _message_for(session, report)
     if found is None or report.status not in STATUS_RANK:

@@ -1,9 +1,10 @@
-"""Call status callbacks: the attempt's life, retries and the hand-off to SMS (issue 4 §3, DESIGN §4).
+"""Call status callbacks: the attempt's life, retries and the hand-off to SMS
+(docs/architecture.md §Callback states).
 
 - De-duplication is atomic in the database: each delivery inserts a unique WebhookReceipt key
   (CallSid + CallStatus + SequenceNumber, else CallSid + CallStatus + a digest of the signed URL query and form);
   a repeat changes nothing. Never Twilio's ``I-Twilio-Idempotency-Token`` header: it is not signed, so anyone
-  replaying a signed delivery could make it count twice, or pass off a new status as a repeat (issue 11 §9).
+  replaying a signed delivery could make it count twice, or pass off a new status as a repeat.
 - Status never moves backwards: a lower ``SequenceNumber`` or an earlier status than the one stored is ignored,
   and a finished attempt stays finished.
 - busy / no-answer / failed / machine → another attempt ≥ CALL_RETRY_MINUTES later inside calling hours, up to

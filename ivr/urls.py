@@ -1,5 +1,5 @@
 """Absolute webhook URLs under PUBLIC_BASE_URL. They carry the callback's opaque token and step counters only —
-never a phone number, a name or a case number (issue 4 §5)."""
+never a phone number, a name or a case number (docs/architecture.md §Privacy and security)."""
 
 from __future__ import annotations
 

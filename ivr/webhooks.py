@@ -1,4 +1,5 @@
-"""What every Twilio webhook view shares: signature check, the request clock, TwiML responses (issue 4 §5).
+"""What every Twilio webhook view shares: signature check, the request clock, TwiML responses
+(docs/architecture.md §Privacy and security).
 
 Register ``require_twilio_signature`` with ``bp.before_request`` on any blueprint that receives Twilio webhooks: a
 missing or wrong ``X-Twilio-Signature`` ends the request with 403 before a view runs, so nothing is stored.
@@ -23,7 +24,7 @@ def public_url() -> str:
 
 def signature_is_valid() -> bool:
     """Checked against PUBLIC_BASE_URL only, never the URL as received: its host comes from the request's own
-    ``Host`` header, so a request signed for any host the sender names would pass (issue 11 §2)."""
+    ``Host`` header, so a request signed for any host the sender names would pass."""
     signature = request.headers.get(SIGNATURE_HEADER, "")
     return is_valid_request(public_url(), request.form, signature, current_settings().twilio_auth_token)
 

@@ -1,4 +1,5 @@
-"""Masking of personal data (个人信息保护法; DESIGN §6): the one place the rules live.
+"""Masking of personal data (个人信息保护法; docs/architecture.md §Privacy and security): the one place the rules
+live.
 
 Public API:
     mask_phone(value) -> str             a phone field: "139****5678", "0771****4567", "400****5678", "****4567"

@@ -1,7 +1,8 @@
 """The six callback items of 篇2 二, as data, and what an answer to each means.
 
-Keys (DESIGN §3): on every item 1 is the good answer — 满意; 是 (all done in the hall); 没有 (nobody asked
-for or took anything) — so ``111111`` or a caller pressing 1 throughout can never raise an integrity alert.
+Keys (docs/architecture.md §Keys): on every item 1 is the good answer — 满意; 是 (all done in the hall); 没有
+(nobody asked for or took anything) — so ``111111`` or a caller pressing 1 throughout can never raise an
+integrity alert.
 """
 
 from collections.abc import Iterable, Mapping
@@ -119,7 +120,8 @@ def _answer_list(answers: Mapping[str, Answer] | Iterable[Answer]) -> list[Answe
 
 
 def overall_rating(answers: Mapping[str, Answer] | Iterable[Answer]) -> Rating | None:
-    """A callback's overall rating (DESIGN §3): the overall item if answered, else the worst rated item."""
+    """A callback's overall rating (docs/architecture.md §Ratings and points): the overall item if answered,
+    else the worst rated item."""
     answers = _answer_list(answers)
     overall = next((a.rating for a in answers if a.item == "overall"), None)
     if overall is not None:
@@ -130,7 +132,7 @@ def overall_rating(answers: Mapping[str, Answer] | Iterable[Answer]) -> Rating |
 COMPLAINT = "complaint"
 INTEGRITY = "integrity"
 ALERT_REASONS: frozenset[str] = frozenset({INTEGRITY})
-"""Reasons that alert supervisors at once, not only open a rectification case (DESIGN §2.4)."""
+"""Reasons that alert supervisors at once, not only open a rectification case (篇2 二五)."""
 
 
 def _answer_reasons(answers: list[Answer]) -> list[str]:
@@ -141,7 +143,8 @@ def _answer_reasons(answers: list[Answer]) -> list[str]:
 def needs_rectification(
     answers: Mapping[str, Answer] | Iterable[Answer], suggestion_flags: ComplaintFlags | None = None
 ) -> list[str]:
-    """Why this response opens a rectification case (整改, 篇2 五; DESIGN §2.5); empty if it does not.
+    """Why this response opens a rectification case (整改, 篇2 五; docs/architecture.md §Rectification triggers);
+    empty if it does not.
 
     Reasons, in questionnaire order: the code of each item answered badly (基本满意/不满意 on a rated item
     or ``overall``, 否 on ``in_hall``), ``integrity`` for 有 on ``integrity`` or an integrity word in the

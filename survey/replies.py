@@ -1,4 +1,4 @@
-"""Parsing a citizen's SMS reply to the survey (DESIGN §3 "SMS replies", 篇2 二).
+"""Parsing a citizen's SMS reply to the survey (篇2 二; docs/architecture.md §SMS replies).
 
 What people actually type is accepted: ``112111``, ``1 1 2 1 1 1``, ``1,1,2``, ``1、1、2``, full-width
 ``１１２``, Chinese numerals ``一一二一一一``, a word (满意 / 基本满意 / 不满意 / 一般 / 差 …, Simplified or

@@ -1,7 +1,7 @@
 """The three-level rating scale (篇2 六) and the answers to yes/no questions.
 
-DESIGN §3: 滿意 S, 基本滿意 B, 不滿意 U; per response S=100, B=60, U=0.  Five-level evaluator (評價器)
-data maps 非常滿意/滿意 → S, 基本滿意 → B, 不滿意/非常不滿意 → U.
+docs/architecture.md §Ratings and points: 滿意 S, 基本滿意 B, 不滿意 U; per response S=100, B=60, U=0.  Five-level
+evaluator (評價器) data maps 非常滿意/滿意 → S, 基本滿意 → B, 不滿意/非常不滿意 → U.
 """
 
 from collections.abc import Iterable
@@ -24,13 +24,13 @@ class Rating(StrEnum):
 
     @property
     def points(self) -> int:
-        """Points of one response (DESIGN §3): 100, 60 or 0."""
+        """Points of one response: 100, 60 or 0."""
         return POINTS[self]
 
 
 _LABELS = {Rating.S: "满意", Rating.B: "基本满意", Rating.U: "不满意"}
 POINTS: dict[Rating, int] = {Rating.S: 100, Rating.B: 60, Rating.U: 0}
-# Worse ratings sort later: used to pick "the worst rated item answered" (DESIGN §3).
+# Worse ratings sort later: used to pick "the worst rated item answered".
 _SEVERITY = {Rating.S: 0, Rating.B: 1, Rating.U: 2}
 
 

@@ -1,4 +1,4 @@
-"""Window scores and grades for the weekly notice (篇2 六; DESIGN §3 Window score).
+"""Window scores and grades for the weekly notice (篇2 六; docs/architecture.md §Window score and grades).
 
 Each response scores S=100, B=60, U=0; a window's score is the mean, shown with its sample size and a 95%
 Wilson interval on the share of 满意 responses.  Grades: 优秀 ≥95, 良好 ≥85, 合格 ≥70, else 不合格;
@@ -25,7 +25,7 @@ TOO_FEW = "样本不足"
 
 @dataclass(frozen=True)
 class GradeThresholds:
-    """Lowest score of each grade, and the fewest responses that may be graded (DESIGN §3)."""
+    """Lowest score of each grade, and the fewest responses that may be graded."""
 
     excellent: float = 95.0
     good: float = 85.0

@@ -1,8 +1,8 @@
-"""Working-day maths on the Chinese official calendar (DESIGN.md §3 "Working days", "3 working days").
+"""Working-day maths on the Chinese official calendar (docs/architecture.md §Working days).
 
 A day is a working day unless it is a weekend or an official day off; a weekend day is a working day when the
 State Council notice makes it a 调休 make-up workday.  A case opened on day D is due at the end of the Nth
-working day after D, D itself not counted (篇2 三: 3 个工作日内回访).
+working day after D, D itself not counted (篇2 五: 需要反馈的在3个工作日内完成).
 
 Pure and stdlib-only: where the schedule of a year comes from (the `chinese_calendar` package, a file an
 administrator loaded, an estimate) is `callback.calendar.services`'s business.  This module also parses and checks the

@@ -1,4 +1,5 @@
-"""The Celery app (issue 3 §4, DESIGN.md §4), built from `Settings` so web, CLI and worker share one configuration.
+"""The Celery app (docs/architecture.md §Source of truth), built from `Settings` so web, CLI and worker share
+one configuration.
 
     celery -A worker.celery_app worker --loglevel=info     # executes tasks
     celery -A worker.celery_app beat --loglevel=info       # the schedule below (run exactly one)

@@ -1,4 +1,5 @@
-"""Which work is due, and who holds it — database side of the beat tick and the reconciler (DESIGN.md §4).
+"""Which work is due, and who holds it — database side of the beat tick and the reconciler
+(docs/architecture.md §Source of truth).
 
 The database is the source of truth: a callback is due when its state waits for an action and its
 ``next_action_at`` has passed. The tick *claims* due rows (``claimed_at``) with ``SELECT … FOR UPDATE SKIP

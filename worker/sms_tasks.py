@@ -1,4 +1,4 @@
-"""SMS survey tasks (issue 5): thin — ids in, one ivr.sms_survey service call.
+"""SMS survey tasks (docs/architecture.md §Source of truth): thin — ids in, one ivr.sms_survey service call.
 
 The beat tick (worker.tasks.tick) already claims every due ``sms`` callback and runs worker.tasks.advance_sms,
 which sends the survey, the reminder or the expiry, whichever is due — so no beat entry is added here. These are

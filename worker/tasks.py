@@ -1,4 +1,4 @@
-"""Celery tasks: thin — ids in, one service call, nothing else (STYLE.md "worker/").
+"""Celery tasks: thin — ids in, one service call, nothing else (docs/architecture.md §Source of truth).
 
 Every task is idempotent: it re-reads the rows it acts on and does nothing when the work is already done, so a
 redelivered message (a worker killed mid-task, ``acks_late``) or a duplicate from the reconciler is harmless.

@@ -1,4 +1,5 @@
-"""`callback calendar …`: load an official schedule, show a year, compute a due date (issue 3 §1)."""
+"""`callback calendar …`: load an official schedule, show a year, compute a due date (docs/architecture.md
+§Working days)."""
 
 from __future__ import annotations
 

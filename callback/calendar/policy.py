@@ -1,4 +1,4 @@
-"""When the service may call or text a citizen (DESIGN.md §3 "Calling hours", issue 3 §2).
+"""When the service may call or text a citizen (docs/architecture.md §Calling hours).
 
 Settings (environment variables, read by `callback.config.Settings`):
 
@@ -7,8 +7,8 @@ Settings (environment variables, read by `callback.config.Settings`):
 * ``CALL_DAYS`` — ``workdays`` (default: working days of the official calendar, 调休 Saturdays included,
   holidays excluded) or ``all``. ``CALL_HOURS=00:00-24:00 CALL_DAYS=all`` allows every instant.
 * ``SMS_HOURS`` — default ``08:00-20:00``. SMS hours apply on *every* day, holidays included: a text waits
-  quietly until the citizen chooses to read it, and the SMS fallback (DESIGN.md §4) must not sit out a
-  nine-day Spring Festival. ``CALL_DAYS`` governs calls only.
+  quietly until the citizen chooses to read it, and the SMS fallback (docs/architecture.md §Callback states)
+  must not sit out a nine-day Spring Festival. ``CALL_DAYS`` governs calls only.
 * ``TIMEZONE`` — the zone the windows and the calendar's days are read in, default ``Asia/Shanghai``.
 
 All functions take aware datetimes (any zone) and return aware UTC datetimes.

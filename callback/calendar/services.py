@@ -1,4 +1,4 @@
-"""The working-day calendar and its sources (DESIGN.md §3 "Working days", issue 3 §1).
+"""The working-day calendar and its sources (docs/architecture.md §Working days).
 
 For each year, in order of authority:
 
@@ -114,7 +114,8 @@ class WorkingCalendar:
         return self._years[year]
 
     def due_after_working_days(self, start: date, days: int) -> Due:
-        """The end of the ``days``-th working day after ``start`` (``start`` not counted; DESIGN.md §3).
+        """The end of the ``days``-th working day after ``start`` (``start`` not counted; docs/architecture.md
+        §Working days).
 
         2026-09-30 + 3 → 2026-10-10, a Saturday make-up workday after the National Day holiday.
         """

@@ -1,4 +1,4 @@
-"""Telephony commands: serve, dial, callbacks, run-week, call-me (issue 4 §6). Thin: each calls the services."""
+"""Telephony commands: serve, dial, callbacks, run-week, call-me. Thin: each calls the services."""
 
 from __future__ import annotations
 

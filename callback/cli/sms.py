@@ -1,4 +1,4 @@
-"""SMS survey commands (issue 5): `callback sms` runs what is due, `callback sms-status` lists the open SMS surveys.
+"""SMS survey commands: `callback sms` runs what is due, `callback sms-status` lists the open SMS surveys.
 Thin: each calls ivr/sms_survey.py. """
 
 from __future__ import annotations

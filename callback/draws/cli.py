@@ -1,4 +1,4 @@
-"""`callback draw` and `callback verify-draw` (issue 3 §3). Phone numbers are masked in every output."""
+"""`callback draw` and `callback verify-draw` (篇2 三(一)). Phone numbers are masked in every output."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The weekly random draw of applicants to call back (篇2 三(一), DESIGN.md §2.2, issue 3 §3).
+"""The weekly random draw of applicants to call back (篇2 三(一); docs/architecture.md §Draw eligibility).
 
 篇2 三(一): 每周，由督查科负责从各窗口当月受理台账中随机抽取20个回访对象进行电话访问.
 
@@ -102,7 +102,8 @@ def ledger_window(week: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, dat
 
     ``until`` is ``now``, or the end of the week when a past week is drawn. ``since`` is the first of the month
     of ``until`` (local time), or of the month before when that day is in the month's first seven days
-    (篇2 三(一) "当月受理台账"; issue 3: "in the first week of a month the previous month's cases also count").
+    (篇2 三(一) "当月受理台账"; in a month's first week the previous month's cases also count: docs/architecture.md
+    §Draw eligibility).
     """
     start, end = week_bounds(week, tz)
     now = aware(now)

@@ -1,4 +1,4 @@
-"""Per-hall API tokens for the ledger API (issue 11 §7). Only a SHA-256 of each token is stored.
+"""Per-hall API tokens for the ledger API. Only a SHA-256 of each token is stored.
 
 A token expires (`DEFAULT_EXPIRY_DAYS` unless asked otherwise) and can be revoked; either way it is refused. Its
 last use is kept to the minute, so a supervisor can tell a live integration from a forgotten token.

@@ -3,7 +3,7 @@
 Exports from the government service platform (and the spreadsheets clerks keep by hand) name the same column
 in many ways, in Simplified or Traditional characters, sometimes in English, often with decorations
 ("*联系电话：", "受理时间(必填)"), and usually below a title row. This module maps such a header row onto the
-canonical fields of a ledger case (DESIGN.md §2.1).
+canonical fields of a ledger case (README "The case ledger").
 
 Public API:
     FIELDS, FIELD_NAMES, REQUIRED_FIELDS   the canonical fields

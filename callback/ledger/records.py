@@ -21,9 +21,10 @@ FIELD_LIMITS: dict[str, int] = {
     "case_no": 64, "phone": 64, "window": 200, "staff": 200, "applicant": 200, "item_name": 200, "item_kind": 50,
     "accepted_at": 64, "promised_at": 64, "completed_at": 64,
 }
-"""The most characters a ledger field may hold, for files and the API alike (issue 11 §6); a longer value
-rejects its row. Within the columns' sizes (item_kind is VARCHAR(50)); a phone cell may hold several numbers
-with notes (「手机：139…（本人），座机：010-…」), so it gets 64."""
+"""The most characters a ledger field may hold, for files and the API alike
+(docs/architecture.md §Privacy and security); a longer value rejects its row. Within the columns' sizes
+(item_kind is VARCHAR(50)); a phone cell may hold several numbers with notes (「手机：139…（本人），座机：010-…」),
+so it gets 64."""
 _MAX_CASE_NO, _MAX_PHONE, _MAX_NAME, _MAX_KIND, _MAX_DATE = (
     FIELD_LIMITS[f] for f in ("case_no", "phone", "window", "item_kind", "accepted_at"))
 assert all(FIELD_LIMITS[f] == _MAX_NAME for f in ("staff", "applicant", "item_name"))

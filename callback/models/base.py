@@ -21,7 +21,7 @@ NAMING_CONVENTION = {
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC (naive on SQLite, timestamptz on PostgreSQL) and always returns an aware UTC datetime.
 
-    Business rules work in Asia/Shanghai; storage is UTC only (issue 2 §4).
+    Business rules work in Asia/Shanghai; storage is UTC only.
     """
 
     impl = DateTime(timezone=True)

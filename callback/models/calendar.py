@@ -1,4 +1,4 @@
-"""Official calendar schedules loaded by an administrator (issue 3 §1, DESIGN.md §3 "Working days")."""
+"""Official calendar schedules loaded by an administrator (docs/architecture.md §Working days)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Halls, windows, staff, contacts, ledger cases, import batches and API tokens (issue 2 §3)."""
+"""Halls, windows, staff, contacts, ledger cases, import batches and API tokens."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Published weekly results (DESIGN.md §2.6, §5; 篇2 六): what the public page and the hall board show."""
+"""Published weekly results (篇2 六): what the public page and the hall board show."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rectification cases (整改) and their audit trail (issue 6; 篇2 五, DESIGN.md §2.5).
+"""Rectification cases (整改) and their audit trail (篇2 五; docs/architecture.md §Rectification cases).
 
 A case is opened for a callback whose answers or suggestion show a problem, and must be fed back to the
 citizen within 3 working days. States: open → rectified → feedback_given → closed; "overdue" is not a state

@@ -1,7 +1,7 @@
-"""Draws, callbacks, call attempts, answers, messages and the transcript (issues 3–5).
+"""Draws, callbacks, call attempts, answers, messages and the transcript.
 
-The database is the source of truth (DESIGN.md §4): each callback is a row with an explicit state and a
-`next_action_at`; workers claim rows, never trust the broker.
+The database is the source of truth (docs/architecture.md §Source of truth): each callback is a row with an
+explicit state and a `next_action_at`; workers claim rows, never trust the broker.
 """
 
 from __future__ import annotations
@@ -47,12 +47,8 @@ class Draw(Base):
 
 
 class Callback(Base):
-    """One drawn applicant to survey. States (DESIGN.md §4):
-
-    drawn → calling → in_survey → complete | partial | break_off; failed calls return to drawn with a later
-    next_action_at; attempts used up → sms (mobile) | unreachable; sms → complete | partial | unreachable;
-    any → opted_out (final).
-    """
+    """One drawn applicant to survey. ``state`` is a `callback.responses.states.CallbackState`, changed only as
+    that module's transition table allows (the diagram: docs/architecture.md §Callback states)."""
 
     __tablename__ = "callbacks"
     __table_args__ = (UniqueConstraint("draw_id", "case_id"), Index("ix_callbacks_due", "state", "next_action_at"))
@@ -68,7 +64,7 @@ class Callback(Base):
     channel: Mapped[str] = mapped_column(String(8), default="voice")  # voice | sms | manual
     attempts_used: Mapped[int] = mapped_column(default=0)
     next_action_at: Mapped[datetime | None]
-    claimed_at: Mapped[datetime | None]  # set when the dispatcher hands the callback to a worker (issue 3 §4)
+    claimed_at: Mapped[datetime | None]  # set when the dispatcher hands the callback to a worker
     token: Mapped[str] = mapped_column(String(32), unique=True)  # opaque id used in webhook URLs
     revisit_of_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"))
     suggestion: Mapped[str | None] = mapped_column(Text)
@@ -165,7 +161,8 @@ class WebhookReceipt(Base):
 
 
 class AuditEvent(Base):
-    """Who did what, when: transitions, corrections, transcript views (DESIGN.md §6)."""
+    """Who did what, when: transitions, corrections, transcript views
+    (docs/architecture.md §Privacy and security)."""
 
     __tablename__ = "audit_events"
     id: Mapped[intpk]

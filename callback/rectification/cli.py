@@ -1,4 +1,5 @@
-"""`callback rectifications | rectify | feedback | close | revisit | deadlines` (issue 6 §2).
+"""`callback rectifications | rectify | feedback | close | revisit | deadlines` (docs/architecture.md
+§Rectification cases).
 
 CASE is a rectification id or the ledger case number (办件编号) it came from. Output never shows a citizen's
 name or number.

@@ -1,8 +1,9 @@
-"""Rectification cases (整改): opening, the 3-working-day loop, deadlines and the second callback (issue 6).
+"""Rectification cases (整改): opening, the 3-working-day loop, deadlines and the second callback
+(docs/architecture.md §Rectification cases).
 
 篇2 五: problems found by the callback are rectified, and where the citizen needs an answer it is given within
-3 working days. DESIGN.md §2.5 names the triggers; §3 the deadline (end of the 3rd working day after the
-opening day, the opening day not counted, 调休 workdays counting).
+3 working days. docs/architecture.md §Rectification triggers names the triggers, §Working days the deadline
+(end of the 3rd working day after the opening day, the opening day not counted, 调休 workdays counting).
 
 Every service takes the session, ``now`` (an aware datetime) and the actor; none commits (the caller owns the
 transaction). Every transition writes a `RectificationEvent` (who, when, what).
@@ -152,8 +153,8 @@ class Deadline:
 
 
 def deadline(calendar: WorkingCalendar, opened_at: datetime, tz: ZoneInfo) -> Deadline:
-    """Due at the end (23:59:59 local) of the 3rd working day after the local opening day (DESIGN §3);
-    the reminder at the start of the working day before the due day."""
+    """Due at the end (23:59:59 local) of the 3rd working day after the local opening day
+    (docs/architecture.md §Working days); the reminder at the start of the working day before the due day."""
     due = calendar.due_after_working_days(_aware(opened_at).astimezone(tz).date(), DUE_WORKING_DAYS)
     remind_day = _previous_workday(calendar, due.day)
     return Deadline(
@@ -202,7 +203,8 @@ def callback_reasons(session: Session, callback: Callback) -> list[str]:
 
 
 def callback_rating(session: Session, callback: Callback) -> Rating | None:
-    """The callback's overall rating (DESIGN §3): the overall item, else the worst rated item answered."""
+    """The callback's overall rating (docs/architecture.md §Ratings and points): the overall item, else the
+    worst rated item answered."""
     return overall_rating(stored_answers(session, callback))
 
 
@@ -286,7 +288,7 @@ def open_for_callback(
     calendar: WorkingCalendar | None = None,
     notifier: Notifier | None = None,
 ) -> Rectification | None:
-    """Open the rectification case a finished callback needs (DESIGN §2.5), or return None if it needs none.
+    """Open the rectification case a finished callback needs (篇2 五), or return None if it needs none.
 
     Idempotent: at most one case per callback; calling again returns the existing case. A revisit (二次回访,
     ``revisit_of_id`` set) is first linked to the case it follows up (篇3 (五)2). An integrity report also
@@ -329,7 +331,7 @@ def _open(
 
 
 def _integrity_alert(session: Session, case: Rectification, now: datetime, actor: str, notifier: Notifier) -> None:
-    """篇2 二五 / DESIGN §2.4: an integrity report alerts supervisors at once."""
+    """篇2 二五: an integrity report alerts supervisors at once."""
     record(session, case, now, actor, "integrity_alert", audience="supervisors")
     session.flush()
     notifier.notify(_notice(case, "integrity_alert", "supervisors", f"廉洁自律问题反映（{case.window.name}），请立即核查"))
@@ -393,7 +395,8 @@ def give_feedback(
 
 
 def _policy(session: Session, settings: Settings, hall_id: int) -> CallingPolicy:
-    """Calling and SMS hours (DESIGN §3: never outside them) on the hall's calendar and time zone."""
+    """Calling and SMS hours (docs/architecture.md §Calling hours: never outside them) on the hall's calendar
+    and time zone."""
     from callback.calendar.policy import CallingPolicy
     from callback.calendar.services import load_calendar
 
@@ -473,7 +476,7 @@ def deadline_status(case: Rectification, now: datetime) -> str:
 
 
 def is_overdue(case: Rectification, now: datetime) -> bool:
-    """The due time passed before feedback was given (篇3 (四)7 counts such cases)."""
+    """The due time passed before feedback was given (篇2 五: within 3 working days)."""
     return deadline_status(case, now) in ("overdue", "late")
 
 
@@ -642,7 +645,8 @@ def list_cases(
     window_id: int | None = None,
 ) -> list[Rectification]:
     """Cases of a hall, oldest first. ``window_id`` gives the window's own view, which never contains an
-    integrity case (DESIGN §1: window leads never learn more than the case needs)."""
+    integrity case (docs/architecture.md §Privacy and security: a window never learns more than the case
+    needs)."""
     query = select(Rectification).where(Rectification.hall_id == hall_id)
     if window_id is not None:
         query = query.where(Rectification.window_id == window_id, Rectification.integrity.is_(False))

@@ -54,7 +54,7 @@ def _save_answer_orm(session: Session, callback: Callback, item: str, value: str
 
 
 def raise_integrity_alert(session: Session, callback: Callback, now: datetime, source: str) -> None:
-    """A "yes" on 廉洁自律 alerts supervisors at once (DESIGN §2.4), not at the end of the call."""
+    """A "yes" on 廉洁自律 alerts supervisors at once (篇2 二五), not at the end of the call."""
     set_flags(callback, integrity_alert=True)
     session.add(AuditEvent(hall_id=callback.hall_id, at=now, actor=source, entity="callback",
                            entity_id=callback.id, action="integrity_alert", detail={"week": callback.week}))

@@ -1,6 +1,6 @@
 """Opting out (key 9 on a call, TD/退订/STOP by SMS, and later a supervisor's entry): one rule for every channel —
-the number is never contacted again, in every hall, for good (DESIGN.md §2, §3), and it is excluded from every
-future draw."""
+the number is never contacted again, in every hall, for good (docs/architecture.md §Callback states), and it
+is excluded from every future draw."""
 
 from __future__ import annotations
 

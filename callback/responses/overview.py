@@ -2,9 +2,9 @@
 
 Personal data is masked (`survey.privacy`): the phone, and in the suggestion and the transcript every phone, ID card
 and bank card number the citizen said or texted, and the applicant's name. The raw suggestion is only to be had
-through `callback.responses.privacy.reveal_suggestion`. Reading a transcript is audited (DESIGN §6): every listing that
-includes transcripts writes one AuditEvent per callback shown. Transcript times are shown in the hall's zone with
-their date, kinds by their Chinese labels.
+through `callback.responses.privacy.reveal_suggestion`. Reading a transcript is audited (docs/architecture.md
+§Privacy and security): every listing that includes transcripts writes one AuditEvent per callback shown.
+Transcript times are shown in the hall's zone with their date, kinds by their Chinese labels.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The audited way to the citizen's own words (DESIGN §6; issue 11 §4).
+"""The audited way to the citizen's own words (docs/architecture.md §Privacy and security).
 
 Where raw text is kept: a citizen's suggestion (spoken, as recognised, or texted) is stored unmasked on
 ``callbacks.suggestion`` only, because a supervisor may have to act on it (call back the number the citizen gave,

@@ -1,4 +1,4 @@
-"""A callback's life as an explicit state machine (DESIGN.md §4; docs/architecture.md has the diagram).
+"""A callback's life as an explicit state machine (docs/architecture.md §Callback states has the diagram).
 
 ``state`` is where the callback is; ``outcome`` is how it ended (for an unreached callback: how its last call
 ended). Both are stored as their string values, so a row reads the same in SQL as in Python.

@@ -1,4 +1,4 @@
-"""The ordered call transcript that supervision staff read (issue 4 §4).
+"""The ordered call transcript that supervision staff read (篇2 三(一): 做好记录).
 
 Events, in the order they happened: each prompt as spoken (its text), each key pressed with its meaning, speech text
 with the recogniser's confidence, the recording's reference, and status changes — each with a timestamp. Prompts are

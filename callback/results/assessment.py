@@ -1,4 +1,4 @@
-"""The month's 篇3 figures this system itself knows, per staff member (DESIGN.md §2 step 7, §3).
+"""The month's 篇3 figures this system itself knows, per staff member (篇3; docs/architecture.md §Seed rules).
 
 A thin layer over `survey.assessment` (the rules as data): it counts, per 经办人 on the ledger case,
 

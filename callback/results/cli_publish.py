@@ -1,4 +1,4 @@
-"""`callback publish --week W [--hall CODE] --approved-by NAME [--json]` (DESIGN.md §2.6, §5; 篇2 六)."""
+"""`callback publish --week W [--hall CODE] --approved-by NAME [--json]` (篇2 六)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`callback report --week W [--hall CODE] [--json] [--xlsx FILE]` (issue 6 §3)."""
+"""`callback report --week W [--hall CODE] [--json] [--xlsx FILE]` (篇2 六)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""The weekly publication (DESIGN.md §2.6, §5; 篇2 六): a supervisor approves a week's per-window figures and they
+"""The weekly publication (篇2 六): a supervisor approves a week's per-window figures and they
 go to the public page and the hall board.
 
 篇2 六: results are tallied per window, graded, and announced on the centre's website and notice board within a
 week of the calls. What is published is window names and figures only: never a citizen's name or number, never a
-staff name, never the rectification cases (DESIGN.md §6). Every public figure passes through `public_figures`,
-the one whitelist; the board reads nothing else.
+staff name, never the rectification cases (docs/architecture.md §Privacy and security). Every public figure
+passes through `public_figures`, the one whitelist; the board reads nothing else.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Weekly callback results per window (issue 6 §3; 篇2 六, DESIGN.md §3).
+"""Weekly callback results per window (篇2 六; docs/architecture.md §Window score and grades).
 
 Figures, per window and for the hall (first callbacks of the ISO week; 二次回访 are not counted again):
 

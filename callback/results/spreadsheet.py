@@ -1,4 +1,4 @@
-"""Cells we export never become formulas (DESIGN §6 "exports never carry live formulas"; issue 11 §5).
+"""Cells we export never become formulas (docs/architecture.md §Privacy and security).
 
 A window, staff or hall name comes from a ledger or an operator, so it may start with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return — what a spreadsheet program reads as a formula (``=HYPERLINK(...)``, ``=cmd|...``).

@@ -1,9 +1,9 @@
-"""Ledger API: POST /api/v1/cases (issue 2 §6) — the same records, validation and idempotency as a file import.
+"""Ledger API: POST /api/v1/cases — the same records, validation and idempotency as a file import.
 
-What it accepts is bounded (issue 11 §6): a body over ``MAX_CONTENT_LENGTH`` bytes → 413; JSON that is not UTF-8,
-nested too deeply to parse, or holding a lone surrogate (``"\\ud800"``, which no database column can store) →
-400; both with ``{"problems": [...]}``. Per record, the field rules of a file import apply
-(callback.ledger.records: lengths, and values that must be text or numbers).
+What it accepts is bounded (docs/architecture.md §Privacy and security): a body over ``MAX_CONTENT_LENGTH``
+bytes → 413; JSON that is not UTF-8, nested too deeply to parse, or holding a lone surrogate (``"\\ud800"``,
+which no database column can store) → 400; both with ``{"problems": [...]}``. Per record, the field rules of a
+file import apply (callback.ledger.records: lengths, and values that must be text or numbers).
 """
 
 from __future__ import annotations

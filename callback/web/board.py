@@ -1,4 +1,4 @@
-"""The public board (DESIGN.md §5; 篇2 六): the latest published week of a hall, for the big screen and print.
+"""The public board (篇2 六): the latest published week of a hall, for the big screen and print.
 
 Thin: it reads `PublishedReport.figures` (the whitelist of `callback.results.publication.public_figures`) and nothing
 else, so nothing unpublished and no personal data can reach the page. The approver is not shown publicly.

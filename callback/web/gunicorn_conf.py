@@ -34,7 +34,7 @@ loglevel = "info"
 
 
 def on_starting(server: Any) -> None:
-    """Refuse development secrets before the first worker forks: one line, exit 2 (issue 11 §1)."""
+    """Refuse development secrets before the first worker forks: one line, exit 2."""
     try:
         check_production_settings(Settings.from_env())
     except InsecureSettings as exc:

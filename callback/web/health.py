@@ -1,4 +1,4 @@
-"""Health endpoints for the load balancer and the process manager (issue 11, "A production server").
+"""Health endpoints for the load balancer and the process manager (README "Running in production").
 
 * ``GET /healthz`` — the process answers: 200 ``ok``.
 * ``GET /readyz`` — it can work: the database answers ``SELECT 1`` and, when REDIS_URL is set, Redis answers PING;

@@ -1,4 +1,5 @@
-"""Security headers on every response and a 500 page that tells nobody anything (issue 11 §3, §8; DESIGN §6).
+"""Security headers on every response and a 500 page that tells nobody anything
+(docs/architecture.md §Privacy and security).
 
 * Every response carries a Content-Security-Policy that allows only this origin's own files (no inline script or
   style: the board's stylesheet is ``static/board.css``), forbids framing (``frame-ancestors 'none'`` and
