@@ -1,6 +1,7 @@
-"""Production refuses development secrets (issue 11 §1; DESIGN §6 Security): the web app, `callback serve`
-(development server and gunicorn), the Celery worker and beat all ask callback.config.check_production_settings
-and exit 2 with one line; the simulator keeps its defaults on plain http."""
+"""Production refuses development secrets (docs/architecture.md §Privacy and security): the web app,
+`callback serve` (development server and gunicorn), the Celery worker and beat all ask
+callback.config.check_production_settings and exit 2 with one line; the simulator keeps its defaults on plain
+http."""
 
 from __future__ import annotations
 
@@ -133,7 +134,7 @@ def test_the_celery_worker_and_beat_refuse(role: str, tmp_path: Path) -> None:
 
 
 def test_a_forged_opt_out_signed_with_the_published_token_is_rejected(database_url: str, db: Session) -> None:
-    """The attack of issue 11 §1: a TD text signed with the simulator's published token."""
+    """The attack this guards against: a TD text signed with the simulator's published token."""
     app: Flask = create_app({"database_url": database_url, "telephony": "twilio", "twilio_auth_token": REAL_TOKEN,
                              "secret_key": REAL_SECRET, "public_base_url": BASE})
     callback = sms_callback(db)

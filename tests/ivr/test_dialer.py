@@ -1,5 +1,5 @@
 """Dialing: the atomic claim, attempts that count only once accepted, transient errors, calling hours, the rate
-limiter and the reconciler (issue 4 §3)."""
+limiter and the reconciler (docs/architecture.md §Callback states, §Source of truth)."""
 
 from __future__ import annotations
 

@@ -270,7 +270,8 @@ def test_public_base_url_is_what_the_signature_covers(app, db: Session) -> None:
                                 base_url="http://localhost").status_code
 
     assert post(f"{BASE}{path}") == 200  # the public URL, as Twilio signs it
-    # The URL as received is never accepted: its host is the request's own Host header (issue 11 §2).
+    # The URL as received is never accepted: its host is the request's own Host header
+    # (docs/architecture.md §Privacy and security).
     assert post(f"http://localhost{path}") == 403
     assert post(f"{BASE}/ivr/{callback.token}/answer?a={attempt.id + 1}") == 403
     assert post(f"https://evil.example.com{path}") == 403

@@ -1,6 +1,7 @@
-"""Personal data a citizen says or texts is masked wherever it is shown (issue 11 §4), and transcripts are shown
-in local time with Chinese labels (issue 11, rough edges): `callback callbacks` (table and JSON), the transcript,
-the rectification excerpt, the XLSX report, inbound SMS rows. The raw words stay on ``callbacks.suggestion``."""
+"""Personal data a citizen says or texts is masked wherever it is shown
+(docs/architecture.md §Privacy and security), and transcripts are shown in local time with Chinese labels:
+`callback callbacks` (table and JSON), the transcript, the rectification excerpt, the XLSX report, inbound SMS
+rows. The raw words stay on ``callbacks.suggestion``."""
 
 from __future__ import annotations
 

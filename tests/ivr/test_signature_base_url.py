@@ -1,5 +1,6 @@
-"""Webhook signatures are checked against PUBLIC_BASE_URL only, never the URL as received (issue 11 §2): the host
-of that URL is whatever ``Host`` header the sender chose, so accepting it would accept any host's signature."""
+"""Webhook signatures are checked against PUBLIC_BASE_URL only, never the URL as received
+(docs/architecture.md §Privacy and security): the host of that URL is whatever ``Host`` header the sender
+chose, so accepting it would accept any host's signature."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The SMS survey end to end over real HTTP: the app on a loopback port, the simulator playing Twilio (signed status
 callbacks, citizens' replies posted to /sms/inbound, our TwiML replies delivered back to them), the dialer and the
-SMS services driven as the beat would drive them, the clock jumped over the waits (issue 5 "Tests")."""
+SMS services driven as the beat would drive them, the clock jumped over the waits."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """POST /sms/inbound and /sms/status through the Flask app: signed requests as Twilio sends them, replies read
-from the messaging TwiML, the database checked after each (issue 5 §1–§4)."""
+from the messaging TwiML, the database checked after each (docs/architecture.md §SMS replies)."""
 
 from __future__ import annotations
 

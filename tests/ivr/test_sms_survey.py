@@ -1,5 +1,5 @@
 """The SMS survey services: the text, sending inside SMS hours and never over a live call, the outbox row before the
-send, idempotency, provider errors, the reminder and the expiry (issue 5 §1–§2; DESIGN §3, §4)."""
+send, idempotency, provider errors, the reminder and the expiry (docs/architecture.md §Callback states)."""
 
 from __future__ import annotations
 

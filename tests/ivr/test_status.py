@@ -1,4 +1,5 @@
-"""Call-status webhooks: retries inside calling hours, hand-off, de-duplication and ordering (issue 4 §3)."""
+"""Call-status webhooks: retries inside calling hours, hand-off, de-duplication and ordering
+(docs/architecture.md §Callback states)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def test_no_answer_retries_at_least_retry_minutes_later_inside_calling_hours(app
     for seq, status in enumerate(["initiated", "ringing", "no-answer"]):
         assert call.status(status, seq=seq).status_code == 204
     callback = reload(db, call.callback)
-    # 10:00 + 120 min = 12:00, inside the lunch break: the next window opens at 14:00 (DESIGN §3).
+    # 10:00 + 120 min = 12:00, inside the lunch break: the next window opens at 14:00
+    # (docs/architecture.md §Calling hours).
     assert callback.state == "drawn" and local(callback.next_action_at) == datetime(2026, 11, 4, 14, 0)
     assert callback.next_action_at - NOW >= timedelta(minutes=120)
     assert callback.attempts_used == 1 and callback.flags["last_disposition"] == "no_answer"

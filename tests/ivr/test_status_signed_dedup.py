@@ -1,5 +1,5 @@
 """Status callbacks without SequenceNumber are de-duplicated on what Twilio signs, never on the unsigned
-``I-Twilio-Idempotency-Token`` header alone (issue 11 §9)."""
+``I-Twilio-Idempotency-Token`` header alone (docs/architecture.md §Source of truth)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Whole-number parameters of signed webhooks (issue 11 §6): a value that is not 1–18 ASCII digits is refused with
-400 — never read as another number, never an overflow or a ValueError turned into a 500."""
+"""Whole-number parameters of signed webhooks (docs/architecture.md §Privacy and security): a value that is
+not 1–18 ASCII digits is refused with 400 — never read as another number, never an overflow or a ValueError
+turned into a 500."""
 
 from __future__ import annotations
 

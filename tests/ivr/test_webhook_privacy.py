@@ -1,5 +1,6 @@
-"""No personal data in logs (issue 11 §3): a database error during a webhook whose form carries the citizen's number
-becomes a bare 500, and neither stderr nor the log holds the number; every engine hides SQL parameters."""
+"""No personal data in logs (docs/architecture.md §Privacy and security): a database error during a webhook
+whose form carries the citizen's number becomes a bare 500, and neither stderr nor the log holds the number;
+every engine hides SQL parameters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""survey/ is the pure domain: standard library and survey itself only (DESIGN §4)."""
+"""survey/ is the pure domain: standard library and survey itself only
+(docs/architecture.md §Architecture contracts)."""
 
 import ast
 import sys

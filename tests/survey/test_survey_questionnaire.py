@@ -1,4 +1,4 @@
-"""The six items of 篇2 二 and what answers mean (DESIGN §3 Keys, §2.5 Rectify)."""
+"""The six items of 篇2 二 and what answers mean (docs/architecture.md §Keys, §Rectification triggers)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""SMS reply parsing (DESIGN §3 "SMS replies"): the corpus, edge cases and properties."""
+"""SMS reply parsing (docs/architecture.md §SMS replies): the corpus, edge cases and properties."""
 
 import json
 import unicodedata

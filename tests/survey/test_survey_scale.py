@@ -1,4 +1,4 @@
-"""Rating scale (DESIGN §3 Ratings)."""
+"""Rating scale (docs/architecture.md §Ratings and points)."""
 
 import pytest
 

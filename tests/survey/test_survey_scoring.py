@@ -1,4 +1,4 @@
-"""Window score, Wilson interval and grade (DESIGN §3 Window score; 篇2 六)."""
+"""Window score, Wilson interval and grade (篇2 六; docs/architecture.md §Window score and grades)."""
 
 import math
 

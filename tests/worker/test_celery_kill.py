@@ -1,4 +1,5 @@
-"""A real Celery worker on the real Redis and PostgreSQL, SIGKILLed while it draws (issue 3, "Tests").
+"""A real Celery worker on the real Redis and PostgreSQL, SIGKILLed while it draws
+(docs/architecture.md §Source of truth).
 
 The weekly-draw task is sent (twice, as a duplicate delivery would) for several halls; the worker is killed with
 SIGKILL as soon as the first draw has committed, so it dies in the middle of the next one; a new worker is

@@ -1,5 +1,5 @@
 """A real Celery worker dialing a week of callbacks through the simulator, SIGKILLed mid-run and restarted
-(issue 4, "Tests").
+(docs/architecture.md §Source of truth).
 
 The test plays the beat: it sends ``worker.tasks.tick`` every half second. The worker claims the due callbacks
 and dials them through the simulator, whose calls reach the real webhooks of the app, served on a loopback port in

@@ -1,5 +1,6 @@
 """The Celery app, the beat schedule and the tasks in eager mode (no REDIS_URL), on SQLite and PostgreSQL,
-plus the Redis lock and SKIP LOCKED claiming against the real servers (issue 3 §4)."""
+plus the Redis lock and SKIP LOCKED claiming against the real servers
+(docs/architecture.md §Source of truth)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`callback calendar` as a new user meets it (issue 11): a bad schedule file is refused in one line with exit
+"""`callback calendar` as a new user meets it: a bad schedule file is refused in one line with exit
 status 2, and `calendar show` says which years are official (the package's range) and which were loaded."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The audit actor of a CLI action: the person named by --actor or CALLBACK_ACTOR, and the OS account that ran
-the command (issue 11 §10) — one rule, callback.clitools.resolve_actor, for every command that writes an audit row."""
+the command (docs/architecture.md §Privacy and security) — one rule, callback.clitools.resolve_actor, for
+every command that writes an audit row."""
 
 from __future__ import annotations
 

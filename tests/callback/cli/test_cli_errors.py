@@ -1,4 +1,4 @@
-"""User errors end in one clear line and exit status 2, never a traceback (issue 11): a database that was never
+"""User errors end in one clear line and exit status 2, never a traceback: a database that was never
 initialised (both backends), one that cannot be reached, and a DATABASE_URL that cannot be used."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """`callback serve`: the development server, or `--production`, which execs gunicorn with the production config;
-either refuses development secrets in production with one line and exit 2 (issue 11 §1, "A production server")."""
+either refuses development secrets in production with one line and exit 2
+(docs/architecture.md §Privacy and security)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`callback draw` / `callback verify-draw`: JSON shapes, masking, exit codes (issue 3 §3). Real clock, real DB."""
+"""`callback draw` / `callback verify-draw`: JSON shapes, masking, exit codes. Real clock, real DB."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The weekly draw (篇2 三(一), issue 3 §3): candidates and exclusions as of the draw time, the seeded sample,
-tamper-evident verification, redraws, per-window draws, and safety under concurrent workers."""
+"""The weekly draw (篇2 三(一); docs/architecture.md §Draw eligibility): candidates and exclusions as of the draw
+time, the seeded sample, tamper-evident verification, redraws, per-window draws, and safety under concurrent
+workers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`callback hall set|show|list` (issue 11): a hall gets a real name, which the IVR greeting, the SMS survey and the
+"""`callback hall set|show|list`: a hall gets a real name, which the IVR greeting, the SMS survey and the
 board then use; `show` lists the windows and the staff who work at each."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""API tokens can be listed, revoked and expire (issue 11 §7); the list never shows a token or its hash."""
+"""API tokens can be listed, revoked and expire (docs/architecture.md §Privacy and security); the list never
+shows a token or its hash."""
 
 from __future__ import annotations
 

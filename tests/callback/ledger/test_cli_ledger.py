@@ -1,5 +1,5 @@
 """`callback import-ledger`: the field rules a file shares with the API, and a path that is not a file
-(issue 11 §6 and rough edges)."""
+(docs/architecture.md §Privacy and security)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Header recognition for ledger exports (issue 2 §5: Simplified/Traditional/English headers, title rows)."""
+"""Header recognition for ledger exports: Simplified/Traditional/English headers, title rows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reading real ledger files: encodings, delimiters, title rows, XLSX, broken files, streaming (issue 2 §5)."""
+"""Reading real ledger files: encodings, delimiters, title rows, XLSX, broken files, streaming."""
 
 from __future__ import annotations
 

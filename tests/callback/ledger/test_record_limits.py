@@ -1,4 +1,5 @@
-"""The field rules every ledger record meets, from a file or the API (issue 11 §6): lengths and value types."""
+"""The field rules every ledger record meets, from a file or the API
+(docs/architecture.md §Privacy and security): lengths and value types."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Phone, date/time and text cells as ledgers really carry them (issue 2 §5)."""
+"""Phone, date/time and text cells as ledgers really carry them."""
 
 from __future__ import annotations
 

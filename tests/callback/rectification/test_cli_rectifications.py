@@ -1,5 +1,5 @@
 """`callback rectifications` shows what a supervisor needs to act on a case: the callback, the case number
-(办件编号) and the masked excerpt of what the citizen said (issue 11, rough edges)."""
+(办件编号) and the masked excerpt of what the citizen said."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Rectification cases (issue 6): opening rules, deadlines on the official calendar, the lifecycle with an
-injected clock, feedback by SMS through a provider, and the second callback's linkage (篇3 (五)2)."""
+"""Rectification cases (篇2 五; docs/architecture.md §Rectification cases): opening rules, deadlines on the
+official calendar, the lifecycle with an injected clock, feedback by SMS through a provider, and the second
+callback's linkage (篇3 (五)2)."""
 
 from __future__ import annotations
 
@@ -514,7 +515,7 @@ def test_cli_lifecycle(session: Session, database_url: str, monkeypatch: pytest.
     session.expire_all()
     stored = session.get(Rectification, case.id)
     assert (stored.state, stored.revisit_callback_id) == ("closed", revisit["callback_id"])
-    assert stored.rectified_by.startswith("李四 (cli:")  # the named actor and the OS account (issue 11 §10)
+    assert stored.rectified_by.startswith("李四 (cli:")  # the named actor and the OS account
     assert session.get(Callback, revisit["callback_id"]).revisit_of_id == stored.callback_id
     done = _cli(database_url, monkeypatch, late, "rectify", str(case.id), "--action", "再改")
     assert done.exit_code == 2 and "已办结" in done.output

@@ -1,4 +1,5 @@
-"""The audited reveal of a citizen's raw suggestion (issue 11 §4): the only door to the unmasked words."""
+"""The audited reveal of a citizen's raw suggestion (docs/architecture.md §Privacy and security): the only
+door to the unmasked words."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`callback assess` speaks Chinese to people (issue 11): the human output shows labels and clauses, never the
+"""`callback assess` speaks Chinese to people: the human output shows labels and clauses, never the
 rule codes (`evaluator_basic`) or field names (`online`); the JSON keeps the codes for scripts."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The weekly publication (DESIGN.md §2.6; 篇2 六): one whitelist of public figures, versions, refusals, the CLI."""
+"""The weekly publication (篇2 六): one whitelist of public figures, versions, refusals, the CLI."""
 
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ def test_cli_refused_publish_exits_2(session: Session, database_url: str, args: 
         assert fresh.scalar(select(func.count()).select_from(PublishedReport)) == 0
 
 
-# --- an incomplete week (issue 11) -------------------------------------------------------------------------
+# --- an incomplete week -------------------------------------------------------------------------
 
 
 def _complete_week(session: Session) -> None:

@@ -1,4 +1,4 @@
-"""The weekly report (issue 6 §3): figures for a small fixture computed by hand, the CLI, and the XLSX."""
+"""The weekly report (篇2 六): figures for a small fixture computed by hand, the CLI, and the XLSX."""
 
 from __future__ import annotations
 

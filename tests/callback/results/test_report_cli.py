@@ -1,4 +1,4 @@
-"""`callback report` as a new user meets it (issue 11): a malformed week or a missing folder is refused in one
+"""`callback report` as a new user meets it: a malformed week or a missing folder is refused in one
 line with exit status 2, and the printed counts of each row add up to the callbacks drawn."""
 
 from __future__ import annotations

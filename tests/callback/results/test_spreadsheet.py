@@ -1,5 +1,5 @@
-"""Exports never carry live formulas (issue 11 §5): a name from a ledger that starts with = + - @ tab or CR is
-written as text in every XLSX sheet and every CSV cell."""
+"""Exports never carry live formulas (docs/architecture.md §Privacy and security): a name from a ledger that
+starts with = + - @ tab or CR is written as text in every XLSX sheet and every CSV cell."""
 
 from __future__ import annotations
 

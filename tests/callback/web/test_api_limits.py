@@ -1,5 +1,6 @@
-"""What the ledger API accepts is bounded (issue 11 §6): body size, field lengths, value types, nesting, lone
-surrogates — each refused with a clear problem, never a 500 and never stored as Python's text of an object."""
+"""What the ledger API accepts is bounded (docs/architecture.md §Privacy and security): body size, field
+lengths, value types, nesting, lone surrogates — each refused with a clear problem, never a 500 and never
+stored as Python's text of an object."""
 
 from __future__ import annotations
 

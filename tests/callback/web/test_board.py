@@ -1,4 +1,4 @@
-"""The public board /board (DESIGN.md §5, §6; 篇2 六), parsed as HTML with the standard library's parser."""
+"""The public board /board (篇2 六), parsed as HTML with the standard library's parser."""
 
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def test_window_names_are_escaped(session: Session, client: FlaskClient) -> None
     assert "script" not in page.tags
 
 
-# --- privacy (DESIGN.md §6; 篇2 六: window names and figures only) -------------------------------------------
+# --- privacy (docs/architecture.md §Privacy and security; 篇2 六: window names and figures only) ---------
 
 APPLICANTS = ["李秀英", "王建国", "陈晓明"]
 PHONES = ["+8613812345678", "+8613987654321", "+8615011112222"]

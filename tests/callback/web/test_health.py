@@ -1,5 +1,5 @@
 """/healthz (the process answers) and /readyz (database and, when configured, Redis reachable); their bodies say
-ok / not ready and nothing else (issue 11, "A production server")."""
+ok / not ready and nothing else (README "Running in production")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Security headers on every response, cookie flags, no inline script or style, and a production server banner
-that names no version (issue 11 §8; DESIGN §6 Security)."""
+that names no version (docs/architecture.md §Privacy and security)."""
 
 from __future__ import annotations
 
