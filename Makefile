@@ -26,7 +26,7 @@ test: $(STAMP) services lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	bash scripts/ensure-services.sh --bench
+	bash scripts/ensure-services.sh
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

@@ -22,6 +22,11 @@ def _admin(*statements: str) -> None:
     admin.dispose()
 
 
+def unique_name(prefix: str) -> str:
+    """A database name of this process's own, so a benchmark and the test that runs it never drop each other's."""
+    return f"{prefix}_{os.getpid()}"
+
+
 def create_database(name: str) -> str:
     """(Re)create database `name`, apply the migrations, and return its URL."""
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')

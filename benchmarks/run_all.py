@@ -1,4 +1,6 @@
-"""Run every benchmark in turn (`make bench`); each prints its own figures and its baseline from the same run."""
+"""`make bench`: the capacity benchmark (benchmarks/bench_capacity.py, issue 12), every measure at full size;
+arguments pass through (e.g. `--only draw`, `--quick`, `--json FILE`). On the shared development machine, run
+it under the benchmark lock: flock /tmp/cb-bench.lock .venv/bin/python benchmarks/run_all.py."""
 
 from __future__ import annotations
 
@@ -7,15 +9,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ("bench_import.py", "bench_draw.py", "bench_ivr.py")
 
 
 def main() -> int:
-    failed = 0
-    for name in BENCHMARKS:
-        print(f"\n===== {name} =====", flush=True)
-        failed += subprocess.call([sys.executable, str(HERE / name), *sys.argv[1:]]) != 0
-    return 1 if failed else 0
+    return subprocess.call([sys.executable, str(HERE / "bench_capacity.py"), *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer: starts them when installed but
-# stopped, installs them with apt-get when absent. Used by `make test` and CI; `--bench` (make bench) also
-# installs wrk, the load generator of the IVR benchmark.
+# stopped, installs them with apt-get when absent. Used by `make test`, `make bench` and CI (the capacity
+# benchmark needs nothing else: its load generator is benchmarks/capacity/paced.py).
 set -euo pipefail
 
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
@@ -40,13 +40,6 @@ ensure_redis() {
   wait_for redis_up || { echo "Redis did not start" >&2; exit 1; }
 }
 
-ensure_wrk() {
-  command -v wrk >/dev/null && return 0
-  echo "wrk not installed: installing it with apt-get (the HTTP load generator of benchmarks/bench_ivr.py)"
-  apt_install wrk || echo "could not install wrk: bench_ivr.py falls back to its Python load generator" >&2
-}
-
 ensure_postgres
 ensure_redis
 echo "PostgreSQL and Redis are up"
-if [ "${1:-}" = "--bench" ]; then ensure_wrk; fi
