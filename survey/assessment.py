@@ -48,10 +48,6 @@ def to_decimal(value: Number) -> Decimal:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
-def _float(value: Decimal) -> float:
-    return float(value)
-
-
 # --- inputs ----------------------------------------------------------------------------------------------------
 
 
@@ -137,7 +133,7 @@ class AppliedRule:
     def to_json(self) -> dict[str, Any]:
         return {
             "clause": self.clause, "section": self.section, "grade": self.grade, "label": self.label,
-            "count": self.count, "per_occurrence": _float(self.per_occurrence), "points": _float(self.points),
+            "count": self.count, "per_occurrence": float(self.per_occurrence), "points": float(self.points),
         }
 
 
@@ -152,8 +148,8 @@ class BonusItem:
     cap: Decimal | None
 
     def to_json(self) -> dict[str, Any]:
-        cap = None if self.cap is None else _float(self.cap)
-        return {"clause": self.clause, "uncapped": _float(self.uncapped), "points": _float(self.points), "cap": cap}
+        cap = None if self.cap is None else float(self.cap)
+        return {"clause": self.clause, "uncapped": float(self.uncapped), "points": float(self.points), "cap": cap}
 
 
 @dataclass(frozen=True)
@@ -179,8 +175,8 @@ class MonthResult:
         """``sections`` {"一": 13.0, …}, ``bonus``, ``total`` and the applied rules (issue 15 item 4)."""
         return {
             "month": self.label, "maternity": self.maternity,
-            "sections": {sid: _float(points) for sid, points in self.sections.items()},
-            "bonus": _float(self.bonus), "bonus_uncapped": _float(self.bonus_uncapped), "total": _float(self.total),
+            "sections": {sid: float(points) for sid, points in self.sections.items()},
+            "bonus": float(self.bonus), "bonus_uncapped": float(self.bonus_uncapped), "total": float(self.total),
             "rules": [rule.to_json() for rule in self.rules],
             "bonus_items": [item.to_json() for item in self.bonus_items],
             "award_bars": list(self.award_bars), "ignored_entries": self.ignored_entries,
@@ -219,7 +215,7 @@ class YearResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "score": None if self.score is None else _float(self.score),
+            "score": None if self.score is None else float(self.score),
             "months": [month.to_json() for month in self.months],
             "award_eligible": self.award_eligible,
             "award_bars": [{"clause": bar.clause, "reason": bar.reason} for bar in self.award_bars],
@@ -449,7 +445,7 @@ def _reached(rule_id: str, consequences: Iterable[Consequence], count: int) -> l
 
 def _year_bars(months: Sequence[MonthResult], leave: LeaveDays | None) -> tuple[AwardBar, ...]:
     bars = [bar for month in months for bar in month.award_bars]
-    found = [AwardBar(rid, f"{CLAUSES_BY_ID[rid].text}") for rid in dict.fromkeys(bars)]
+    found = [AwardBar(rid, CLAUSES_BY_ID[rid].text) for rid in dict.fromkeys(bars)]
     if leave is not None:
         found += [AwardBar("一7", rule.text) for rule in leave_consequences(leave) if rule.consequence == "award"]
     return tuple(found)
@@ -518,7 +514,8 @@ def select_service_models(
     * The quota is ``award_quota(N)``: N counts every staff member with an annual score, barred ones included
       (the share is of 前台工作人员, not of the eligible), rounded down.
     * Barred staff (评先树优 cancelled: 一7, 二6, 五3, 六4) are left out of the ranking; the places go down the
-      list of the others by score (the published two-decimal score).
+      list of the others by score as given — ``YearResult.score``, the published two-decimal score, so two
+      people who read the same score are tied.  Tied staff keep the order of ``scores``.
     * Ties at the cut: a group of equal scores is taken whole only if all of it fits in the places left;
       otherwise the cut falls before the group, its members are ``tied_at_cut`` and the remaining places are
       left for the centre to decide (三(二)3 "择优"), so the 25% is never exceeded and no tie is broken by
