@@ -1,13 +1,21 @@
 """The migrations build exactly the schema the models describe, on both backends, and init-db is idempotent."""
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from callback.cli import main
-from callback.db import get_engine
+from callback.db import dispose_all, get_engine
+from callback.migrate import alembic_config, upgrade_to_head
 from callback.models import Base
+from tests.conftest import BACKENDS, PG_ADMIN_URL
 
 
 def test_migrations_match_models(database_url: str) -> None:
@@ -27,29 +35,97 @@ def test_init_db_twice_changes_nothing(database_url: str, monkeypatch) -> None:
     assert diff == []
 
 
-def test_sqlite_upgrade_keeps_rows_that_reference_rebuilt_tables(tmp_path) -> None:
-    """SQLite rebuilds a table to drop a key; with keys enforced, the cases that point at contacts refused it."""
-    from alembic import command
-    from sqlalchemy import text
-    from sqlalchemy.exc import IntegrityError
+NOW = "2026-11-02 01:00:00"
+# A hall with a window, a staff member, two contacts and two cases (one with staff and contact, one with neither),
+# a drawn callback of the first, and a second hall: rows that point at every table 0006 rebuilds or re-keys.
+ROWS_AT_0005 = [
+    "INSERT INTO halls (id, code, name, timezone, created_at) VALUES (1, 'H', 'h', 'UTC', :now), (2, 'G', 'g', 'UTC', :now)",
+    "INSERT INTO windows (id, hall_id, name, created_at) VALUES (1, 1, 'w', :now), (2, 2, 'w', :now)",
+    "INSERT INTO staff (id, hall_id, name, window_id, created_at) VALUES (1, 1, 's', 1, :now)",
+    "INSERT INTO contacts (id, hall_id, phone, kind, created_at) VALUES (1, 1, '+8613800138000', 'mobile', :now), "
+    "(2, 2, '+8613800138000', 'mobile', :now)",
+    "INSERT INTO cases (id, hall_id, case_no, window_id, staff_id, contact_id, phone_kind, accepted_at, row_hash, "
+    "created_at, updated_at) VALUES (1, 1, 'A1', 1, 1, 1, 'mobile', :now, 'x', :now, :now), "
+    "(2, 1, 'A2', 1, NULL, NULL, 'missing', :now, 'y', :now, :now)",
+    "INSERT INTO callbacks (id, hall_id, case_id, contact_id, window_id, week, state, channel, attempts_used, token, "
+    "flags, created_at, updated_at) VALUES (1, 1, 1, 1, 1, '2026-W45', 'drawn', 'voice', 0, 't', '{}', :now, :now)",
+]
+BAD_CASE = ("INSERT INTO cases (id, hall_id, case_no, window_id, contact_id, phone_kind, accepted_at, row_hash, "
+            "created_at, updated_at) VALUES (3, 1, 'A9', 1, 2, 'mobile', :now, 'z', :now, :now)")  # hall 2's contact
+FOREIGN_KEY = "(?i)foreign key"  # PostgreSQL: "violates foreign key constraint"; SQLite: "FOREIGN KEY constraint failed"
 
-    from callback.migrate import alembic_config, upgrade_to_head
 
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    command.upgrade(alembic_config(url), "0002")
-    now = "2026-11-02 01:00:00"
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+    """A database with no schema at all: a new SQLite file, or a new PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        dispose_all()
+        return
+    name = f"cb_test_schema_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        dispose_all()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _at_0005_with_rows(url: str) -> None:
+    command.upgrade(alembic_config(url), "0005")
     with get_engine(url).begin() as conn:
-        conn.execute(text(f"INSERT INTO halls (id, code, name, timezone, created_at) VALUES (1, 'H', 'h', 'UTC', '{now}')"))
-        conn.execute(text(f"INSERT INTO windows (id, hall_id, name, created_at) VALUES (1, 1, 'w', '{now}')"))
-        conn.execute(text(f"INSERT INTO contacts (id, hall_id, phone, kind, created_at) "
-                          f"VALUES (1, 1, '+8613800138000', 'mobile', '{now}')"))
-        conn.execute(text(f"INSERT INTO cases (id, hall_id, case_no, window_id, contact_id, phone_kind, accepted_at, "
-                          f"row_hash, created_at, updated_at) VALUES (1, 1, 'A1', 1, 1, 'mobile', '{now}', 'x', "
-                          f"'{now}', '{now}')"))
-    upgrade_to_head(url)
+        for statement in ROWS_AT_0005:
+            conn.execute(text(statement), {"now": NOW})
+
+
+def _revision(url: str) -> str:
     with get_engine(url).connect() as conn:
-        assert conn.execute(text("SELECT case_no, contact_id FROM cases")).all() == [("A1", 1)]
-        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1  # enforced again after the upgrade
-        with pytest.raises(IntegrityError):  # and the hall checks of 0003 are in place
-            conn.execute(text(f"INSERT INTO cases (hall_id, case_no, window_id, phone_kind, accepted_at, row_hash, "
-                              f"created_at, updated_at) VALUES (1, 'A2', 99, 'missing', '{now}', 'x', '{now}', '{now}')"))
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def test_a_database_at_0005_with_rows_upgrades_to_foreign_keys(empty_url: str) -> None:
+    """0006 drops 0003's triggers and restores the keys; the rows stay, the keys are enforced and the schema is
+    the models' (SQLite rebuilds cases and contacts, which callbacks point at, with its keys off meanwhile)."""
+    _at_0005_with_rows(empty_url)
+    upgrade_to_head(empty_url)
+    engine = get_engine(empty_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, case_no, staff_id, contact_id FROM cases ORDER BY id")).all() == [
+            (1, "A1", 1, 1), (2, "A2", None, None)]
+        assert conn.execute(text("SELECT case_id, contact_id FROM callbacks")).all() == [(1, 1)]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        triggers = ("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'" if engine.dialect.name == "sqlite"
+                    else "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal")
+        assert conn.execute(text(triggers)).scalar() == 0
+        if engine.dialect.name == "sqlite":
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1  # enforced again after the upgrade
+        with pytest.raises(IntegrityError, match=FOREIGN_KEY):
+            conn.execute(text(BAD_CASE), {"now": NOW})
+        conn.rollback()
+        with pytest.raises(IntegrityError, match=FOREIGN_KEY):
+            conn.execute(text("DELETE FROM contacts WHERE id = 1"))
+
+
+def test_an_upgrade_that_finds_a_dangling_reference_changes_nothing(empty_url: str) -> None:
+    """A case whose contact is another hall's (0003's checks bypassed: PostgreSQL's replica role skips triggers,
+    on SQLite the trigger is dropped and put back): the upgrade fails and the database stays at 0005."""
+    _at_0005_with_rows(empty_url)
+    engine = get_engine(empty_url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(text(BAD_CASE), {"now": NOW})
+        else:
+            trigger = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'cases_contact_insert'")).scalar()
+            conn.execute(text("DROP TRIGGER cases_contact_insert"))
+            conn.execute(text(BAD_CASE), {"now": NOW})
+            conn.execute(text(trigger))
+    with pytest.raises((IntegrityError, RuntimeError), match=f"{FOREIGN_KEY}|broken references"):
+        upgrade_to_head(empty_url)
+    assert _revision(empty_url) == "0005"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM cases")).scalar() == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callback.models.base import Base, created_at, hall_fk, intpk, name_str, short_str, updated_at
@@ -26,7 +26,7 @@ class Window(Base):
     """A service window (窗口) of a hall, named as in the ledger."""
 
     __tablename__ = "windows"
-    # (hall_id, id) is what a case's (hall_id, window_id) is checked against (migration 0003), by this index
+    # (hall_id, id): what a case's composite key (hall_id, window_id) points at (a foreign key needs a unique key)
     __table_args__ = (UniqueConstraint("hall_id", "name"), UniqueConstraint("hall_id", "id"))
     id: Mapped[intpk]
     hall_id: Mapped[hall_fk]
@@ -52,6 +52,7 @@ class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (
         UniqueConstraint("hall_id", "phone"),
+        UniqueConstraint("hall_id", "id"),  # what a case's (hall_id, contact_id) points at, like Window's
         # The weekly draw looks up the few excluded numbers through these instead of reading every contact
         # (callback/draws/services.py, `_excluded_contacts`).
         *(
@@ -64,8 +65,7 @@ class Contact(Base):
         ),
     )
     id: Mapped[intpk]
-    # a reference to halls, checked per statement by triggers (migration 0003, see Case), not a foreign key
-    hall_id: Mapped[int]
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="RESTRICT"))  # uq_contacts_hall_id_phone indexes it
     phone: Mapped[str] = mapped_column(String(32))  # E.164 when valid, else the cleaned raw text
     kind: Mapped[str] = mapped_column(String(16))  # mobile | landline | invalid
     opted_out_at: Mapped[datetime | None]
@@ -98,24 +98,25 @@ class Case(Base):
     """A ledger case (办件). Unique by hall and case number; re-imports update in place."""
 
     __tablename__ = "cases"
-    # Few indexes and foreign keys on purpose: a million-row import pays for each one on every row. The unique
-    # key serves lookups by hall; (hall_id, accepted_at) serves the weekly draw's month window. The hall-scoped
-    # references, (hall_id, window_id) → windows (hall_id, id), (hall_id, staff_id) → staff (hall_id, id),
-    # (hall_id, contact_id) → contacts (hall_id, id) and Contact.hall_id → halls, are not foreign keys: a key
-    # check is a query per row (~4 µs; with three keys a COPY into cases cost three times as much), so triggers
-    # from migration 0003 check them once per statement and distinct reference instead (row by row on SQLite),
-    # and refuse deleting a referenced window, staff member, contact or hall. The window's check also proves the
-    # hall exists (windows.hall_id is a key to halls).
+    # The window, staff member and contact of a case belong to its hall: each is a composite foreign key with
+    # the hall (migration 0006), pointing at the referenced table's unique (hall_id, id). The window's key also
+    # proves that the hall exists (windows.hall_id is a key to halls). A NULL staff or contact is not checked.
+    # The unique key serves lookups by hall; (hall_id, accepted_at) serves the weekly draw's month window.
     __table_args__ = (
         UniqueConstraint("hall_id", "case_no"),
         Index("ix_cases_hall_accepted", "hall_id", "accepted_at"),
+        ForeignKeyConstraint(["hall_id", "window_id"], ["windows.hall_id", "windows.id"],
+                             name="fk_cases_hall_window_windows"),
+        ForeignKeyConstraint(["hall_id", "staff_id"], ["staff.hall_id", "staff.id"], name="fk_cases_hall_staff_staff"),
+        ForeignKeyConstraint(["hall_id", "contact_id"], ["contacts.hall_id", "contacts.id"],
+                             name="fk_cases_hall_contact_contacts"),
     )
     id: Mapped[intpk]
-    hall_id: Mapped[int]  # checked with window_id against windows (hall_id, id), see above
+    hall_id: Mapped[int]  # a key to halls through fk_cases_hall_window_windows
     case_no: Mapped[str] = mapped_column(String(100))
     window_id: Mapped[int]
     staff_id: Mapped[int | None]
-    # indexed: deleting or purging a contact checks its cases, and opt-outs look cases up by number
+    # indexed: deleting or purging a contact checks its key, and opt-outs look cases up by number
     contact_id: Mapped[int | None] = mapped_column(index=True)
     item_name: Mapped[str | None] = mapped_column(String(300))
     item_kind: Mapped[str | None] = mapped_column(String(50))
@@ -130,11 +131,10 @@ class Case(Base):
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
 
-    # an explicit join: no foreign key to infer it from (see above)
-    window: Mapped[Window] = relationship(
-        primaryjoin="and_(foreign(Case.hall_id) == Window.hall_id, foreign(Case.window_id) == Window.id)",
-        lazy="joined")
-    contact: Mapped[Contact | None] = relationship(primaryjoin="foreign(Case.contact_id) == Contact.id")
+    # read-only: hall_id is part of three keys, so no relationship may write it
+    window: Mapped[Window] = relationship(foreign_keys="[Case.hall_id, Case.window_id]", lazy="joined",
+                                          viewonly=True)
+    contact: Mapped[Contact | None] = relationship(foreign_keys="[Case.hall_id, Case.contact_id]", viewonly=True)
 
 
 class ApiToken(Base):
@@ -151,8 +151,3 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]  # refreshed at most once a minute (callback.halls.tokens.hall_for_token)
 
-
-# The trigger-checked references still order what depends on table order (metadata.sorted_tables: create_all,
-# drop_all, emptying tables in reverse): a case after its window, staff member and contact, a contact after its hall.
-for _table, _referenced in (("cases", "windows"), ("cases", "staff"), ("cases", "contacts"), ("contacts", "halls")):
-    Base.metadata.tables[_table].add_is_dependent_on(Base.metadata.tables[_referenced])
