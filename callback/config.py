@@ -60,6 +60,11 @@ class Settings:
     speech_language: str = "cmn-Hans-CN"
     default_hall: str = "DEMO"
     max_content_length: int = 10 * 1024 * 1024  # bytes of a ledger API request body (larger → 413)
+    # retention (个人信息保护法 最小必要; callback/retention): recordings deleted after this many days, citizens'
+    # numbers and names on finished callbacks and old cases replaced by a keyed hash after this many
+    retention_recordings_days: int = 90
+    retention_personal_days: int = 365
+    retention_key: str = ""  # the hash key; SECRET_KEY when unset. Never change it once a purge has run
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

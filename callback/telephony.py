@@ -83,6 +83,11 @@ class Provider(Protocol):
 
     def fetch_recording(self, url: str) -> Recording: ...
 
+    def delete_recording(self, url: str) -> None:
+        """Delete the recording at the provider for good (retention, 个人信息保护法). A recording that is already
+        gone is not an error, so a purge interrupted half-way can simply run again."""
+        ...
+
 
 @dataclass(frozen=True)
 class FetchCall:
@@ -98,7 +103,14 @@ class FetchRecording:
     url: str
 
 
-ProviderRequest = CallRequest | SmsRequest | FetchCall | FetchRecording
+@dataclass(frozen=True)
+class DeleteRecording:
+    """What `MockProvider`'s handler receives for ``delete_recording`` (it answers None)."""
+
+    url: str
+
+
+ProviderRequest = CallRequest | SmsRequest | FetchCall | FetchRecording | DeleteRecording
 Handler = Callable[[ProviderRequest], object]
 
 _sids = itertools.count(1)  # shared: two providers in one test database never repeat a sid
@@ -146,6 +158,9 @@ class MockProvider:
     def fetch_recording(self, url: str) -> Recording:
         return self._handle(FetchRecording(url), Recording)  # type: ignore[return-value]
 
+    def delete_recording(self, url: str) -> None:
+        self._handle(DeleteRecording(url), type(None))
+
     def calls(self) -> list[CallRequest]:
         """The calls the provider placed, in order (not the refused ones)."""
         return [r for r in self._accepted if isinstance(r, CallRequest)]
@@ -153,6 +168,10 @@ class MockProvider:
     def texts(self) -> list[SmsRequest]:
         """The texts the provider sent, in order (not the refused ones)."""
         return [r for r in self._accepted if isinstance(r, SmsRequest)]
+
+    def deleted_recordings(self) -> list[str]:
+        """The recording URLs deleted, in order."""
+        return [r.url for r in self._accepted if isinstance(r, DeleteRecording)]
 
     def _handle(self, request: ProviderRequest, answer_type: type) -> object:
         self._refuse_if_scripted(request)
@@ -178,4 +197,6 @@ class MockProvider:
             return SentSms(sid=f"SM{next(_sids):032d}", status="queued")
         if isinstance(request, FetchCall):
             return CallStatus(sid=request.sid, status="completed", duration=0)
+        if isinstance(request, DeleteRecording):
+            return None  # deleted
         return Recording(url=request.url, content_type="audio/wav", data=b"")

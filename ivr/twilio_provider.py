@@ -176,6 +176,17 @@ class TwilioProvider:
         content_type = response.headers.get("Content-Type", "audio/x-wav").split(";")[0].strip()
         return Recording(url=url, content_type=content_type, data=response.content)
 
+    def delete_recording(self, url: str) -> None:
+        """``DELETE …/Recordings/RE….json`` with HTTP basic auth (Twilio answers 204); a 404 means it is gone
+        already, which is what was asked. Credentials go only to a Twilio host (or `api_url`)."""
+        folder, _, name = self._recording_target(url).partition("?")[0].rpartition("/")
+        resource = f"{folder}/{name.split('.')[0]}.json"  # …/Recordings/RE… (.wav / .mp3 are media, not the resource)
+        response = _mapped(lambda: requests.delete(resource, auth=self._auth, timeout=self.http_timeout))
+        if response.status_code >= 400 and response.status_code != 404:
+            transient = response.status_code >= 500 or response.status_code in (401, 403, 429)
+            raise ProviderError(f"recording delete failed: HTTP {response.status_code}", transient=transient,
+                                code=str(response.status_code))
+
     def _recording_target(self, url: str) -> str:
         host = (urlsplit(url).hostname or "").lower()
         if host != "twilio.com" and not host.endswith(".twilio.com"):

@@ -11,22 +11,26 @@ one configuration.
 Beat schedule (times in the app time zone, Asia/Shanghai by default):
 
 * ``weekly-draw`` — Monday 09:00: the week's draw for every hall (篇2 三(一) 每周抽取);
-* ``tick`` — every 30 s: claim due callbacks (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and enqueue one
-  dial / SMS task per id;
-* ``reconcile`` — every 5 min: re-enqueue work whose time passed without progress (claims never picked up,
-  calls whose final status never came, a week's draw that never happened).
+* ``tick`` — every ``TICK_SECONDS`` (30 s): claim due callbacks (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and
+  enqueue one dial / SMS task per id;
+* ``reconcile`` — every ``RECONCILE_SECONDS`` (5 min): re-enqueue work whose time passed without progress (claims
+  never picked up, calls whose final status never came, a week's draw that never happened);
+* ``retention-purge`` — daily 03:30: recordings and personal data past their retention period
+  (callback.retention, 个人信息保护法).
+
+The intervals, leases and timeouts that bound recovery after a crash are documented together, with the worst-case
+time to recover, in worker/recovery.py.
 
 A worker or beat whose settings still hold a development secret in production (``TELEPHONY=twilio`` or an https
 ``PUBLIC_BASE_URL``; callback.config.check_production_settings) refuses to start: one line on stderr, exit 2.
 
-Broker tuning that is Celery's business, not the product's, comes from the environment:
-``CELERY_VISIBILITY_TIMEOUT`` (seconds before a message taken by a worker that died is delivered again;
-default 3600 — every task is idempotent, so a redelivery is harmless, only later).
+Broker tuning comes from the environment too: ``CELERY_VISIBILITY_TIMEOUT`` (seconds before a message taken by a
+worker that died is delivered again; default 3600 — every task is idempotent, so a redelivery is harmless, only
+later; worker/recovery.py).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -34,40 +38,50 @@ from celery import Celery, signals
 from celery.schedules import crontab
 
 from callback.config import InsecureSettings, Settings, check_production_settings
+from worker.recovery import RecoverySettings
 
 SETTINGS_KEY = "callback_settings"
+RECOVERY_KEY = "callback_recovery"
 
 
-def beat_schedule() -> dict[str, dict[str, Any]]:
+def beat_schedule(recovery: RecoverySettings | None = None) -> dict[str, dict[str, Any]]:
+    recovery = recovery or RecoverySettings()
+    tick, reconcile = recovery.tick_seconds, recovery.reconcile_seconds
     return {
         "weekly-draw": {
             "task": "worker.tasks.weekly_draw_all",
             "schedule": crontab(minute=0, hour=9, day_of_week="mon"),
             "options": {"expires": 6 * 3600},
         },
-        "tick": {"task": "worker.tasks.tick", "schedule": 30.0, "options": {"expires": 25}},
-        "reconcile": {"task": "worker.tasks.reconcile", "schedule": 300.0, "options": {"expires": 290}},
+        # a tick or reconcile message older than its interval is dropped: the next one does its work
+        "tick": {"task": "worker.tasks.tick", "schedule": tick, "options": {"expires": tick * 0.9}},
+        "reconcile": {"task": "worker.tasks.reconcile", "schedule": reconcile,
+                      "options": {"expires": reconcile * 0.95}},
         "rectification-deadlines": {"task": "worker.tasks.rectification_deadlines", "schedule": 900.0,
                                     "options": {"expires": 890}},
         "sms-expiry": {"task": "worker.sms_tasks.expire_sms_surveys", "schedule": 900.0, "options": {"expires": 890}},
+        "retention-purge": {"task": "worker.tasks.purge", "schedule": crontab(minute=30, hour=3),
+                            "options": {"expires": 6 * 3600}},
     }
 
 
-def _transport_options() -> dict[str, Any]:
-    visibility = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+def _transport_options(recovery: RecoverySettings) -> dict[str, Any]:
+    visibility = max(1, int(recovery.celery_visibility_timeout))
     # Sweep for messages of dead workers often enough to notice them soon after they become visible again.
     return {"visibility_timeout": visibility, "unacked_restore_interval": max(1, min(10, visibility // 2)),
             "unacked_restore_throttle": 1}
 
 
-def create_celery(settings: Settings | None = None) -> Celery:
-    """A Celery app for these settings; tasks find the settings in ``app.conf[SETTINGS_KEY]``."""
+def create_celery(settings: Settings | None = None, recovery: RecoverySettings | None = None) -> Celery:
+    """A Celery app for these settings; tasks find the settings in ``app.conf[SETTINGS_KEY]`` and the recovery
+    settings (worker/recovery.py) in ``app.conf[RECOVERY_KEY]``."""
     settings = settings or Settings.from_env()
+    recovery = recovery or RecoverySettings.from_env()
     app = Celery("callback", include=["worker.tasks", "worker.sms_tasks"])
     app.conf.update(
         broker_url=settings.redis_url or "memory://",
         broker_connection_retry_on_startup=True,
-        broker_transport_options=_transport_options(),
+        broker_transport_options=_transport_options(recovery),
         task_always_eager=not settings.redis_url,
         task_eager_propagates=True,
         task_ignore_result=True,
@@ -76,9 +90,10 @@ def create_celery(settings: Settings | None = None) -> Celery:
         worker_hijack_root_logger=False,
         timezone=settings.timezone,
         enable_utc=True,
-        beat_schedule=beat_schedule(),
+        beat_schedule=beat_schedule(recovery),
     )
     app.conf[SETTINGS_KEY] = settings
+    app.conf[RECOVERY_KEY] = recovery
     return app
 
 

@@ -20,9 +20,11 @@ from callback.config import Settings
 from callback.db import session_factory, transaction
 from callback.draws.services import DrawError, draw_weekly_sample
 from callback.models import Hall, utcnow
+from callback.responses.states import CallbackState
 from survey.weeks import week_of
-from worker.celery_app import SETTINGS_KEY
+from worker.celery_app import RECOVERY_KEY, SETTINGS_KEY
 from worker.dispatch import (
+    LOCK_SECONDS,
     WAITING_STATES,
     callback_lock,
     claim_due,
@@ -31,13 +33,18 @@ from worker.dispatch import (
     release_claim,
     weeks_to_draw,
 )
+from worker.recovery import RecoverySettings
 
 log = logging.getLogger(__name__)
-STEP_TASKS = {"drawn": "worker.tasks.dial", "sms": "worker.tasks.advance_sms"}
+STEP_TASKS = {CallbackState.DRAWN: "worker.tasks.dial", CallbackState.SMS: "worker.tasks.advance_sms"}
 
 
 def _settings(task: Task) -> Settings:
     return task.app.conf.get(SETTINGS_KEY) or Settings.from_env()
+
+
+def _recovery(task: Task) -> RecoverySettings:
+    return task.app.conf.get(RECOVERY_KEY) or RecoverySettings.from_env()
 
 
 def _enqueue(task: Task, name: str, *args: Any) -> None:
@@ -103,19 +110,20 @@ def tick(self: Task) -> dict[str, int]:
 
 @shared_task(bind=True, name="worker.tasks.reconcile", ignore_result=True)
 def reconcile(self: Task) -> dict[str, int]:
-    """Beat, every 5 min: re-enqueue what a lost task left behind; close calls whose status never came."""
-    settings = _settings(self)
+    """Beat, every RECONCILE_SECONDS: re-enqueue what a lost task left behind; close calls whose status never
+    came (the leases and limits are worker/recovery.py's)."""
+    settings, recovery = _settings(self), _recovery(self)
     now = utcnow()
     with transaction(settings.database_url) as session:
-        stale = {state: reclaim_stale(session, state, now) for state in WAITING_STATES}
+        stale = {state: reclaim_stale(session, state, now, lease=recovery.claim_lease) for state in WAITING_STATES}
         missing = weeks_to_draw(session, settings, now)
     for state, ids in stale.items():
         for callback_id in ids:
             _enqueue(self, STEP_TASKS[state], callback_id)
     for hall_id, week in missing:
         _enqueue(self, "worker.tasks.weekly_draw", hall_id, week)
-    closed = _reconcile_calls(settings)
-    return {"drawn": len(stale["drawn"]), "sms": len(stale["sms"]), "draws": len(missing), "calls": closed}
+    closed = _reconcile_calls(settings, recovery)
+    return {"drawn": len(stale[CallbackState.DRAWN]), "sms": len(stale[CallbackState.SMS]), "draws": len(missing), "calls": closed}
 
 
 @shared_task(bind=True, name="worker.tasks.rectification_deadlines", ignore_result=True)
@@ -129,11 +137,22 @@ def rectification_deadlines(self: Task) -> dict[str, int]:
     return {"reminded": len(run.reminded), "escalated": len(run.escalated)}
 
 
-def _reconcile_calls(settings: Settings) -> int:
+@shared_task(bind=True, name="worker.tasks.purge", ignore_result=True)
+def purge(self: Task) -> dict[str, Any]:
+    """Beat, daily 03:30: recordings and personal data past their retention period (callback.retention)."""
+    from callback.retention.services import purge as run
+
+    settings = _settings(self)
+    with session_factory(settings.database_url)() as session:  # commits per deleted recording
+        return run(session, _provider(settings), settings, utcnow(), actor="worker").as_json()
+
+
+def _reconcile_calls(settings: Settings, recovery: RecoverySettings) -> int:
     from ivr.dialer import reconcile_stale_calls
 
     with session_factory(settings.database_url)() as session:  # the dialer commits per attempt
-        return len(reconcile_stale_calls(session, _provider(settings), settings, utcnow()))
+        return len(reconcile_stale_calls(session, _provider(settings), settings, utcnow(),
+                                         stale_after=recovery.stale_call, give_up_after=recovery.give_up_call))
 
 
 # ----------------------------------------------------------------------------------------- per callback
@@ -146,7 +165,8 @@ def dial(self: Task, callback_id: int) -> str:
 
     settings = _settings(self)
     return _step(settings, callback_id,
-                 lambda session: dial_callback(session, callback_id, _provider(settings), settings, utcnow()).result)
+                 lambda session: dial_callback(session, callback_id, _provider(settings), settings, utcnow()).result,
+                 lock_timeout=_recovery(self).lock_timeout)
 
 
 @shared_task(bind=True, name="worker.tasks.advance_sms", acks_late=True, ignore_result=True)
@@ -156,12 +176,13 @@ def advance_sms(self: Task, callback_id: int) -> str:
 
     settings = _settings(self)
     return _step(settings, callback_id,
-                 lambda session: advance(session, callback_id, _provider(settings), settings, utcnow()).result)
+                 lambda session: advance(session, callback_id, _provider(settings), settings, utcnow()).result,
+                 lock_timeout=_recovery(self).lock_timeout)
 
 
-def _step(settings: Settings, callback_id: int, action: Any) -> str:
+def _step(settings: Settings, callback_id: int, action: Any, lock_timeout: int = LOCK_SECONDS) -> str:
     """Run one service step under the callback's lock, then give up the tick's claim."""
-    with callback_lock(settings, callback_id) as held:
+    with callback_lock(settings, callback_id, timeout=lock_timeout) as held:
         if not held:
             return "locked"  # another worker is on it; its own step will release the claim
         with session_factory(settings.database_url)() as session:

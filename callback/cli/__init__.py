@@ -20,6 +20,7 @@ from callback.draws import cli as draws_cli
 from callback.halls import cli as halls_cli
 from callback.ledger import cli as ledger_cli
 from callback.rectification import cli as rectification_cli
+from callback.retention import cli as retention_cli
 from callback.results import cli_assess, cli_publish, cli_report
 from ivr.provider import get_provider
 
@@ -63,8 +64,8 @@ def init_db(settings: Settings) -> None:
 
 
 FEATURES = (
-    ledger_cli, halls_cli, calendar_cli, draws_cli, rectification_cli, cli_report, cli_publish, cli_assess, calls,
-    sms, demo,
+    ledger_cli, halls_cli, calendar_cli, draws_cli, rectification_cli, cli_report, cli_publish, cli_assess,
+    retention_cli, calls, sms, demo,
 )
 for _feature in FEATURES:
     for _command in _feature.COMMANDS:

@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -129,7 +130,8 @@ class SimulatorProvider:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> SimulatorProvider:
         """Registry from `SIMULATOR_CITIZENS` (default `<instance>/simulator/citizens.json`), records next to it
-        (or in `SIMULATOR_STATE_DIR`)."""
+        (or in `SIMULATOR_STATE_DIR`); `SIMULATOR_TIME_SCALE` (default 0) plays that fraction of each call's
+        virtual time in real time, so calls stay live for a while (the chaos run)."""
         from callback.config import DEFAULT_INSTANCE
 
         citizens = Path(
@@ -143,6 +145,7 @@ class SimulatorProvider:
             "from_number": settings.twilio_from,
             "state_dir": state,
             "citizens_file": citizens,
+            "time_scale": float(os.environ.get("SIMULATOR_TIME_SCALE") or 0),
         }
         return cls(**(options | overrides))
 
@@ -245,6 +248,21 @@ class SimulatorProvider:
         if data is None:
             raise ProviderError("recording not found", transient=False, code="20404")
         return Recording(url=url, content_type="audio/x-wav", data=data)
+
+    def delete_recording(self, url: str) -> None:
+        """Delete a recording, as Twilio's ``DELETE …/Recordings/RE….json`` does; one that is already gone is not
+        an error. Every deletion is recorded in ``deletions.jsonl`` (`deleted_recordings`)."""
+        parts = urlsplit(url)
+        sid = parts.path.rstrip("/").rsplit("/", 1)[-1].split(".")[0]
+        if parts.hostname != RECORDING_HOST or not sid.startswith("RE"):
+            raise ProviderError("not a recording of this simulator", transient=False, code="20404")
+        existed = self.store.delete_recording(sid)
+        self.store.append("deletions.jsonl", {"sid": sid, "url": url, "existed": existed,
+                                              "at": datetime.now(UTC).isoformat()})
+
+    def deleted_recordings(self) -> list[dict[str, Any]]:
+        """Every recording deleted through `delete_recording`, oldest first (all processes)."""
+        return self.store.read_lines("deletions.jsonl")
 
     def recording_url(self, sid: str) -> str:
         return f"http://{RECORDING_HOST}/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}"

@@ -2,6 +2,7 @@
 
     calls/CA….json     one simulated call: status, answered_by, duration, owner process, and its log
     recordings/RE….wav the audio a <Record> produced (a generated tone of the recorded length)
+    deletions.jsonl    every recording deleted through the REST API (sid, url, whether it was still there)
     outbox.jsonl       every SMS sent to a citizen (by the REST API or a TwiML <Message>)
     inbox.jsonl        every SMS a citizen sent back
     counters.json      per number: calls placed, messages received (drives `times` and SMS reply turns)
@@ -94,6 +95,14 @@ class StateStore:
             return (self.root / "recordings" / f"{sid}.wav").read_bytes()
         except FileNotFoundError:
             return None
+
+    def delete_recording(self, sid: str) -> bool:
+        """Remove the recording's audio; False when there was none (already deleted, or never made)."""
+        try:
+            (self.root / "recordings" / f"{sid}.wav").unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     # -- SMS ------------------------------------------------------------------------------------------------
     def append(self, name: str, entry: dict[str, Any]) -> None:

@@ -160,8 +160,10 @@ class CallRun:
     def note(self, kind: str, text: str = "", **data: Any) -> None:
         with self.lock:
             self.call.log.append(LogEntry(round(self.elapsed, 2), kind, text, data))
-        if kind in ("status", "hangup", "error"):
-            self._persist()  # enough for another process's fetch_call; the whole log goes along each time
+        if kind in ("status", "hangup", "error", "pressed", "said", "recorded", "request"):
+            # on disk at once: another process's fetch_call reads it, and what the citizen pressed or said is on
+            # record even if the process playing the call dies (a worker killed mid-call)
+            self._persist()
 
     def _persist(self) -> None:
         with self.lock:

@@ -8,7 +8,8 @@ error bodies with Twilio's codes) and records every request, so a test can asser
         provider.place_call(...)
         fake.requests[-1].form["StatusCallbackEvent"]  # ['initiated', 'ringing', 'answered', 'completed']
 
-Resources: POST Calls.json, GET Calls/{sid}.json, POST Messages.json, GET Recordings/{sid}[.wav|.mp3].
+Resources: POST Calls.json, GET Calls/{sid}.json, POST Messages.json, GET Recordings/{sid}[.wav|.mp3],
+DELETE Recordings/{sid}.json (204; 404 when there is no such recording).
 Injected failures (`fail_next`) answer the next request with a Twilio error body and status.
 """
 
@@ -37,6 +38,7 @@ _ROUTES = [
         re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Recordings/(RE\w+?)(\.wav|\.mp3)?$"),
         "fetch_recording",
     ),
+    ("DELETE", re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Recordings/(RE\w+?)\.json$"), "delete_recording"),
 ]
 
 
@@ -261,6 +263,11 @@ class FakeTwilio:
                 "media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"
             },
         }
+
+    def _delete_recording(self, request: Request, sid: str) -> Response:
+        if self.recordings.pop(sid, None) is None:
+            return _error(404, 20404, f"The requested resource /Recordings/{sid}.json was not found")
+        return Response(status=204)
 
     def _fetch_recording(self, request: Request, sid: str, extension: str | None) -> Response:
         if sid not in self.recordings:

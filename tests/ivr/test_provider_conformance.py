@@ -170,6 +170,15 @@ def test_fetch_unknown_recording_is_a_permanent_provider_error(env: Env) -> None
     assert caught.value.transient is False
 
 
+def test_delete_recording_removes_it_for_good_and_may_run_again(env: Env) -> None:
+    url = env.make_recording()
+    env.provider.delete_recording(url)
+    with pytest.raises(ProviderError) as caught:
+        env.provider.fetch_recording(url)
+    assert caught.value.transient is False
+    env.provider.delete_recording(url)  # already gone: not an error (an interrupted purge runs again)
+
+
 @pytest.mark.parametrize("kind", ["simulator", "twilio"])
 def test_get_provider_chooses_by_telephony(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
