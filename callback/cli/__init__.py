@@ -20,8 +20,8 @@ from callback.draws import cli as draws_cli
 from callback.halls import cli as halls_cli
 from callback.ledger import cli as ledger_cli
 from callback.rectification import cli as rectification_cli
-from callback.retention import cli as retention_cli
 from callback.results import cli_assess, cli_publish, cli_report
+from callback.retention import cli as retention_cli
 from ivr.provider import get_provider
 
 
