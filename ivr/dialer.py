@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from callback.config import Settings
 from callback.models import Attempt, Callback, Contact
+from callback.responses.states import CallbackState, Outcome, checked_move, flags_of, move_to, set_flags
 from callback.responses.transcript import add_event
 from callback.telephony import CallRequest, Provider, ProviderError
 from ivr.ratelimit import RateLimiter, get_limiter
@@ -55,7 +56,8 @@ def due_callback_ids(session: Session, now: datetime, limit: int | None = None) 
     """Callbacks waiting to be dialed whose time has come, oldest first."""
     query = (
         select(Callback.id)
-        .where(Callback.state == "drawn", or_(Callback.next_action_at.is_(None), Callback.next_action_at <= now))
+        .where(Callback.state == CallbackState.DRAWN,
+               or_(Callback.next_action_at.is_(None), Callback.next_action_at <= now))
         .order_by(Callback.next_action_at, Callback.id)
         .limit(limit)
     )
@@ -95,7 +97,8 @@ def dial_callback(
 
 
 def _due(callback: Callback, now: datetime) -> bool:
-    return callback.state == "drawn" and (callback.next_action_at is None or callback.next_action_at <= now)
+    due = callback.next_action_at is None or callback.next_action_at <= now
+    return callback.state == CallbackState.DRAWN and due
 
 
 def _before_dialing(session: Session, callback: Callback, settings: Settings, now: datetime) -> DialResult | None:
@@ -117,7 +120,7 @@ def _conditional(callback_id: int, now: datetime):  # noqa: ANN202
     """UPDATE … WHERE the row is still drawn and due: the atomic claim (no check-then-write)."""
     return (
         update(Callback)
-        .where(Callback.id == callback_id, Callback.state == "drawn",
+        .where(Callback.id == callback_id, Callback.state == CallbackState.DRAWN,
                or_(Callback.next_action_at.is_(None), Callback.next_action_at <= now))
         .execution_options(synchronize_session=False)
     )
@@ -125,7 +128,8 @@ def _conditional(callback_id: int, now: datetime):  # noqa: ANN202
 
 def _close_opted_out(session: Session, callback: Callback, now: datetime) -> None:
     result = session.execute(_conditional(callback.id, now).values(
-        state="opted_out", outcome="opted_out", finished_at=now, next_action_at=None))
+        state=checked_move(CallbackState.DRAWN, CallbackState.OPTED_OUT), outcome=Outcome.OPTED_OUT,
+        finished_at=now, next_action_at=None))
     if result.rowcount == 1:
         _log(session, callback, None, now, "号码已退订，不再呼叫")
     session.commit()
@@ -133,7 +137,8 @@ def _close_opted_out(session: Session, callback: Callback, now: datetime) -> Non
 
 def _claim(session: Session, callback_id: int, now: datetime) -> Attempt | None:
     result = session.execute(_conditional(callback_id, now).values(
-        state="calling", attempts_used=Callback.attempts_used + 1, updated_at=now))
+        state=checked_move(CallbackState.DRAWN, CallbackState.CALLING), attempts_used=Callback.attempts_used + 1,
+        updated_at=now))
     if result.rowcount != 1:
         session.rollback()
         return None
@@ -183,7 +188,7 @@ def _not_placed(session: Session, attempt_id: int, exc: ProviderError, settings:
     attempt = session.get(Attempt, attempt_id, populate_existing=True)
     callback = session.get(Callback, attempt.callback_id, populate_existing=True)
     attempt.status, attempt.error = "not_placed", f"{exc.code or ''} {exc}".strip()[:500]
-    errors = int(callback.flags.get("dial_errors", 0)) + 1
+    errors = flags_of(callback).dial_errors + 1
     result = release_unplaced(session, callback, attempt, settings, now, errors=errors, permanent=not exc.transient)
     session.commit()
     return DialResult(callback.id, result, attempt_id=attempt.id, detail=attempt.error or "")
@@ -195,16 +200,17 @@ def release_unplaced(
 ) -> str:
     """The provider never accepted this attempt: give it back; retry later, or hand on after repeated errors."""
     attempt.status = "not_placed"
-    if callback.state != "calling":
+    if callback.state != CallbackState.CALLING:
         return "error"
     callback.attempts_used -= 1
-    callback.flags = {**(callback.flags or {}), "dial_errors": errors}
+    set_flags(callback, dial_errors=errors)
     if permanent or errors >= MAX_DIAL_ERRORS:
         _log(session, callback, attempt, now, f"呼叫未能发起（{attempt.error or '未知原因'}），不再重试")
-        hand_off(session, callback, "failed", now)
+        hand_off(session, callback, Outcome.FAILED, now)
         return "handed_off"
     at = next_call_moment(session, settings, now + dial_error_backoff(errors, settings))
-    callback.state, callback.next_action_at = "drawn", at
+    move_to(callback, CallbackState.DRAWN)
+    callback.next_action_at = at
     _log(session, callback, attempt, now, f"呼叫未能发起（{attempt.error or '未知原因'}），稍后重试，不计次数")
     return "error"
 
@@ -260,7 +266,7 @@ def _reconcile_one(
     if attempt.provider_call_id is None:
         callback = session.get(Callback, attempt.callback_id, populate_existing=True)
         attempt.error = "no call id: the dialer stopped before the provider accepted the call"
-        release_unplaced(session, callback, attempt, settings, now, errors=int(callback.flags.get("dial_errors", 0)))
+        release_unplaced(session, callback, attempt, settings, now, errors=flags_of(callback).dial_errors)
         session.commit()
         return Reconciled(attempt_id, "released")
     return _ask_provider(session, attempt, provider, settings, now, give_up_after)

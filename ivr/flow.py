@@ -30,7 +30,15 @@ from callback.models import Attempt, Callback, Case, Contact, Hall
 from callback.responses.answers import finish_survey, raise_integrity_alert, save_answer
 from callback.responses.optout import opt_out
 from callback.responses.receipts import first_delivery
-from callback.responses.states import SURVEY_ENDS, set_flags
+from callback.responses.states import (
+    LATE_ANSWERS,
+    LIVE_CALL,
+    SURVEY_ENDS,
+    CallbackState,
+    flags_of,
+    move_to,
+    set_flags,
+)
 from callback.responses.transcript import add_event
 from ivr.prompts import Catalog, Prompt, load_catalog
 from ivr.urls import webhook_url
@@ -148,7 +156,7 @@ def handle_turn(
     if not _accepting(ctx):
         ctx.log("note", f"通话已结束（{callback.state}），忽略迟到的请求")
         return _hangup_only()
-    late = callback.state != "in_survey"
+    late = callback.state != CallbackState.IN_SURVEY
     response = _HANDLERS[turn.step](ctx)
     if late and fresh and callback.state in SURVEY_ENDS:
         finish_survey(session, callback, now, attempt=attempt)  # a late answer may change the outcome
@@ -188,11 +196,12 @@ def _attempt_by_sid(session: Session, callback: Callback, call_sid: str) -> Atte
 def _accepting(ctx: _Ctx) -> bool:
     """In a survey; or just finished by this call's hang-up, whose status callback overtook the last answer."""
     cb = ctx.callback
-    if cb.state == "in_survey":
+    if cb.state == CallbackState.IN_SURVEY:
         return True
-    late = cb.state in ("partial", "break_off", "refused") and cb.finished_at is not None
-    same_call = ctx.attempt is not None and cb.flags.get("finished_by_attempt") == ctx.attempt.id
-    return late and same_call and not cb.flags.get("reached_end") and ctx.now - cb.finished_at < LATE_ANSWER_WINDOW
+    late = cb.state in LATE_ANSWERS and cb.finished_at is not None
+    flags = flags_of(cb)
+    same_call = ctx.attempt is not None and flags.finished_by_attempt == ctx.attempt.id
+    return late and same_call and not flags.reached_end and ctx.now - cb.finished_at < LATE_ANSWER_WINDOW
 
 
 # --- turns -------------------------------------------------------------------------------------------------------
@@ -205,7 +214,7 @@ def _on_answer(ctx: _Ctx) -> VoiceResponse:
             attempt.answered_by = turn.answered_by
         ctx.log("status", "答录机/传真应答，挂断", answered_by=turn.answered_by)
         return _hangup_only()
-    if cb.state not in ("calling", "in_survey"):
+    if cb.state not in LIVE_CALL:
         ctx.log("note", f"回访状态为 {cb.state}，不进行调查")
         return _hangup_only()
     _mark_answered(ctx)
@@ -214,9 +223,9 @@ def _on_answer(ctx: _Ctx) -> VoiceResponse:
 
 def _mark_answered(ctx: _Ctx) -> None:
     cb, attempt = ctx.callback, ctx.attempt
-    if cb.state == "calling":
+    if cb.state == CallbackState.CALLING:  # a repeated answer webhook finds it in_survey already
         ctx.log("status", "电话已接通")
-    cb.state = "in_survey"
+        move_to(cb, CallbackState.IN_SURVEY)
     if attempt is not None:
         attempt.answered_at = attempt.answered_at or ctx.now
         attempt.answered_by = ctx.turn.answered_by or attempt.answered_by
@@ -375,7 +384,7 @@ def _ask_recording(ctx: _Ctx) -> VoiceResponse:
 
 
 def _thank(ctx: _Ctx) -> VoiceResponse:
-    if ctx.fresh or ctx.callback.state == "in_survey":
+    if ctx.fresh or ctx.callback.state == CallbackState.IN_SURVEY:
         finish_survey(ctx.session, ctx.callback, ctx.now, attempt=ctx.attempt, reached_end=True)
     return _say_and_hangup(ctx, "thanks")
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from callback.config import Settings
 from callback.models import Callback, Case, Contact, Hall
+from callback.responses.states import LIVE_CALL, WAITING, CallbackState
 from callback.telephony import Provider
 from ivr.dialer import STALE_AFTER, dial_callback, due_callback_ids, reconcile_stale_calls
 from ivr.provider import wait_until_idle
@@ -23,7 +24,6 @@ from ivr.sms_survey import SmsResult, run_sms_due
 
 BEAT_INTERVAL = timedelta(minutes=1)
 WEEKLY_DRAW_TIME = time(9, 0)  # the beat's weekly draw: Monday 09:00 local (worker/celery_app.py)
-WAITING = ("drawn", "sms")
 
 
 def demo_mix() -> list[Any]:
@@ -68,8 +68,8 @@ def replay_past_week(session: Session, settings: Settings, hall: Hall, week: str
     policy = CallingPolicy.from_settings(settings, load_calendar(session), timezone=hall.timezone or None)
     monday = week_start.astimezone(zone)
     start = policy.next_call_moment(monday.replace(hour=WEEKLY_DRAW_TIME.hour, minute=WEEKLY_DRAW_TIME.minute))
-    for callback in session.scalars(select(Callback).where(Callback.id.in_(ids), Callback.state == "drawn",
-                                                           Callback.attempts_used == 0)):
+    untouched = (Callback.id.in_(ids), Callback.state == CallbackState.DRAWN, Callback.attempts_used == 0)
+    for callback in session.scalars(select(Callback).where(*untouched)):
         accepted = session.get(Case, callback.case_id).accepted_at
         callback.next_action_at = policy.next_call_moment(max(start, accepted))
     session.commit()
@@ -107,10 +107,11 @@ def call_until_settled(session: Session, provider: Any, settings: Settings, cloc
                  f"拨出 {sum(r.result == 'placed' for r in results)} 通")
         session.expire_all()
         rows = week_callbacks(session, None, ids=ids)
-        if any(c.state in ("calling", "in_survey") for c in rows):  # a final status that never came
+        if any(c.state in LIVE_CALL for c in rows):  # a final status that never came
             clock.advance_to(clock.now() + STALE_AFTER + timedelta(minutes=1))
             reconcile_stale_calls(session, provider, settings, clock.now())
-        waiting = [c.next_action_at for c in rows if c.state == "drawn" and c.next_action_at is not None]
+        waiting = [c.next_action_at for c in rows
+                   if c.state == CallbackState.DRAWN and c.next_action_at is not None]
         if not waiting:
             return round_no
         clock.advance_to(min(waiting) + BEAT_INTERVAL)  # as the next beat tick would find them
@@ -142,7 +143,8 @@ def sms_until_settled(
 
 def open_sms_callbacks(session: Session) -> list[Callback]:
     """The SMS surveys still open (state ``sms``), oldest first."""
-    return list(session.scalars(select(Callback).where(Callback.state == "sms").order_by(Callback.id)))
+    query = select(Callback).where(Callback.state == CallbackState.SMS).order_by(Callback.id)
+    return list(session.scalars(query))
 
 
 def _round_line(round_no: int, now: datetime, settings: Settings, results: list[SmsResult]) -> str:

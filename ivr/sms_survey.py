@@ -50,7 +50,7 @@ from callback.rectification.services import open_for_callback
 from callback.responses.answers import answered_items, finish_survey, raise_integrity_alert, save_answer
 from callback.responses.optout import contacts_of, is_opted_out, normalise_sender, opt_out_number
 from callback.responses.receipts import first_delivery
-from callback.responses.states import set_flags
+from callback.responses.states import LIVE_CALL, CallbackFlags, CallbackState, end, flags_of, set_flags
 from callback.responses.transcript import add_event
 from callback.telephony import Provider, ProviderError, SmsRequest
 from ivr.prompts import Catalog, load_catalog
@@ -73,8 +73,6 @@ STALE_SEND = timedelta(minutes=10)  # an outbox row with no provider answer by t
 MAX_SEGMENTS = 2
 MIN_ITEM_CHARS = 4  # shorter than this, the item name is left out rather than cut to nothing
 DEFAULT_CENTRE = "政务服务中心"
-OPEN_STATES = ("drawn", "sms")
-LIVE_CALL_STATES = ("calling", "in_survey")  # callbacks an opt-out ends at once (a live call is left to its own flow)
 
 STATUS_RANK = {
     PENDING: 0, "accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4,
@@ -157,14 +155,6 @@ def more_text(catalog: Catalog, centre: str, remaining: Sequence[Item], after_wo
 # --- lookups -------------------------------------------------------------------------------------------------
 
 
-def _iso(at: datetime) -> str:
-    return at.isoformat()
-
-
-def _at(value: object) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
-
-
 def _locked(session: Session, callback_id: int) -> Callback | None:
     query = select(Callback).where(Callback.id == callback_id).with_for_update()
     return session.scalars(query.execution_options(populate_existing=True)).first()
@@ -205,7 +195,7 @@ def _live_call(session: Session, contact_ids: Sequence[int]) -> bool:
     Read from the callback state machine (``calling``/``in_survey`` until the call's final status), which the
     reconciler repairs if a final status never comes, rather than from attempt rows."""
     query = select(func.count()).select_from(Callback).where(
-        Callback.contact_id.in_(contact_ids), Callback.state.in_(LIVE_CALL_STATES))
+        Callback.contact_id.in_(contact_ids), Callback.state.in_(LIVE_CALL))
     return bool(contact_ids) and bool(session.scalar(query))
 
 
@@ -236,7 +226,8 @@ def due_sms_ids(session: Session, now: datetime, limit: int | None = None) -> li
     """SMS callbacks with something due now: the survey to send, a reminder, or the expiry."""
     query = (
         select(Callback.id)
-        .where(Callback.state == "sms", or_(Callback.next_action_at.is_(None), Callback.next_action_at <= now))
+        .where(Callback.state == CallbackState.SMS,
+               or_(Callback.next_action_at.is_(None), Callback.next_action_at <= now))
         .order_by(Callback.next_action_at, Callback.id)
         .limit(limit)
     )
@@ -245,19 +236,19 @@ def due_sms_ids(session: Session, now: datetime, limit: int | None = None) -> li
 
 def sms_phase(session: Session, callback: Callback, now: datetime) -> str:
     """send | remind | expire | repair | wait — what an SMS callback needs next."""
-    if callback.state != "sms":
+    if callback.state != CallbackState.SMS:
         return "wait"
     message = _survey_message(session, callback.id)
     if message is None:
         return "send"
-    flags = callback.flags or {}
-    expires, remind_at = _at(flags.get("sms_expires_at")), _at(flags.get("sms_remind_at"))
+    flags = flags_of(callback)
+    expires, remind_at = flags.sms_expires_at, flags.sms_remind_at
     if expires is None or remind_at is None:
         # Being sent right now, or the sender died between the outbox row and the provider's answer.
         return "repair" if message.created_at <= now - STALE_SEND else "wait"
     if now >= expires:
         return "expire"
-    return "remind" if now >= remind_at and not flags.get("sms_reminded") else "wait"
+    return "remind" if now >= remind_at and not flags.sms_reminded else "wait"
 
 
 def advance_sms(
@@ -308,7 +299,7 @@ def send_sms_survey(
 ) -> SmsResult:
     """Text the survey to a callback in state ``sms``; safe to run any number of times. Commits."""
     callback = _locked(session, callback_id)
-    if callback is None or callback.state != "sms" or _survey_message(session, callback_id) is not None:
+    if callback is None or callback.state != CallbackState.SMS or _survey_message(session, callback_id) is not None:
         session.rollback()
         return SmsResult(callback_id, "skipped", detail="not waiting for its survey SMS")
     if callback.next_action_at is not None and callback.next_action_at > now:
@@ -329,10 +320,10 @@ def _hold_back(session: Session, callback: Callback, settings: Settings, now: da
     contact = session.get(Contact, callback.contact_id)
     phone = contact.phone if contact else ""
     if is_opted_out(session, phone):
-        _end(session, callback, "opted_out", now, "号码已退订，不发送短信回访")
+        _end(session, callback, CallbackState.OPTED_OUT, now, "号码已退订，不发送短信回访")
         return SmsResult(callback.id, "opted_out")
     if contact is None or contact.kind != "mobile":
-        _end(session, callback, "unreachable", now, "不是手机号，无法短信回访", sms_end="not_mobile")
+        _end(session, callback, CallbackState.UNREACHABLE, now, "不是手机号，无法短信回访", sms_end="not_mobile")
         return SmsResult(callback.id, "unreachable", detail="not a mobile number")
     if _live_call(session, [c.id for c in contacts_of(session, phone)]):
         callback.next_action_at = now + LIVE_CALL_WAIT
@@ -344,9 +335,10 @@ def _hold_back(session: Session, callback: Callback, settings: Settings, now: da
     return None
 
 
-def _end(session: Session, callback: Callback, state: str, now: datetime, text: str, **flags: Any) -> None:
-    callback.state = callback.outcome = state
-    callback.finished_at, callback.next_action_at = now, None
+def _end(
+    session: Session, callback: Callback, state: CallbackState, now: datetime, text: str, **flags: Any
+) -> None:
+    end(callback, state, now)
     if flags:
         set_flags(callback, **flags)
     _log(session, callback, "status", text, now, outcome=state)
@@ -357,7 +349,7 @@ def _send(
     now: datetime,
 ) -> SmsResult:
     """Claim (atomic receipt), write the outbox row, commit, then ask the provider once."""
-    errors = int((callback.flags or {}).get("sms_send_errors", 0))
+    errors = flags_of(callback).sms_send_errors
     if not first_delivery(session, f"sms-out:{purpose}:{callback.id}:{errors}"):
         session.rollback()
         return SmsResult(callback.id, "skipped", detail="claimed elsewhere")
@@ -389,9 +381,9 @@ def _sent(
     set_flags(callback, sms_send_errors=0)
     if message.purpose == SURVEY:
         _schedule(callback, settings, now)
-    elif callback.state == "sms":
-        set_flags(callback, sms_reminded=_iso(now))
-        callback.next_action_at = _at(callback.flags.get("sms_expires_at"))
+    elif callback.state == CallbackState.SMS:
+        set_flags(callback, sms_reminded=now.isoformat())
+        callback.next_action_at = flags_of(callback).sms_expires_at
     label = "短信回访" if message.purpose == SURVEY else "短信提醒"
     _log(session, callback, "sms_out", message.body, now, purpose=message.purpose, message_id=message.id, what=label)
     session.commit()
@@ -402,29 +394,28 @@ def _schedule(callback: Callback, settings: Settings, now: datetime) -> None:
     """The conversation's clock: one reminder at half time, expiry after SMS_SURVEY_HOURS."""
     hours = timedelta(hours=settings.sms_survey_hours)
     remind_at, expires_at = now + hours / 2, now + hours
-    flags = callback.flags or {}
-    if "sms_sent_at" not in flags:
-        set_flags(callback, sms_sent_at=_iso(now), sms_remind_at=_iso(remind_at), sms_expires_at=_iso(expires_at))
-    if callback.state == "sms":
-        callback.next_action_at = _at(callback.flags["sms_remind_at"])
+    if flags_of(callback).sms_sent_at is None:
+        set_flags(callback, sms_sent_at=now, sms_remind_at=remind_at, sms_expires_at=expires_at)
+    if callback.state == CallbackState.SMS:
+        callback.next_action_at = flags_of(callback).sms_remind_at
 
 
 def _not_sent(session: Session, callback_id: int, message_id: int, exc: ProviderError, now: datetime) -> SmsResult:
     callback = _locked(session, callback_id)
     message = session.get(Message, message_id, populate_existing=True)
     message.status = NOT_SENT
-    errors = int((callback.flags or {}).get("sms_send_errors", 0)) + 1
+    errors = flags_of(callback).sms_send_errors + 1
     set_flags(callback, sms_send_errors=errors)
     detail = f"{exc.code or ''} {exc}".strip()[:300]
-    if message.purpose == SURVEY and callback.state == "sms":
+    if message.purpose == SURVEY and callback.state == CallbackState.SMS:
         if exc.transient and errors < MAX_SEND_ERRORS:
             callback.next_action_at = now + SEND_BACKOFF * 2 ** (errors - 1)
             _log(session, callback, "status", f"短信未能发出（{detail}），稍后重试", now)
         else:
-            _end(session, callback, "unreachable", now, f"短信未能发出（{detail}），无法联系", sms_end="not_sent")
-    elif callback.state == "sms":
+            _end(session, callback, CallbackState.UNREACHABLE, now, f"短信未能发出（{detail}），无法联系", sms_end="not_sent")
+    elif callback.state == CallbackState.SMS:
         set_flags(callback, sms_reminded="failed")
-        callback.next_action_at = _at(callback.flags.get("sms_expires_at"))
+        callback.next_action_at = flags_of(callback).sms_expires_at
     session.commit()
     return SmsResult(callback_id, "error", message_id=message_id, detail=detail)
 
@@ -441,7 +432,7 @@ def remind_sms_survey(
     if callback is None or sms_phase(session, callback, now) != "remind":
         session.rollback()
         return SmsResult(callback_id, "skipped", detail="no reminder due")
-    expires = _at(callback.flags.get("sms_expires_at"))
+    expires = flags_of(callback).sms_expires_at
     if _has_reply(session, callback.id) or is_opted_out(session, _phone(session, callback)):
         return _no_reminder(session, callback, expires, "citizen already replied")
     moment = _policy(session, settings, callback).next_sms_moment(now)
@@ -466,7 +457,7 @@ def _no_reminder(session: Session, callback: Callback, expires: datetime | None,
 def expire_sms_surveys(session: Session, now: datetime, ids: Sequence[int] | None = None) -> list[SmsResult]:
     """End every SMS survey past its expiry: ``partial`` (answers kept, rectification check) if anything was
     answered, else ``unreachable``. Does not commit."""
-    query = select(Callback.id).where(Callback.state == "sms", Callback.next_action_at <= now)
+    query = select(Callback.id).where(Callback.state == CallbackState.SMS, Callback.next_action_at <= now)
     if ids is not None:
         query = query.where(Callback.id.in_(list(ids)))
     done = [_expire_one(session, cid, now) for cid in list(session.scalars(query.order_by(Callback.id)))]
@@ -476,14 +467,14 @@ def expire_sms_surveys(session: Session, now: datetime, ids: Sequence[int] | Non
 def _expire_one(session: Session, callback_id: int, now: datetime) -> SmsResult | None:
     query = select(Callback).where(Callback.id == callback_id).with_for_update(skip_locked=True)
     callback = session.scalars(query.execution_options(populate_existing=True)).first()
-    expires = _at((callback.flags or {}).get("sms_expires_at")) if callback is not None else None
-    if callback is None or callback.state != "sms" or expires is None or now < expires:
+    expires = flags_of(callback).sms_expires_at if callback is not None else None
+    if callback is None or callback.state != CallbackState.SMS or expires is None or now < expires:
         return None
     if answered_items(session, callback):
         _log(session, callback, "status", "短信回访到期：保留已回复的部分", now)
         outcome = finish_survey(session, callback, now)
         return SmsResult(callback_id, outcome)
-    _end(session, callback, "unreachable", now, "短信回访到期，未收到回复", sms_end="no_reply")
+    _end(session, callback, CallbackState.UNREACHABLE, now, "短信回访到期，未收到回复", sms_end="no_reply")
     return SmsResult(callback_id, "unreachable", detail="no reply")
 
 
@@ -536,7 +527,7 @@ def record_sms_status(session: Session, report: SmsStatusUpdate, now: datetime) 
     label = STATUS_LABELS[report.status] + (f"（{report.error_code}）" if report.error_code else "")
     _log(session, callback, "status", label, now, status=report.status, message_id=message.id)
     if report.status in UNDELIVERED and message.purpose == SURVEY and _may_give_up(session, callback):
-        _end(session, callback, "unreachable", now, "短信无法送达，无法联系", sms_end="undelivered",
+        _end(session, callback, CallbackState.UNREACHABLE, now, "短信无法送达，无法联系", sms_end="undelivered",
              sms_error=report.error_code or None)
         return "unreachable"
     return "updated"
@@ -563,7 +554,7 @@ def _message_for(session: Session, report: SmsStatusUpdate) -> Message | None:
 
 
 def _may_give_up(session: Session, callback: Callback) -> bool:
-    return callback.state == "sms" and not _has_reply(session, callback.id)
+    return callback.state == CallbackState.SMS and not _has_reply(session, callback.id)
 
 
 # --- inbound --------------------------------------------------------------------------------------------------
@@ -592,7 +583,7 @@ def receive_sms(
     if ctx.callback is None:
         return _no_open_survey(ctx)
     ctx.store_inbound(SURVEY)
-    if ctx.callback.state != "sms":
+    if ctx.callback.state != CallbackState.SMS:
         return _after_completion(ctx, reading)
     return _on_reply(ctx, reading)
 
@@ -653,14 +644,15 @@ def open_survey(session: Session, phone: str, now: datetime) -> Callback | None:
         .order_by(Message.id.desc())
     )
     rows = session.execute(query).all()
-    chosen = next((r.id for r in rows if r.state == "sms"), None)
+    chosen = next((r.id for r in rows if r.state == CallbackState.SMS), None)
     if chosen is None:
-        chosen = next((r.id for r in rows if r.state == "complete" and _still_open(r.flags, now)), None)
+        completed = (r for r in rows if r.state == CallbackState.COMPLETE and _still_open(r.flags, now))
+        chosen = next((r.id for r in completed), None)
     return _locked(session, chosen) if chosen is not None else None
 
 
 def _still_open(flags: dict[str, Any] | None, now: datetime) -> bool:
-    expires = _at((flags or {}).get("sms_expires_at"))
+    expires = CallbackFlags.from_json(flags).sms_expires_at
     return expires is not None and now < expires
 
 
@@ -721,7 +713,7 @@ def _label(code: str) -> str:
 
 def _alert(ctx: _Inbound, why: str) -> None:
     """The same integrity alert as the IVR item (ivr.flow.raise_integrity_alert), once per callback."""
-    if (ctx.callback.flags or {}).get("integrity_alert"):
+    if flags_of(ctx.callback).integrity_alert:
         return
     raise_integrity_alert(ctx.session, ctx.callback, ctx.now, source="sms")
     _log(ctx.session, ctx.callback, "note", f"{why}：已即时提醒督查科", ctx.now)
@@ -744,7 +736,7 @@ def _on_unreadable(ctx: _Inbound, reading: SmsReply) -> InboundResult:
     """Never scored. A complaint in it is still kept as the suggestion; one clarifying question at most."""
     if complaint_signals(ctx.body).any:
         _add_suggestion(ctx, ctx.body.strip())
-    asked = int((ctx.callback.flags or {}).get("sms_clarified", 0))
+    asked = flags_of(ctx.callback).sms_clarified
     if asked >= MAX_CLARIFICATIONS:
         return ctx.reply(reading.kind, None)
     set_flags(ctx.callback, sms_clarified=asked + 1)
@@ -779,7 +771,7 @@ def _no_open_survey(ctx: _Inbound) -> InboundResult:
     ctx.store_inbound(LATE, late=True)
     if complaint_signals(ctx.body).any:
         _log(ctx.session, ctx.callback, "note", "回访结束后收到的短信含投诉/廉洁信号，请人工查看", ctx.now)
-    if (ctx.callback.flags or {}).get("sms_closed_replied"):
+    if flags_of(ctx.callback).sms_closed_replied:
         return ctx.reply("closed", None)
     set_flags(ctx.callback, sms_closed_replied=True)
     return ctx.reply("closed", ctx.text("sms.closed"))
@@ -792,10 +784,10 @@ def _on_opt_out(ctx: _Inbound, reading: SmsReply) -> InboundResult:
     """Answers given with the opt-out are kept; then the number is opted out everywhere; one confirmation."""
     cb = ctx.callback
     if cb is not None:
-        ctx.store_inbound(SURVEY if cb.state == "sms" else LATE, opt_out=True)
-        if cb.state == "sms" and reading.scored:
+        ctx.store_inbound(SURVEY if cb.state == CallbackState.SMS else LATE, opt_out=True)
+        if cb.state == CallbackState.SMS and reading.scored:
             _save(ctx, *_restart_if_whole(ctx.body, reading, ctx.remaining()))
-        if cb.state == "sms" and answered_items(ctx.session, cb):
+        if cb.state == CallbackState.SMS and answered_items(ctx.session, cb):
             finish_survey(ctx.session, cb, ctx.now)
     else:
         ctx.callback = latest_sms_callback(ctx.session, ctx.phone)

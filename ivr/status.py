@@ -29,7 +29,7 @@ from callback.config import Settings
 from callback.models import Attempt, Callback, Contact
 from callback.responses.answers import finish_survey
 from callback.responses.receipts import first_delivery
-from callback.responses.states import OUTCOME_LABELS
+from callback.responses.states import OUTCOME_LABELS, CallbackState, Outcome, end, move_to, set_flags
 from callback.responses.transcript import add_event
 from ivr.flow import MACHINE_ANSWERS
 
@@ -40,8 +40,10 @@ STATUS_LABELS = {
     "queued": "已排队", "initiated": "开始呼叫", "ringing": "振铃中", "in-progress": "已接通", "answered": "已接通",
     "completed": "通话结束", "busy": "忙线", "no-answer": "无人接听", "failed": "呼叫失败", "canceled": "呼叫取消",
 }
-DISPOSITIONS = {"busy": "busy", "no-answer": "no_answer", "failed": "failed", "canceled": "failed"}
-RETRYABLE = frozenset({"busy", "no_answer", "failed", "machine"})
+DISPOSITIONS = {
+    "busy": Outcome.BUSY, "no-answer": Outcome.NO_ANSWER, "failed": Outcome.FAILED, "canceled": Outcome.FAILED,
+}
+RETRYABLE = frozenset({Outcome.BUSY, Outcome.NO_ANSWER, Outcome.FAILED, Outcome.MACHINE})
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def _apply(attempt: Attempt, update: StatusUpdate, now: datetime) -> None:
 def attempt_disposition(attempt: Attempt) -> str:
     """machine | busy | no_answer | failed | answered, from the attempt's final status and answering machine."""
     if (attempt.answered_by or "") in MACHINE_ANSWERS:
-        return "machine"
+        return Outcome.MACHINE
     return DISPOSITIONS.get(attempt.status, "answered")
 
 
@@ -162,11 +164,12 @@ def close_attempt(session: Session, callback: Callback, attempt: Attempt, settin
     """The call has ended: finish the survey it carried, or schedule what comes next. Returns the disposition."""
     disposition = attempt_disposition(attempt)
     attempt.disposition = disposition
-    if callback.state == "in_survey":
+    if callback.state == CallbackState.IN_SURVEY:
         finish_survey(session, callback, now, attempt=attempt)
-    elif callback.state == "calling" and _is_latest(session, callback, attempt):
+    elif callback.state == CallbackState.CALLING and _is_latest(session, callback, attempt):
         # Answered but the survey never started (the voice webhook failed): a failed attempt, retried.
-        retry_or_hand_off(session, callback, "failed" if disposition == "answered" else disposition, settings, now)
+        failed = Outcome.FAILED if disposition == "answered" else disposition
+        retry_or_hand_off(session, callback, failed, settings, now)
     return disposition
 
 
@@ -177,10 +180,11 @@ def _is_latest(session: Session, callback: Callback, attempt: Attempt) -> bool:
 
 def retry_or_hand_off(session: Session, callback: Callback, disposition: str, settings: Settings, now: datetime) -> None:
     """Another attempt later (≥ CALL_RETRY_MINUTES, inside calling hours) or, attempts used up, SMS / unreachable."""
-    callback.flags = {**(callback.flags or {}), "last_disposition": disposition}
+    set_flags(callback, last_disposition=disposition)
     if callback.attempts_used < settings.call_attempts:
         at = next_call_moment(session, settings, now + timedelta(minutes=settings.call_retry_minutes))
-        callback.state, callback.next_action_at = "drawn", at
+        move_to(callback, CallbackState.DRAWN)
+        callback.next_action_at = at
         local = at.astimezone(ZoneInfo(settings.timezone)).strftime("%m-%d %H:%M")
         _log(session, callback, None, now, f"{OUTCOME_LABELS[disposition]}，{local} 再次呼叫", disposition=disposition)
         return
@@ -193,10 +197,11 @@ def hand_off(session: Session, callback: Callback, disposition: str, now: dateti
     contact = session.get(Contact, callback.contact_id)
     callback.outcome = disposition
     if contact is not None and contact.kind == "mobile":
-        callback.state, callback.channel, callback.next_action_at = "sms", "sms", now
+        move_to(callback, CallbackState.SMS)
+        callback.channel, callback.next_action_at = "sms", now
         _log(session, callback, None, now, f"{OUTCOME_LABELS[disposition]}；电话回访次数已用完，改为短信回访")
         return
-    callback.state, callback.next_action_at, callback.finished_at = "unreachable", None, now
+    end(callback, CallbackState.UNREACHABLE, now, outcome=disposition)
     _log(session, callback, None, now, f"{OUTCOME_LABELS[disposition]}；电话回访次数已用完，无法联系")
 
 

@@ -22,16 +22,17 @@ from sqlalchemy.orm import Session
 
 from callback.config import Settings
 from callback.models import Callback, Case, Draw, Hall
+from callback.responses.states import WAITING, CallbackState
 from survey.weeks import week_bounds, week_of
 
 CLAIM_LEASE = timedelta(minutes=10)
 CLAIM_BATCH = 500
 LOCK_SECONDS = 300  # a dial or SMS step takes seconds; the lock outlives a stuck one by far
-WAITING_STATES = ("drawn", "sms")  # drawn: a call is due; sms: the SMS survey has a step due
+WAITING_STATES = tuple(sorted(WAITING))  # drawn: a call is due; sms: the SMS survey has a step due
 DRAW_TIME = time(9, 0)  # the weekly draw, Monday 09:00 local (beat schedule in worker/celery_app.py)
 
 
-def claim_due(session: Session, state: str, now: datetime, limit: int = CLAIM_BATCH) -> list[int]:
+def claim_due(session: Session, state: CallbackState, now: datetime, limit: int = CLAIM_BATCH) -> list[int]:
     """Claim up to ``limit`` unclaimed callbacks in ``state`` whose time has come, oldest first."""
     due = or_(Callback.next_action_at.is_(None), Callback.next_action_at <= now)
     query = (
@@ -44,7 +45,9 @@ def claim_due(session: Session, state: str, now: datetime, limit: int = CLAIM_BA
     return _mark_claimed(session, list(session.scalars(query)), now)
 
 
-def reclaim_stale(session: Session, state: str, now: datetime, lease: timedelta = CLAIM_LEASE) -> list[int]:
+def reclaim_stale(
+    session: Session, state: CallbackState, now: datetime, lease: timedelta = CLAIM_LEASE
+) -> list[int]:
     """Callbacks in ``state`` claimed longer than ``lease`` ago and still waiting: their task was lost."""
     query = (
         select(Callback.id)

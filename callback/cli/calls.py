@@ -16,6 +16,7 @@ from callback.clitools import echo_json, fail, pass_settings
 from callback.config import Settings
 from callback.db import session_factory
 from callback.models import Callback, Case, Contact, Hall
+from callback.responses.states import INITIAL, CallbackState, Outcome, set_flags
 from ivr.dialer import DialResult, dial_callback, due_callback_ids
 from ivr.provider import wait_until_idle
 from ivr.ratelimit import LocalRateLimiter, get_limiter
@@ -277,7 +278,7 @@ def print_week_outcomes(session: Session, drawn: Any, ids: list[int], rounds: in
 
 
 def _sample_for_transcript(rows: list[Callback]) -> Callback | None:
-    for wanted in ("complete", "partial", None):
+    for wanted in (Outcome.COMPLETE, Outcome.PARTIAL, None):
         for callback in rows:
             if wanted is None or callback.outcome == wanted:
                 return callback
@@ -350,7 +351,7 @@ def _callback_to_play(session: Session, settings: Settings, callback_id: int | N
                       hall_code: str | None) -> Callback:
     if callback_id is not None:
         callback = session.get(Callback, callback_id)
-        if callback is None or callback.state != "drawn":
+        if callback is None or callback.state != CallbackState.DRAWN:
             fail(f"回访#{callback_id} 不存在或不在待呼叫状态")
         return callback
     return _demo_callback(session, settings, phone, hall_code)
@@ -383,8 +384,9 @@ def _demo_callback(session: Session, settings: Settings, phone: str, hall_code: 
     session.add(case)
     session.flush()
     callback = Callback(hall_id=hall.id, case_id=case.id, contact_id=contact.id, window_id=window.id,
-                        week=week_of(now, ZoneInfo(settings.timezone)), state="drawn", next_action_at=now,
-                        token=secrets.token_urlsafe(16), flags={"demo": True})
+                        week=week_of(now, ZoneInfo(settings.timezone)), state=INITIAL, next_action_at=now,
+                        token=secrets.token_urlsafe(16))
+    set_flags(callback, demo=True)
     session.add(callback)
     session.commit()
     return callback

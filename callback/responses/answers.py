@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from callback.models import Answer, Attempt, AuditEvent, Callback, utcnow
 from callback.rectification.services import open_for_callback
 from callback.responses.receipts import dialect_insert
-from callback.responses.states import ANSWERED, OUTCOME_LABELS, CallbackState, end, set_flags
+from callback.responses.states import ANSWERED, OUTCOME_LABELS, CallbackState, end, flags_of, set_flags
 from callback.responses.transcript import add_event
 from survey.questionnaire import ITEMS
 from survey.questionnaire import Answer as KeyAnswer
@@ -79,7 +79,7 @@ def finish_survey(
     session: Session, callback: Callback, now: datetime, attempt: Attempt | None = None, reached_end: bool = False
 ) -> str:
     """End a survey with its outcome; opens a rectification case for complete/partial answers (篇2 五)."""
-    outcome = survey_outcome(answered_items(session, callback), bool(callback.flags.get("consent")))
+    outcome = survey_outcome(answered_items(session, callback), flags_of(callback).consent)
     was = callback.state
     end(callback, outcome, now)
     set_flags(callback, finished_by_attempt=attempt.id if attempt else None, reached_end=reached_end)

@@ -18,19 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.models import Answer, Attempt, AuditEvent, Callback, Case, Contact, Window
-from callback.responses.states import STATE_LABELS
+from callback.responses.states import NOT_SURVEYED, PENDING, STATE_LABELS, CallbackState, flags_of
 from callback.responses.transcript import as_dicts, format_line
 from survey.privacy import mask_phone, mask_text
 from survey.questionnaire import ITEMS, interpret_key
 
-# How the outcome table groups callbacks (issue 4 §6: answered, partial, unreached, opted out).
-GROUPS: dict[str, tuple[str, ...]] = {
-    "answered": ("complete",),
-    "partial": ("partial",),
-    "not_surveyed": ("break_off", "refused"),
-    "unreached": ("sms", "unreachable"),
-    "opted_out": ("opted_out",),
-    "pending": ("drawn", "calling", "in_survey"),
+# How the outcome table groups callbacks (answered, partial, unreached, opted out).
+GROUPS: dict[str, frozenset[CallbackState]] = {
+    "answered": frozenset({CallbackState.COMPLETE}),
+    "partial": frozenset({CallbackState.PARTIAL}),
+    "not_surveyed": NOT_SURVEYED,
+    "unreached": frozenset({CallbackState.SMS, CallbackState.UNREACHABLE}),
+    "opted_out": frozenset({CallbackState.OPTED_OUT}),
+    "pending": PENDING,
 }
 GROUP_LABELS = {
     "answered": "完成", "partial": "部分完成", "not_surveyed": "接通未答题（拒访/中途挂断）",
@@ -51,8 +51,7 @@ def week_callbacks(session: Session, week: str | None, hall_id: int | None = Non
 
 
 def group_of(callback: Callback) -> str:
-    state = callback.state if callback.state in STATE_LABELS else "pending"
-    return next((g for g, states in GROUPS.items() if state in states), "pending")
+    return next((g for g, states in GROUPS.items() if callback.state in states), "pending")
 
 
 def summary(callbacks: Iterable[Callback]) -> dict[str, int]:
@@ -77,7 +76,7 @@ def describe(session: Session, callback: Callback, transcript: bool = True) -> d
         "answers": answers_of(session, callback),
         "suggestion": mask_text(callback.suggestion, [case.applicant] if case and case.applicant else []) or None,
         "suggestion_confidence": callback.suggestion_confidence, "recording_url": callback.recording_url,
-        "integrity_alert": bool(callback.flags.get("integrity_alert")),
+        "integrity_alert": flags_of(callback).integrity_alert,
     }
     if transcript:
         data["transcript"] = as_dicts(session, callback.id)

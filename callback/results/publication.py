@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 
 from callback.models import Callback, Hall, PublishedReport
 from callback.models.rectification import AWAITING_FEEDBACK, Rectification
+from callback.responses.states import PENDING, CallbackState
 from callback.results.report import weekly_report
 from survey.weeks import PeriodError
 from survey.weeks import parse_week as parse_iso_week
 
-CALLING_STATES = ("drawn", "calling", "in_survey")  # still to be called, or on the phone now
-SMS_STATES = ("sms",)  # handed to SMS, no final reply yet
 WINDOW_FIELDS = ("window", "n", "satisfied", "basic", "unsatisfied", "score", "ci_low", "ci_high", "grade")
 APPROVER_MAX = 100
 
@@ -73,7 +72,7 @@ def week_completeness(session: Session, hall: Hall, week: str) -> WeekCompletene
     parse_week(week)
     first = (Callback.hall_id == hall.id, Callback.week == week, Callback.revisit_of_id.is_(None))
     states = dict(session.execute(
-        select(Callback.state, func.count()).where(*first, Callback.state.in_(CALLING_STATES + SMS_STATES))
+        select(Callback.state, func.count()).where(*first, Callback.state.in_([*PENDING, CallbackState.SMS]))
         .group_by(Callback.state)
     ).all())
     open_cases = session.scalar(
@@ -82,8 +81,8 @@ def week_completeness(session: Session, hall: Hall, week: str) -> WeekCompletene
     )
     return WeekCompleteness(
         week=week,
-        calling=sum(states.get(s, 0) for s in CALLING_STATES),
-        sms_pending=sum(states.get(s, 0) for s in SMS_STATES),
+        calling=sum(states.get(s, 0) for s in PENDING),  # still to be called, or on the phone now
+        sms_pending=states.get(CallbackState.SMS, 0),  # handed to SMS, no final reply yet
         open_rectifications=open_cases or 0,
     )
 

@@ -31,16 +31,19 @@ from callback.display import display_width
 from callback.models import Answer, Callback, Hall, Window
 from callback.models.rectification import Rectification
 from callback.rectification.services import REASON_LABELS, STATE_LABELS, deadline_status, item_answers
+from callback.responses.states import ANSWERED, CallbackState
 from callback.results.spreadsheet import append_row
 from survey.privacy import mask_text
 from survey.questionnaire import ITEMS, overall_rating
 from survey.scale import Rating
 from survey.scoring import window_score
 
-REACHED = ("complete", "partial")
 CHANNEL_FIELD = {"voice": "reached_phone", "sms": "reached_sms", "manual": "reached_manual"}
 # A refused call (answered, never consented) ended like a break-off: reached, nothing answered — it is not pending.
-STATE_FIELD = {"unreachable": "unreachable", "opted_out": "opted_out", "break_off": "break_off", "refused": "break_off"}
+STATE_FIELD = {
+    CallbackState.UNREACHABLE: "unreachable", CallbackState.OPTED_OUT: "opted_out",
+    CallbackState.BREAK_OFF: "break_off", CallbackState.REFUSED: "break_off",
+}
 COUNT_FIELDS = (
     "drawn", "reached_phone", "reached_sms", "reached_manual", "unreachable", "opted_out", "break_off", "pending",
 )
@@ -68,7 +71,7 @@ def _item_values(code: str) -> tuple[str, ...]:
 
 def _add_callback(bucket: _Bucket, callback: Callback, answers: Sequence[Answer]) -> None:
     bucket.counts["drawn"] += 1
-    if callback.state in REACHED:
+    if callback.state in ANSWERED:  # reached: finished with at least one item answered
         bucket.counts[CHANNEL_FIELD.get(callback.channel, "reached_phone")] += 1
         given = item_answers(answers)
         for answer in given:
