@@ -1,4 +1,4 @@
-"""The capacity benchmark (issue 12): what a province — 1,000 halls — needs of one 2-core machine with PostgreSQL
+"""The capacity benchmark (README "Benchmarks"): what a province — 1,000 halls — needs of one 2-core machine with PostgreSQL
 and Redis local, each figure next to a baseline measured in the same run.
 
 | measure | target |

@@ -1,4 +1,4 @@
-"""Benchmark: the weekly draw on PostgreSQL with 1,000,000 cases in the month (issue 3, "Benchmark").
+"""Benchmark: the weekly draw on PostgreSQL with 1,000,000 cases in the month.
 
 Times `callback.draws.services.draw_weekly_sample` — the few excluded contacts and drawn cases fetched first, then one
 pass over the month's cases that sets the excluded aside with hashed ``= ANY(array)`` checks, sorts by case id

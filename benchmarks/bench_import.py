@@ -1,4 +1,4 @@
-"""Ledger import benchmark (issue 2): `callback import-ledger` into PostgreSQL vs a bare csv parse of the same file.
+"""Ledger import benchmark: `callback import-ledger` into PostgreSQL vs a bare csv parse of the same file.
 
 Generates an N-row ledger CSV (default 1,000,000), then in one run measures:
   - rows/s of a bare `csv.reader` pass over the file (the baseline),

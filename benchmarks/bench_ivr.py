@@ -1,4 +1,4 @@
-"""Benchmark: the IVR answer webhook under gunicorn, next to a bare Flask endpoint (issue 4, "Benchmark").
+"""Benchmark: the IVR answer webhook under gunicorn, next to a bare Flask endpoint.
 
 The webhook under test is the one a caller hits on every key press: POST /ivr/<token>/item/<item>?a=…&n=0&r=0 with
 Digits=1 — X-Twilio-Signature checked, the callback row locked, the delivery de-duplicated, the answer and two

@@ -1,4 +1,4 @@
-"""`make bench`: the capacity benchmark (benchmarks/bench_capacity.py, issue 12), every measure at full size;
+"""`make bench`: the capacity benchmark (benchmarks/bench_capacity.py), every measure at full size;
 arguments pass through (e.g. `--only draw`, `--quick`, `--json FILE`). On the shared development machine, run
 it under the benchmark lock: flock /tmp/cb-bench.lock .venv/bin/python benchmarks/run_all.py."""
 

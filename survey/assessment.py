@@ -89,7 +89,7 @@ class YearCarry:
 
 @dataclass(frozen=True)
 class Policy:
-    """The configurable parts (DESIGN §3 "all configurable"): section points, floors, the bonus cap, the
+    """The configurable parts (docs/architecture.md §Domain rules): section points, floors, the bonus cap, the
     award share."""
 
     section_points: Mapping[str, Decimal] = field(default_factory=lambda: dict(_SECTION_POINTS))
@@ -172,7 +172,7 @@ class MonthResult:
         return policy.section_points[section] - self.sections[section]
 
     def to_json(self) -> dict[str, Any]:
-        """``sections`` {"一": 13.0, …}, ``bonus``, ``total`` and the applied rules (issue 15 item 4)."""
+        """``sections`` {"一": 13.0, …}, ``bonus``, ``total`` and the applied rules."""
         return {
             "month": self.label, "maternity": self.maternity,
             "sections": {sid: float(points) for sid, points in self.sections.items()},
@@ -535,7 +535,7 @@ def select_service_models(
     return AwardSelection(quota, tuple(awarded), tuple(tied), tuple(k for k in scores if k in barred))
 
 
-# --- from our own data (issue 15 item 7, the pure rules) ----------------------------------------------------------
+# --- from our own data (the pure rules) -------------------------------------------------------------------------
 
 RatingSource = Literal["evaluator", "district", "above_district"]
 _RATING_GRADES: dict[tuple[str, Rating], tuple[str, str]] = {

@@ -1,4 +1,5 @@
-"""The settings that bound recovery, in one place, and the worst-case time to recover they give (issue 16 §2).
+"""The settings that bound recovery, in one place, and the worst-case time to recover they give
+(docs/architecture.md §Source of truth).
 
 Nothing is repaired by hand after a crash: beat's periodic tasks and the expiry of leases and locks do it. Each
 kind of leftover a fault can leave behind is found again by one of them, within a time these settings bound:

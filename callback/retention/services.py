@@ -1,4 +1,5 @@
-"""Purging what is kept no longer than needed (个人信息保护法 第六条 最小必要, 第十九条 保存期限; DESIGN.md §6).
+"""Purging what is kept no longer than needed (个人信息保护法 第六条 最小必要, 第十九条 保存期限;
+docs/architecture.md §Privacy and security).
 
 * **Recordings** of callbacks that ended more than ``RETENTION_RECORDINGS_DAYS`` ago (default 90) are deleted at
   the provider (the Provider port's ``delete_recording``) and then locally: ``callbacks.recording_url`` and the

@@ -1,4 +1,4 @@
-"""The capacity benchmark's harness (benchmarks/bench_capacity.py, issue 12) runs each measure at --quick sizes
+"""The capacity benchmark's harness (benchmarks/bench_capacity.py) runs each measure at --quick sizes
 against the real PostgreSQL and Redis, prints every figure next to its baseline, and exits 0.
 
 No timing is asserted (no wall-clock bounds in tests): only that each measure ran what it claims to measure —

@@ -2,7 +2,7 @@
 
 Migration 0003 replaced the foreign keys of cases and contacts with hand-written triggers (statement-level on
 PostgreSQL, with a table lock on deletes; row triggers on SQLite) to save CPU on million-row imports. The import
-meets its capacity target with plain foreign keys (issue 12 §7), so the triggers and their functions go, and the
+meets its capacity target with plain foreign keys (README "Benchmarks"), so the triggers and their functions go, and the
 keys come back, each scoped to the case's hall:
 
     cases (hall_id, window_id)  → windows (hall_id, id)     fk_cases_hall_window_windows (as in 0002)

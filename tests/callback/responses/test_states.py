@@ -1,4 +1,4 @@
-"""The callback state machine (DESIGN.md §4) and the typed ``flags`` of a callback."""
+"""The callback state machine (docs/architecture.md §Callback states) and the typed ``flags`` of a callback."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ S = CallbackState
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[3]
 
-# The moves DESIGN.md §4 draws, written out independently of the table they check.
+# The moves docs/architecture.md §Callback states draws, written out independently of the table they check.
 DESIGNED = {
     (S.DRAWN, S.CALLING), (S.DRAWN, S.SUPERSEDED),
     (S.CALLING, S.IN_SURVEY), (S.CALLING, S.DRAWN), (S.CALLING, S.SMS), (S.CALLING, S.UNREACHABLE),

@@ -1,5 +1,5 @@
 """The retention services one rule at a time: the keyed hash, what is due, merging a number that came back and
-went again, a provider that cannot delete a recording (issue 16 §3)."""
+went again, a provider that cannot delete a recording."""
 
 from __future__ import annotations
 
