@@ -1,8 +1,10 @@
-"""docs/architecture.md stays true to the code: its callback state diagram draws exactly the transition table, and
-every section the code cites (``docs/architecture.md §Heading``) exists."""
+"""docs/architecture.md stays true to the code: its callback state diagram draws exactly the transition table,
+every module and name it spells out (`callback.x.y`) exists, and every section the code cites
+(``docs/architecture.md §Heading``) exists."""
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -48,3 +50,24 @@ def test_every_cited_section_exists() -> None:
     missing = {name: where for name, where in cited.items()
                if not any(name == h or name.startswith(f"{h} ") for h in known)}
     assert missing == {}
+
+
+def resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(found, name):
+                return False
+            found = getattr(found, name)
+        return True
+    return False
+
+
+def test_every_module_and_name_the_doc_spells_out_exists() -> None:
+    named = set(re.findall(r"`((?:callback|ivr|survey|worker)(?:\.[A-Za-z_]\w*)+)", DOC))
+    assert len(named) > 50, "the scan found too few names; has the doc's notation changed?"
+    assert sorted(name for name in named if not resolves(name)) == []
