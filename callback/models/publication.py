@@ -1,4 +1,4 @@
-"""Published weekly results (篇2 六): what the public page and the hall board show."""
+"""Published results (篇2 六): what the public page and the hall board show — weeks, and months with their 红旗窗口."""
 
 from __future__ import annotations
 
@@ -10,18 +10,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from callback.models.base import Base, hall_fk, intpk
 
+WEEK = "week"
+MONTH = "month"
+
 
 class PublishedReport(Base):
-    """One approved publication of a week's per-window figures. Publishing the week again (after a corrected
-    answer) adds the next ``version``; the board shows the latest. ``figures`` holds only public fields
-    (`callback.results.publication.public_figures`): window names and counts, never a citizen, a number or a staff name.
-    ``approved_by`` is kept for the record and is not shown publicly."""
+    """One approved publication of a period's per-window figures: ``kind`` is ``week`` (``period`` an ISO week,
+    "2026-W45") or ``month`` (``period`` "2026-11"; the figures add the month's 红旗窗口). Publishing the period
+    again (after a corrected answer) adds the next ``version``; the board shows the latest. ``figures`` holds only
+    public fields (`callback.results.publication.public_figures`): window names and figures, never a citizen, a
+    number or a staff name. ``approved_by`` is kept for the record and is not shown publicly."""
 
     __tablename__ = "published_reports"
-    __table_args__ = (UniqueConstraint("hall_id", "week", "version"),)
+    __table_args__ = (UniqueConstraint("hall_id", "period", "version"),)
     id: Mapped[intpk]
     hall_id: Mapped[hall_fk]
-    week: Mapped[str] = mapped_column(String(10))  # ISO week, "2026-W45"
+    kind: Mapped[str] = mapped_column(String(5), default=WEEK, server_default=WEEK)  # week | month
+    period: Mapped[str] = mapped_column(String(10))  # "2026-W45" or "2026-11": the two forms never collide
     version: Mapped[int] = mapped_column(Integer)
     figures: Mapped[dict[str, Any]]
     approved_by: Mapped[str] = mapped_column(String(100))

@@ -70,7 +70,7 @@ def publication_summary(published: PublishedReport) -> dict[str, Any]:
         "id": published.id,
         "hall": published.figures["hall"],
         "hall_name": published.figures["hall_name"],
-        "week": published.week,
+        "week": published.period,
         "version": published.version,
         "approved_by": published.approved_by,
         "published_at": published.published_at.isoformat(timespec="seconds"),

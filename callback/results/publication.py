@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callback.models import Callback, Hall, PublishedReport
+from callback.models.publication import WEEK
 from callback.models.rectification import AWAITING_FEEDBACK, Rectification
 from callback.responses.states import PENDING, CallbackState
 from callback.results.report import weekly_report
@@ -119,7 +120,7 @@ def _next_version(session: Session, hall: Hall, week: str) -> int:
     session.execute(select(Hall.id).where(Hall.id == hall.id).with_for_update())
     current = session.scalar(
         select(func.max(PublishedReport.version))
-        .where(PublishedReport.hall_id == hall.id, PublishedReport.week == week)
+        .where(PublishedReport.hall_id == hall.id, PublishedReport.period == week)
     )
     return (current or 0) + 1
 
@@ -150,7 +151,7 @@ def publish_week(
         if not progress.complete:
             raise IncompleteWeek(progress)
     published = PublishedReport(
-        hall_id=hall.id, week=week, version=_next_version(session, hall, week), figures=public_figures(report),
+        hall_id=hall.id, kind=WEEK, period=week, version=_next_version(session, hall, week), figures=public_figures(report),
         approved_by=approver, published_at=now,
     )
     session.add(published)
@@ -161,17 +162,17 @@ def publish_week(
 def latest_published(session: Session, hall: Hall, week: str | None = None) -> PublishedReport | None:
     """The newest version of ``week``; without a week, the newest version of the latest week published.
     ISO week strings ("2026-W45") sort in time order."""
-    query = select(PublishedReport).where(PublishedReport.hall_id == hall.id)
+    query = select(PublishedReport).where(PublishedReport.hall_id == hall.id, PublishedReport.kind == WEEK)
     if week is not None:
-        query = query.where(PublishedReport.week == week)
-    query = query.order_by(PublishedReport.week.desc(), PublishedReport.version.desc()).limit(1)
+        query = query.where(PublishedReport.period == week)
+    query = query.order_by(PublishedReport.period.desc(), PublishedReport.version.desc()).limit(1)
     return session.scalar(query)
 
 
 def published_weeks(session: Session, hall: Hall) -> list[str]:
     """Every week of the hall with a publication, newest first (for the board's links to earlier weeks)."""
     query = (
-        select(PublishedReport.week).where(PublishedReport.hall_id == hall.id)
-        .group_by(PublishedReport.week).order_by(PublishedReport.week.desc())
+        select(PublishedReport.period).where(PublishedReport.hall_id == hall.id, PublishedReport.kind == WEEK)
+        .group_by(PublishedReport.period).order_by(PublishedReport.period.desc())
     )
     return list(session.scalars(query))

@@ -49,8 +49,8 @@ def _page(hall: Hall, published: PublishedReport) -> dict[str, Any]:
     figures = published.figures
     local = published.published_at.astimezone(ZoneInfo(hall.timezone or "Asia/Shanghai"))
     return {
-        "hall_name": hall.name, "hall_code": hall.code, "week": published.week,
-        "week_label": week_label(published.week), "version": published.version,
+        "hall_name": hall.name, "hall_code": hall.code, "week": published.period,
+        "week_label": week_label(published.period), "version": published.version,
         "rows": [_row(w) for w in figures["windows"]], "total": _row(figures["totals"]),
         "published_at": local.strftime("%Y-%m-%d %H:%M"),
     }

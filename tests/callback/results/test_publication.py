@@ -37,6 +37,7 @@ from tests.callback.results.test_report import (
     build_week,
 )
 from tests.factories import make_hall
+from tests.test_schema import empty_url  # noqa: F401  (the fixture: a database with no schema)
 
 PUBLIC_ROW_KEYS = {"window", "n", "satisfied", "basic", "unsatisfied", "score", "ci_low", "ci_high", "grade"}
 PUBLIC_KEYS = {"week", "hall", "hall_name", "as_of", "windows", "totals"}
@@ -56,7 +57,7 @@ def test_publish_stores_exactly_the_public_fields(session: Session, database_url
     published = publish_week(session, hall, WEEK, "张主任", REPORT_AT)
     session.commit()
     stored = _stored(database_url, published.id)
-    assert (stored.week, stored.version, stored.approved_by, stored.published_at) == (WEEK, 1, "张主任", REPORT_AT)
+    assert (stored.kind, stored.period, stored.version, stored.approved_by, stored.published_at) == ("week", WEEK, 1, "张主任", REPORT_AT)
     figures = stored.figures
     assert set(figures) == PUBLIC_KEYS
     assert all(set(row) == PUBLIC_ROW_KEYS for row in [*figures["windows"], figures["totals"]])
@@ -268,3 +269,31 @@ def test_cli_publishes_a_complete_week_without_force_or_warning(session: Session
     result = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--json")
     assert result.exit_code == 0, result.output
     assert result.stderr == "" and json.loads(result.stdout)["incomplete"] == []
+
+
+# --- migration 0007: a publication is a week or a month ----------------------------------------------------
+
+
+def test_a_published_week_survives_migration_0007(empty_url: str) -> None:  # noqa: F811 (the imported fixture)
+    """A database at 0006 with a published week upgrades: the row keeps its week as ``period``, ``kind`` is week,
+    and versions stay unique per (hall, period)."""
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from callback.db import get_engine
+    from callback.migrate import alembic_config, upgrade_to_head
+
+    command.upgrade(alembic_config(empty_url), "0006")
+    insert = ("INSERT INTO published_reports (hall_id, {col}, version, figures, approved_by, published_at) "
+              "VALUES (1, '2026-W45', {version}, '{{}}', 'a', '2026-11-09 02:00:00')")
+    with get_engine(empty_url).begin() as conn:
+        conn.execute(text("INSERT INTO halls (id, code, name, timezone, created_at) "
+                          "VALUES (1, 'H', 'h', 'UTC', '2026-11-02 01:00:00')"))
+        conn.execute(text(insert.format(col="week", version=1)))
+    upgrade_to_head(empty_url)
+    with get_engine(empty_url).connect() as conn:
+        assert conn.execute(text("SELECT kind, period, version FROM published_reports")).all() == [
+            ("week", "2026-W45", 1)]
+        with pytest.raises(IntegrityError):
+            conn.execute(text(insert.format(col="period", version=1)))
