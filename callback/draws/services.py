@@ -67,12 +67,12 @@ from sqlalchemy.types import NullType
 from callback.config import Settings
 from callback.ledger.values import normalise_phone
 from callback.models import Attempt, AuditEvent, Callback, Case, Contact, Draw, Hall, Message, Window
+from callback.responses.states import INITIAL, CallbackState, checked_move
 from survey.privacy import mask_phone
 from survey.weeks import PeriodError, aware, local_midnight, parse_week, week_bounds
 
 DIALABLE_KINDS = ("mobile", "landline")
 EXCLUSION_REASONS = ("no_dialable_number", "opted_out", "deny_listed", "already_drawn", "contacted_recently")
-SUPERSEDED = "superseded"  # state of a pending callback whose draw was replaced by a redraw
 _SEED_RE = re.compile(r"^[0-9a-f]{1,64}$")
 _LOCK_NAMESPACE = 0x4452  # pg_advisory_xact_lock(namespace, hall_id): one draw per hall at a time
 
@@ -686,7 +686,7 @@ def _store(session: Session, draw: Draw, picked: list[Candidate], existing: Draw
     due = policy.next_call_moment(now)
     session.add_all(
         Callback(hall_id=draw.hall_id, draw_id=draw.id, case_id=c.case_id, contact_id=c.contact_id,
-                 window_id=c.window_id, week=draw.week, state="drawn", next_action_at=due,
+                 window_id=c.window_id, week=draw.week, state=INITIAL, next_action_at=due,
                  token=secrets.token_urlsafe(16))
         for c in picked
     )
@@ -703,8 +703,9 @@ def _supersede(session: Session, old: Draw, now: datetime) -> None:
     old.superseded_at = now
     session.execute(
         update(Callback)
-        .where(Callback.draw_id == old.id, Callback.state == "drawn", Callback.attempts_used == 0)
-        .values(state=SUPERSEDED, next_action_at=None, claimed_at=None)
+        .where(Callback.draw_id == old.id, Callback.state == CallbackState.DRAWN, Callback.attempts_used == 0)
+        .values(state=checked_move(CallbackState.DRAWN, CallbackState.SUPERSEDED), next_action_at=None,
+                claimed_at=None)
         .execution_options(synchronize_session=False)
     )
     session.flush()
