@@ -113,13 +113,17 @@ def measure(out_dir: Path, quick: bool) -> list[Figure]:
     finally:
         pgdb.drop_database(DB_NAME)
     rate = len(times) / seconds
-    note = (f"{len(times):,} calls in {seconds:.0f} s of {drawn:,} due; most in a clock second "
-            f"{most_in_a_clock_second(times)}; calls whose webhooks answered an error: {with_errors}")
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    note = (f"{len(times):,} calls in {seconds:.0f} s of {drawn:,} due; calls whose webhooks answered an error: "
+            f"{with_errors}")
+    window_note = (f"most in a clock second {most_in_a_clock_second(times)}; gaps between calls "
+                   f"{min(gaps, default=0) * 1000:.0f}–{max(gaps, default=0) * 1000:.0f} ms (limiter slots are "
+                   f"{1000 / RATE:.0f} ms apart)")
     return [
         judged("dialer.calls_per_second", f"calls started a second, over {seconds:.0f} s", rate, "calls/s",
                target=f"≥ {MIN_SHARE * RATE:g} calls/s", ok=lambda v: v >= MIN_SHARE * RATE, quick=quick,
                baseline=RATE, baseline_label="CALLS_PER_SECOND", note=note),
         judged("dialer.most_in_one_second", "  most calls started in any 1-second window", most_in_any_second(times),
                "calls", target=f"≤ {RATE:g}", ok=lambda v: v <= RATE, quick=quick, baseline=RATE,
-               baseline_label="CALLS_PER_SECOND"),
+               baseline_label="CALLS_PER_SECOND", note=window_note),
     ]

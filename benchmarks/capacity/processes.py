@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -90,37 +91,38 @@ def start_celery_worker(name: str, env: dict[str, str], log: Path) -> subprocess
 # --- memory ------------------------------------------------------------------------------------------------------
 
 
-def tree_rss(root: psutil.Process) -> tuple[int, int]:
-    """(summed RSS in bytes, process count) of ``root`` and all its descendants now; shared pages count in each."""
-    total, count = 0, 0
+def tree_memory(root: psutil.Process) -> tuple[int, int, int]:
+    """(summed RSS, summed PSS, process count) of ``root`` and all its descendants now, in bytes. RSS counts the
+    pages forked processes share once in each; PSS splits them among their sharers."""
+    rss = pss = count = 0
     try:
         members = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0, 0
+        return 0, 0, 0
     for member in members:
         try:
-            total += member.memory_info().rss
-            count += 1
-        except psutil.NoSuchProcess:
+            memory = member.memory_full_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return total, count
+        rss, pss, count = rss + memory.rss, pss + getattr(memory, "pss", memory.rss), count + 1
+    return rss, pss, count
 
 
 class TreeSampler:
-    """Samples a process tree's summed RSS every 50 ms in a thread; keeps the peak sum and the most processes."""
+    """Samples a process tree's memory every 50 ms in a thread: the peaks of the summed RSS and of the summed PSS,
+    and the most processes seen at once."""
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
-        self.peak_bytes, self.most_processes, self.samples = 0, 0, 0
+        self.peak_rss = self.peak_pss = self.most_processes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            rss, count = tree_rss(self.root)
-            self.peak_bytes = max(self.peak_bytes, rss)
+            rss, pss, count = tree_memory(self.root)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             self.most_processes = max(self.most_processes, count)
-            self.samples += 1
             self._stop.wait(SAMPLE_SECONDS)
 
     def __enter__(self) -> TreeSampler:
@@ -131,14 +133,18 @@ class TreeSampler:
         self._stop.set()
         self._thread.join()
 
-    @property
-    def peak_mb(self) -> float:
-        return self.peak_bytes / 2**20
+
+@dataclass(frozen=True)
+class Sampled:
+    seconds: float
+    peak_rss_mb: float  # summed over the tree, at its peak
+    peak_pss_mb: float
+    processes: int  # the most at once
+    stdout: str
 
 
-def run_sampled(command: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
-    """Run ``command`` to its end while sampling its tree: (seconds, peak summed RSS in MB, most processes, stdout).
-    Raises with the command's stderr if it fails."""
+def run_sampled(command: list[str], env: dict[str, str]) -> Sampled:
+    """Run ``command`` to its end while sampling its process tree's memory. Raises with its stderr if it fails."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -147,40 +153,64 @@ def run_sampled(command: list[str], env: dict[str, str]) -> tuple[float, float, 
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:3])} … exited {process.returncode}: {err[-2000:]}")
-    return elapsed, sampler.peak_mb, sampler.most_processes, out
+    return Sampled(elapsed, sampler.peak_rss / 2**20, sampler.peak_pss / 2**20, sampler.most_processes, out)
 
 
 # --- CPU ---------------------------------------------------------------------------------------------------------
 
 
-def _cpu(process: psutil.Process, with_children: bool) -> float:
+def _cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
-    total = times.user + times.system
-    if with_children:  # workers the master has already reaped (gunicorn recycles them after max_requests)
-        total += times.children_user + times.children_system
-    return total
+    return times.user + times.system
 
 
 def cpu_snapshot(group_leader: int, database: str) -> dict[str, dict[int, float]]:
-    """CPU seconds by pid: the process group ``group_leader`` leads (the app) and the PostgreSQL backends serving
-    ``database``. CPU time per request, unlike latency, hardly depends on what else the machine is doing."""
+    """CPU seconds by pid now: the process group ``group_leader`` leads (the app) and the PostgreSQL backends
+    serving ``database``. CPU time per request, unlike latency, hardly depends on what else the machine does."""
     found: dict[str, dict[int, float]] = {"app": {}, "db": {}}
     for process in psutil.process_iter(["pid", "cmdline"]):
         try:
             command = " ".join(process.info["cmdline"] or ())
             if os.getpgid(process.pid) == group_leader:
-                found["app"][process.pid] = _cpu(process, process.pid == group_leader)
+                found["app"][process.pid] = _cpu(process)
             elif command.startswith("postgres:") and f" {database} " in f"{command} ":
-                found["db"][process.pid] = _cpu(process, False)
+                found["db"][process.pid] = _cpu(process)
         except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
             continue
     return found
 
 
-def cpu_spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], kind: str) -> float:
-    """CPU seconds the processes of ``kind`` spent between two snapshots (processes gone by ``after`` are lost,
-    except the workers a gunicorn master reaped, which its children times keep)."""
-    return sum(seconds - before[kind].get(pid, 0.0) for pid, seconds in after[kind].items())
+class CpuSampler:
+    """CPU seconds spent by the app's processes and the database's backends while it runs, snapshotted every
+    250 ms: a process that exits meanwhile (gunicorn recycles a worker after max_requests, and its database
+    connections close with it) keeps what it had spent by its last snapshot; one that starts counts from zero."""
+
+    def __init__(self, group_leader: int, database: str) -> None:
+        self.group_leader, self.database = group_leader, database
+        self.first = cpu_snapshot(group_leader, database)
+        self.last = {kind: dict(pids) for kind, pids in self.first.items()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _take(self) -> None:
+        for kind, pids in cpu_snapshot(self.group_leader, self.database).items():
+            self.last[kind].update(pids)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            self._take()
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._take()
+
+    def spent(self, kind: str) -> float:
+        return sum(seconds - self.first[kind].get(pid, 0.0) for pid, seconds in self.last[kind].items())
 
 
 # --- Redis -------------------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from callback.telephony import MockProvider
 from capacity import floor_app
 from capacity.figures import Figure, judged
 from capacity.paced import LoadResult, Request, offer
-from capacity.processes import cpu_snapshot, cpu_spent, free_port, start_gunicorn, stop_group
+from capacity.processes import CpuSampler, free_port, start_gunicorn, stop_group
 from capacity.seeding import OPEN_ALL_DAY, drawn_callbacks
 from ivr.dialer import dial_due
 from ivr.ratelimit import NoLimit
@@ -100,13 +100,12 @@ def serve(app: str, env: dict[str, str], port: int, log: Path, warmup: list[Requ
         warm = offer(port, warmup, RATE)
         if warm.errors:
             raise RuntimeError(f"{warm.errors} of {warm.requests} warm-up requests failed; see {log}")
-        before = cpu_snapshot(process.pid, database)
-        result = offer(port, load, RATE)
-        after = cpu_snapshot(process.pid, database)
+        with CpuSampler(process.pid, database) as cpu:
+            result = offer(port, load, RATE)
     finally:
         stop_group(process)
     per_request = 1000 / max(result.requests, 1)
-    return Served(result, cpu_spent(before, after, "app") * per_request, cpu_spent(before, after, "db") * per_request)
+    return Served(result, cpu.spent("app") * per_request, cpu.spent("db") * per_request)
 
 
 def count_rows(url: str, table: str) -> int:
