@@ -89,7 +89,14 @@ def dial_callback(
     early = _before_dialing(session, callback, settings, now)
     if early is not None:
         return early
-    (limiter or get_limiter(settings)).acquire()  # before the claim: a claimed row never waits on the limiter
+    waited = (limiter or get_limiter(settings)).acquire()  # before the claim: a claimed row never waits on it
+    if waited > 0:
+        # The wait was real time (seconds under a backlog): the calling hours, and an opt-out meanwhile, are
+        # checked again for the moment the call is placed — never a call after the window closed (the chaos run).
+        now += timedelta(seconds=waited)
+        early = _before_dialing(session, session.get(Callback, callback_id, populate_existing=True), settings, now)
+        if early is not None:
+            return early
     attempt = _claim(session, callback_id, now)
     if attempt is None:
         return DialResult(callback_id, "skipped", detail="claimed elsewhere")

@@ -251,7 +251,8 @@ def _on_consent(ctx: _Ctx) -> VoiceResponse:
     _log_bad_key(ctx, key)
     if turn.tries < MAX_REPROMPTS:
         return _ask_consent(ctx, tries=turn.tries + 1, preface="invalid" if key else "silence")
-    finish_survey(ctx.session, ctx.callback, ctx.now, attempt=ctx.attempt)
+    if ctx.fresh:  # a repeat of this request finds the survey ended already, and must not end it again
+        finish_survey(ctx.session, ctx.callback, ctx.now, attempt=ctx.attempt)
     return _say_and_hangup(ctx, "no_consent")
 
 

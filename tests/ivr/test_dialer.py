@@ -166,6 +166,27 @@ def test_dialer_waits_on_the_limiter_before_each_call(db: Session, settings: Set
     assert [r.result for r in results] == ["placed"] * 3 and waited == [0.5, 1.0]
 
 
+class Backlog:
+    """A limiter that made its caller wait: ``seconds`` of calls queued ahead of it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def acquire(self) -> float:
+        return self.seconds
+
+
+def test_a_limiter_wait_past_the_end_of_calling_hours_defers_the_call(db: Session, settings: Settings) -> None:
+    callback = drawn(db)
+    provider = switchboard()
+    before_close = datetime(2026, 11, 4, 11, 29, 50, tzinfo=SHANGHAI)  # the morning window ends at 11:30
+
+    result = dial_callback(db, callback.id, provider, settings, before_close, limiter=Backlog(30))
+
+    assert result.result == "deferred" and provider.calls() == []
+    assert reload(db, callback).next_action_at == datetime(2026, 11, 4, 14, 0, tzinfo=SHANGHAI)
+
+
 def test_local_limiter_spaces_slots_by_the_rate() -> None:
     clock = [0.0]
     waits: list[float] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -285,6 +286,23 @@ def test_repeated_delivery_gets_the_same_twiml_and_changes_nothing(call: Caller,
     assert again.xml == first.xml
     db.expire_all()
     assert count(db, TranscriptEvent) == events and answers(db, call.callback) == {"attitude": ("2", "B")}
+
+
+def test_a_repeated_last_silence_after_a_refusal_changes_nothing(app, call: Caller, db: Session) -> None:  # noqa: ANN001
+    twiml = call.answer()
+    for _ in range(2):
+        twiml = call.press(twiml, "")
+    last = twiml
+    call.press(last, "")  # the third silence: refused
+    ended = fresh(db, call.callback)
+    before = (ended.state, ended.outcome, ended.finished_at, count(db, TranscriptEvent), count(db, AuditEvent))
+
+    app.config["CLOCK"] = lambda: NOW + timedelta(seconds=30)
+    again = call.press(last, "")  # Twilio delivers the same request again (the chaos run's flood does)
+
+    assert again.hangs_up
+    later = fresh(db, call.callback)
+    assert (later.state, later.outcome, later.finished_at, count(db, TranscriptEvent), count(db, AuditEvent)) == before
 
 
 def test_unknown_token_hangs_up_and_stores_nothing(app, db: Session) -> None:  # noqa: ANN001
