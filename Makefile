@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint services bench clean
+.PHONY: demo test lint services bench chaos clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(STAMP)
 
 test: $(STAMP) services lint
 	$(BIN)/python -m pytest
+
+# The full chaos run (tests/chaos): a week of five halls on real processes while faults strike; prints the table of
+# faults, times to settle and invariants. `make test` runs the short version.
+chaos: $(STAMP) services
+	CHAOS_FULL=1 $(BIN)/python -m pytest tests/chaos -m chaos -s -p no:randomly
 
 bench: $(STAMP)
 	bash scripts/ensure-services.sh

@@ -68,6 +68,7 @@ from callback.config import Settings
 from callback.ledger.values import normalise_phone
 from callback.models import Attempt, AuditEvent, Callback, Case, Contact, Draw, Hall, Message, Window
 from callback.responses.states import INITIAL, CallbackState, checked_move
+from callback.retention.services import RetentionPolicy, restore_returning_numbers
 from survey.privacy import mask_phone
 from survey.weeks import PeriodError, aware, local_midnight, parse_week, week_bounds
 
@@ -631,6 +632,8 @@ def _new_draw(session: Session, hall: Hall, week: str, size: int, per_window: in
               now: datetime, settings: Settings, reason: str | None) -> tuple[Draw, list[Candidate]]:
     """Derive the candidates, sample them, and return the unsaved draw with the drawn cases."""
     params = DrawParams.build(week, now, _hall_tz(hall, settings), settings)
+    # a number a retention purge had hashed and the ledger brought back gets its old contact row (and opt-out)
+    restore_returning_numbers(session, hall.id, RetentionPolicy.from_settings(settings).key, params.since, now)
     cands = derive_candidates(session, hall.id, params, windows=per_window is not None)
     seed = normalise_seed(seed) if seed else new_seed()
     positions = draw_sample(cands, seed, size, per_window, _contact_lookup(session, cands))
