@@ -17,6 +17,7 @@ from callback.cli import calls, demo, sms
 from callback.clitools import PROVIDER_FACTORY, fail, pass_settings
 from callback.config import ConfigError, Settings
 from callback.draws import cli as draws_cli
+from callback.evaluator import cli as evaluator_cli
 from callback.halls import cli as halls_cli
 from callback.ledger import cli as ledger_cli
 from callback.rectification import cli as rectification_cli
@@ -64,8 +65,8 @@ def init_db(settings: Settings) -> None:
 
 
 FEATURES = (
-    ledger_cli, halls_cli, calendar_cli, draws_cli, rectification_cli, cli_report, cli_publish, cli_assess,
-    retention_cli, calls, sms, demo,
+    ledger_cli, evaluator_cli, halls_cli, calendar_cli, draws_cli, rectification_cli, cli_report, cli_publish,
+    cli_assess, retention_cli, calls, sms, demo,
 )
 for _feature in FEATURES:
     for _command in _feature.COMMANDS:

@@ -1,8 +1,8 @@
 """`callback demo`: the whole weekly cycle on the embedded default — SQLite, inline work, simulated telephony.
 
-Import the bundled ledger → draw week 2026-W48 → call everyone through the simulator over real HTTP (retries on a
-fast clock) → SMS for those never reached → rectification cases opened, most fed back in time and one late →
-the weekly report. Everything a person sees is masked; nothing leaves this machine.
+Import the bundled ledger and the windows' evaluator export → draw week 2026-W48 → call everyone through the
+simulator over real HTTP (retries on a fast clock) → SMS for those never reached → rectification cases opened,
+most fed back in time and one late → the weekly report. Everything a person sees is masked; nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from callback.config import DEFAULT_INSTANCE, Settings
 from callback.db import dispose_all, session_factory, transaction
 
 SAMPLE_LEDGER = Path(__file__).parents[1] / "samples" / "sample-ledger-2026-11.csv"
+SAMPLE_EVALUATOR = Path(__file__).parents[1] / "samples" / "sample-evaluator-2026-11.csv"
 DEMO_WEEK = "2026-W48"
 DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 Asia/Shanghai, when beat draws the week
+EVALUATOR_EXPORTED = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # Friday 18:00 Asia/Shanghai: the month so far
 FEEDBACK_TEXT = "您反映的问题已整改：窗口已加强业务培训并公开办事流程，感谢您的监督。"
 
 
@@ -62,6 +64,7 @@ def demo(settings: Settings) -> None:
     settings = _demo_settings(settings)
     upgrade_to_head(settings.database_url)
     _import_sample(settings)
+    import_evaluator_sample(settings)
     _run_week(settings)
     dispose_all()
     _next_steps(settings, own_database)
@@ -78,6 +81,21 @@ def _import_sample(settings: Settings) -> None:
         summary = import_file(session, hall, SAMPLE_LEDGER, now=DEMO_START - timedelta(hours=14))
     click.echo(f"{SAMPLE_LEDGER.name}（GBK 编码，首行为标题）：共 {summary.rows} 行 — 新增 {summary.imported}，"
                f"更新 {summary.updated}，未变 {summary.unchanged}，拒绝 {summary.rejected_total}")
+    for row in summary.rejected:
+        click.echo(f"  第 {row['row']} 行被拒绝：{row['reason']}")
+
+
+def import_evaluator_sample(settings: Settings) -> None:
+    """The windows' evaluator presses of the month, exported next to the ledger (篇2 六: combined per window)."""
+    from callback.evaluator.services import import_file
+    from callback.halls.services import ensure_hall
+
+    _heading("1b. 导入电子评价器记录 (evaluator presses, 篇2 六)")
+    with transaction(settings.database_url) as session:
+        hall = ensure_hall(session, settings.default_hall, "示范县政务服务中心")
+        summary = import_file(session, hall, SAMPLE_EVALUATOR, now=EVALUATOR_EXPORTED)
+    click.echo(f"{SAMPLE_EVALUATOR.name}（GBK 编码，首行为标题，五级评价）：共 {summary.rows} 行 — "
+               f"新增 {summary.imported}，更新 {summary.updated}，未变 {summary.unchanged}，拒绝 {summary.rejected_total}")
     for row in summary.rejected:
         click.echo(f"  第 {row['row']} 行被拒绝：{row['reason']}")
 

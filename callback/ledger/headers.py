@@ -10,6 +10,8 @@ Public API:
     normalise_header(text) -> str           the key used for matching
     map_headers(row) -> HeaderMap           one row of header cells → field → column index
     find_header_row(rows, max_scan=10)      locate the header row below titles / blank rows
+    Vocabulary, LEDGER                      a set of fields and their synonyms; the ledger's is the default, other
+                                            files (callback.evaluator) pass their own to the two functions above
     MissingColumns                          raised when a required column is absent
 """
 
@@ -97,12 +99,11 @@ FIELDS: tuple[Field, ...] = (
 )
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 REQUIRED_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.required)
-_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 
 # Traditional → Simplified for every character that occurs in ledger headers (and their usual neighbours).
 # A full converter (OpenCC) would be a heavy dependency for ~60 characters.
-_TRAD = "辦編號請務業聯繫係電話機碼稱時間結諾項類單經員絡別記錄區廳臺帳賬門應證據詳細備註狀態點內屬處關當實際發開補齊簡體戶櫃檯"
-_SIMP = "办编号请务业联系系电话机码称时间结诺项类单经员络别记录区厅台账账门应证据详细备注状态点内属处关当实际发开补齐简体户柜台"
+_TRAD = "辦編號請務業聯繫係電話機碼稱時間結諾項類單經員絡別記錄區廳臺帳賬門應證據詳細備註狀態點內屬處關當實際發開補齊簡體戶櫃檯評價滿級"
+_SIMP = "办编号请务业联系系电话机码称时间结诺项类单经员络别记录区厅台账账门应证据详细备注状态点内属处关当实际发开补齐简体户柜台评价满级"
 TRAD_TO_SIMP: dict[int, str] = dict(zip(map(ord, _TRAD), _SIMP, strict=True))
 
 _BRACKETED = re.compile(r"[(\[【〔][^)\]】〕]*[)\]】〕]")
@@ -119,9 +120,9 @@ def normalise_header(text: object) -> str:
     return _NOISE.sub("", unbracketed) or _NOISE.sub("", s)
 
 
-def _build_lookup() -> dict[str, str]:
+def _build_lookup(fields: Sequence[Field] = FIELDS) -> dict[str, str]:
     lookup: dict[str, str] = {}
-    for f in FIELDS:
+    for f in fields:
         for synonym in (f.name, *f.synonyms):
             key = normalise_header(synonym)
             if lookup.setdefault(key, f.name) != f.name:
@@ -130,6 +131,24 @@ def _build_lookup() -> dict[str, str]:
 
 
 _LOOKUP: dict[str, str] = _build_lookup()
+
+
+class Vocabulary:
+    """The canonical fields of one kind of file and the header texts that name them. The first required field
+    is the one a repeated header row is recognised by (callback.ledger.reader.data_records)."""
+
+    def __init__(self, fields: Sequence[Field]) -> None:
+        self.fields = tuple(fields)
+        self.required = tuple(f.name for f in self.fields if f.required)
+        self.labels = {f.name: f.label for f in self.fields}
+        self.lookup = _build_lookup(self.fields)
+
+    def field_for_header(self, text: object) -> str | None:
+        """The canonical field a header cell (or an API key) names, or None."""
+        return self.lookup.get(normalise_header(text))
+
+
+LEDGER = Vocabulary(FIELDS)
 
 
 def field_for_header(text: object) -> str | None:
@@ -150,6 +169,7 @@ class HeaderMap:
     duplicates: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     unknown: Mapping[int, str] = field(default_factory=dict)
     headers: tuple[str, ...] = ()
+    vocabulary: Vocabulary = field(default=LEDGER, repr=False, compare=False)
 
     def __contains__(self, name: object) -> bool:
         return name in self.columns
@@ -161,17 +181,17 @@ class HeaderMap:
         return (self.columns[name], *self.duplicates.get(name, ()))
 
     def missing_required(self) -> tuple[str, ...]:
-        return tuple(name for name in REQUIRED_FIELDS if name not in self.columns)
+        return tuple(name for name in self.vocabulary.required if name not in self.columns)
 
 
-def map_headers(row: Sequence[object]) -> HeaderMap:
+def map_headers(row: Sequence[object], vocabulary: Vocabulary = LEDGER) -> HeaderMap:
     """Map one row of header cells onto the canonical fields. Never raises; see `HeaderMap.missing_required`."""
     columns: dict[str, int] = {}
     duplicates: dict[str, list[int]] = {}
     unknown: dict[int, str] = {}
     for index, cell in enumerate(row):
         text = "" if cell is None else str(cell).strip()
-        name = _LOOKUP.get(normalise_header(text))
+        name = vocabulary.lookup.get(normalise_header(text))
         if name is None:
             if text:
                 unknown[index] = text
@@ -181,25 +201,27 @@ def map_headers(row: Sequence[object]) -> HeaderMap:
             columns[name] = index
     dups = {name: tuple(idx) for name, idx in duplicates.items()}
     headers = tuple("" if c is None else str(c).strip() for c in row)
-    return HeaderMap(columns=columns, duplicates=dups, unknown=unknown, headers=headers)
+    return HeaderMap(columns=columns, duplicates=dups, unknown=unknown, headers=headers, vocabulary=vocabulary)
 
 
 class MissingColumns(LedgerFileError):
     """Required columns are absent. `missing` holds field names; `header_row` the 0-based index scanned as the
     header (None when no row looked like a header at all)."""
 
-    def __init__(self, missing: Sequence[str], header: HeaderMap | None = None, header_row: int | None = None):
+    def __init__(self, missing: Sequence[str], header: HeaderMap | None = None, header_row: int | None = None,
+                 vocabulary: Vocabulary = LEDGER):
         self.missing = tuple(missing)
         self.header = header
         self.header_row = header_row
-        zh = "缺少必需的列：" + "、".join(f"{_BY_NAME[m].label}（{m}）" for m in self.missing)
+        zh = "缺少必需的列：" + "、".join(f"{vocabulary.labels[m]}（{m}）" for m in self.missing)
         en = "missing required columns: " + ", ".join(self.missing)
         if header is None:
             zh, en = f"未找到表头行，{zh}", f"no header row found, {en}"
         super().__init__(zh, en)
 
 
-def find_header_row(rows: Iterable[Sequence[object]], max_scan: int = 10) -> tuple[int, HeaderMap]:
+def find_header_row(rows: Iterable[Sequence[object]], max_scan: int = 10,
+                    vocabulary: Vocabulary = LEDGER) -> tuple[int, HeaderMap]:
     """Return (0-based index, HeaderMap) of the first of the first `max_scan` rows that names every required field.
 
     Consumes `rows` only up to and including the header row, so an iterator can go on to yield the data rows.
@@ -207,11 +229,11 @@ def find_header_row(rows: Iterable[Sequence[object]], max_scan: int = 10) -> tup
     """
     best: tuple[int, HeaderMap] | None = None
     for index, row in enumerate(itertools.islice(rows, max_scan)):
-        header = map_headers(row)
+        header = map_headers(row, vocabulary)
         if not header.missing_required():
             return index, header
         if header.columns and (best is None or len(header.columns) > len(best[1].columns)):
             best = (index, header)
     if best is None:
-        raise MissingColumns(REQUIRED_FIELDS)
-    raise MissingColumns(best[1].missing_required(), best[1], best[0])
+        raise MissingColumns(vocabulary.required, vocabulary=vocabulary)
+    raise MissingColumns(best[1].missing_required(), best[1], best[0], vocabulary)

@@ -19,7 +19,7 @@ from os import PathLike
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from callback.ledger.headers import HeaderMap, LedgerFileError, find_header_row
+from callback.ledger.headers import LEDGER, HeaderMap, LedgerFileError, Vocabulary, find_header_row
 from callback.ledger.values import cell_text
 
 Cell = str | int | float | bool | datetime | date | time
@@ -271,9 +271,10 @@ def _trimmed(row: Sequence[Any]) -> list[Cell]:
 
 
 def records(
-    path: str | PathLike[str], sheet: str | None = None, max_scan: int = 10
+    path: str | PathLike[str], sheet: str | None = None, max_scan: int = 10, vocabulary: Vocabulary = LEDGER
 ) -> tuple[HeaderMap, Iterator[tuple[int, dict[str, Cell]]]]:
-    """Open a ledger, find its header row and return (header, records).
+    """Open a ledger (or, with another `vocabulary`, any file read the same way), find its header row and return
+    (header, records).
 
     Each record is (row number as Excel shows it, {field: value}) holding only the fields the file has a column
     for (a missing column is not the same as a blank cell: the importer must not blank what the file does not
@@ -288,7 +289,7 @@ def records(
     try:
         rows = source.pairs()
         scanned = list(itertools.islice(rows, max_scan))
-        index, header = find_header_row((values for _, values in scanned), max_scan)
+        index, header = find_header_row((values for _, values in scanned), max_scan, vocabulary)
     except BaseException:
         source.close()
         raise
@@ -313,14 +314,15 @@ def data_records(
 ) -> Iterator[tuple[int, dict[str, Cell]]]:
     """Numbered raw rows below the header → numbered records, skipping blank rows, rows with text only in
     unmapped columns (e.g. "制表人：…" below the data) and repeated header rows."""
-    case_header = header.headers[header.columns["case_no"]]
+    key = header.vocabulary.required[0]  # the ledger's case_no
+    key_header = header.headers[header.columns[key]]
     for number, values in rows:
         if not any(values):  # blank row ("" cells; XLSX empties are "" too)
             continue
         record = pick(values)
         if not any(record.values()):
             continue
-        if record["case_no"] == case_header and _repeats_header(values, header):
+        if record[key] == key_header and _repeats_header(values, header):
             continue
         yield number, record
 

@@ -35,13 +35,17 @@ class Window(Base):
 
 
 class Staff(Base):
-    """Window staff (经办人/受理人), as named in the ledger."""
+    """Window staff (经办人/受理人), as named in the ledger; `staff_no` is the 工号 evaluator exports may name them by
+    (callback.evaluator.importer)."""
 
     __tablename__ = "staff"
-    __table_args__ = (UniqueConstraint("hall_id", "name"), UniqueConstraint("hall_id", "id"))
+    # the 工号 is unique by a unique index, not a constraint: SQLite adds an index without rebuilding the table
+    __table_args__ = (UniqueConstraint("hall_id", "name"), UniqueConstraint("hall_id", "id"),
+                      Index("ux_staff_hall_staff_no", "hall_id", "staff_no", unique=True))
     id: Mapped[intpk]
     hall_id: Mapped[hall_fk]
     name: Mapped[name_str]
+    staff_no: Mapped[str | None] = mapped_column(String(64))
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"))
     created_at: Mapped[created_at]
 
