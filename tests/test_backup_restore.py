@@ -1,4 +1,4 @@
-"""Backup and restore (issue 16 §5), the procedure README "Backup and restore" documents: ``pg_dump
+"""Backup and restore, the procedure README "Backup and restore" documents: ``pg_dump
 --format=custom`` of a database holding a finished week, ``pg_restore`` into a fresh database, and the restored
 one gives the same report, the same ``verify-draw`` answer and the same rows — and carries on (its id sequences
 continue, its schema is at head)."""

@@ -1,6 +1,7 @@
-"""The chaos run (issue 16 §1, tests/chaos/harness.py): a week on real processes survives a worker killed mid-call,
-beat killed, Redis restarted and flushed, every database backend terminated and a flood of duplicate and
-out-of-order webhooks — recovering on its own, each fault within the bound worker/recovery.py states.
+"""The chaos run (tests/chaos/harness.py; docs/architecture.md §Source of truth): a week on real processes
+survives a worker killed mid-call, beat killed, Redis restarted and flushed, every database backend terminated
+and a flood of duplicate and out-of-order webhooks — recovering on its own, each fault within the bound
+worker/recovery.py states.
 
 `make test` runs the short version (three halls); `make chaos` the full one (CHAOS_FULL=1: five halls of
 twenty, calling hours that close for a minute on the way). Both print the table of faults and invariants."""

@@ -1,5 +1,5 @@
 """A real Celery worker and a real beat dialing a week of callbacks through the simulator; the worker is SIGKILLed
-while it holds a call in progress, and nobody helps afterwards (issue 4 "Tests", issue 16 §3).
+while it holds a call in progress, and nobody helps afterwards (docs/architecture.md §Source of truth).
 
 The simulator plays its calls in background threads of the process that placed them, at a fraction of real time
 (SIMULATOR_TIME_SCALE), so a call stays live for a few seconds; its records are on disk. The test waits until the

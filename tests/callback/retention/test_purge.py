@@ -1,6 +1,7 @@
-"""`callback purge` on a finished week (issue 16 §3, 个人信息保护法 最小必要): recordings go at the provider and here,
-numbers and names become keyed hashes, and nothing anyone reads changes — the week's report, the public board, a
-fresh publication, verify-draw — while an opted-out number stays opted out when the ledger brings it back."""
+"""`callback purge` on a finished week (个人信息保护法 最小必要; docs/architecture.md §Privacy and security): recordings
+go at the provider and here, numbers and names become keyed hashes, and nothing anyone reads changes — the
+week's report, the public board, a fresh publication, verify-draw — while an opted-out number stays opted out
+when the ledger brings it back."""
 
 from __future__ import annotations
 
