@@ -47,21 +47,23 @@ class Draw(Base):
 
 
 class Callback(Base):
-    """One drawn applicant to survey. ``state`` is a `callback.responses.states.CallbackState`, changed only as
-    that module's transition table allows (the diagram: docs/architecture.md §Callback states)."""
+    """One questionnaire response, asked or still to ask: a drawn applicant to survey (by call, SMS or a staff
+    member's own call), or an on-site form (征求意见表, channel ``onsite``: no draw, no case, no number).
+    ``state`` is a `callback.responses.states.CallbackState`, changed only as that module's transition table
+    allows (the diagram: docs/architecture.md §Callback states)."""
 
     __tablename__ = "callbacks"
     __table_args__ = (UniqueConstraint("draw_id", "case_id"), Index("ix_callbacks_due", "state", "next_action_at"))
     id: Mapped[intpk]
     hall_id: Mapped[hall_fk]
     draw_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id"), index=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)  # None: an on-site form
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)  # None: an on-site form
     window_id: Mapped[int] = mapped_column(ForeignKey("windows.id"), index=True)
     week: Mapped[str] = mapped_column(String(10), index=True)
     state: Mapped[short_str] = mapped_column(default="drawn")
     outcome: Mapped[str | None] = mapped_column(String(32))  # AAPOR-style final disposition
-    channel: Mapped[str] = mapped_column(String(8), default="voice")  # voice | sms | manual
+    channel: Mapped[str] = mapped_column(String(8), default="voice")  # voice | sms | manual | onsite
     attempts_used: Mapped[int] = mapped_column(default=0)
     next_action_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]  # set when the dispatcher hands the callback to a worker
