@@ -122,6 +122,7 @@ class ChaosResult:
     callbacks: int
     calls: int
     notes: list[str] = field(default_factory=list)
+    load: tuple[float, float, float] = field(default_factory=os.getloadavg)
 
     @property
     def held(self) -> bool:
@@ -140,8 +141,9 @@ class ChaosResult:
         for check in self.checks:
             lines.append(f"{check.name:<66} {'yes' if check.held else 'NO'}")
             lines.append(f"    {check.detail}")
-        lines += ["", f"{self.callbacks} callbacks, {self.calls} calls, the whole run {self.wall_seconds:.0f} s",
-                  *self.notes]
+        load = ", ".join(f"{v:.2f}" for v in self.load)
+        lines += ["", f"{self.callbacks} callbacks, {self.calls} calls, the whole run {self.wall_seconds:.0f} s, "
+                      f"load average {load} (1, 5, 15 min)", *self.notes]
         return "\n".join(lines)
 
 
