@@ -13,7 +13,7 @@ from callback.models.base import Base, created_at, intpk
 class EvaluatorPress(Base):
     """One press on a window's evaluator, imported from a device or 好差评 export (file or API).
 
-    `press_key` is what a re-import recognises the press by (callback.evaluator.presses.press_key): the device's
+    `press_key` is what a re-import recognises the press by (callback.evaluator.records.press_key): the device's
     own record id when the export has one, else the press's time, window, staff, level text and case number
     together with its occurrence among identical rows of the same file or request — so two genuine presses in the
     same second at the same window both count, and importing the file again adds neither a second time.

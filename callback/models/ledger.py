@@ -36,7 +36,7 @@ class Window(Base):
 
 class Staff(Base):
     """Window staff (经办人/受理人), as named in the ledger; `staff_no` is the 工号 evaluator exports may name them by
-    (callback.evaluator.importer)."""
+    (callback.evaluator.services.Directory)."""
 
     __tablename__ = "staff"
     # the 工号 is unique by a unique index, not a constraint: SQLite adds an index without rebuilding the table
