@@ -53,10 +53,10 @@ class DialResult:
 
 
 def due_callback_ids(session: Session, now: datetime, limit: int | None = None) -> list[int]:
-    """Callbacks waiting to be dialed whose time has come, oldest first."""
+    """Callbacks waiting to be dialed whose time has come, oldest first (never an on-site form: no number)."""
     query = (
         select(Callback.id)
-        .where(Callback.state == CallbackState.DRAWN,
+        .where(Callback.state == CallbackState.DRAWN, Callback.contact_id.is_not(None),
                or_(Callback.next_action_at.is_(None), Callback.next_action_at <= now))
         .order_by(Callback.next_action_at, Callback.id)
         .limit(limit)
@@ -105,7 +105,7 @@ def dial_callback(
 
 def _due(callback: Callback, now: datetime) -> bool:
     due = callback.next_action_at is None or callback.next_action_at <= now
-    return callback.state == CallbackState.DRAWN and due
+    return callback.state == CallbackState.DRAWN and callback.contact_id is not None and due
 
 
 def _before_dialing(session: Session, callback: Callback, settings: Settings, now: datetime) -> DialResult | None:

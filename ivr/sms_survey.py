@@ -162,7 +162,7 @@ def _locked(session: Session, callback_id: int) -> Callback | None:
 
 def _names(session: Session, callback: Callback) -> tuple[str, str]:
     hall = session.get(Hall, callback.hall_id)
-    case = session.get(Case, callback.case_id)
+    case = session.get(Case, callback.case_id) if callback.case_id is not None else None
     return (hall.name if hall else DEFAULT_CENTRE), ((case.item_name or "") if case else "")
 
 
@@ -223,10 +223,11 @@ def status_url(settings: Settings, message_id: int | None = None) -> str:
 
 
 def due_sms_ids(session: Session, now: datetime, limit: int | None = None) -> list[int]:
-    """SMS callbacks with something due now: the survey to send, a reminder, or the expiry."""
+    """SMS callbacks with something due now: the survey to send, a reminder, or the expiry (never an on-site
+    form: it has no number)."""
     query = (
         select(Callback.id)
-        .where(Callback.state == CallbackState.SMS,
+        .where(Callback.state == CallbackState.SMS, Callback.contact_id.is_not(None),
                or_(Callback.next_action_at.is_(None), Callback.next_action_at <= now))
         .order_by(Callback.next_action_at, Callback.id)
         .limit(limit)

@@ -417,7 +417,7 @@ def _live_at(as_of: datetime) -> Any:
 
 def _drawn_case_ids(hall_id: int, as_of: datetime) -> Select[Any]:
     cb, d = Callback.__table__.c, Draw.__table__.c
-    manual = and_(cb.draw_id.is_(None), cb.created_at < as_of)
+    manual = and_(cb.draw_id.is_(None), cb.case_id.is_not(None), cb.created_at < as_of)  # not an on-site form
     return (
         select(cb.case_id)
         .select_from(Callback.__table__.outerjoin(Draw.__table__, d.id == cb.draw_id))
@@ -434,7 +434,8 @@ def _recent_contact_ids(hall_id: int, start: datetime, end: datetime) -> Any:
         .where(cb.hall_id == hall_id, d.drawn_at >= start, _live_at(end))
     )
     manual = select(cb.contact_id).where(
-        cb.hall_id == hall_id, cb.draw_id.is_(None), cb.created_at >= start, cb.created_at < end
+        cb.hall_id == hall_id, cb.draw_id.is_(None), cb.contact_id.is_not(None), cb.created_at >= start,
+        cb.created_at < end,
     )
     placed = func.coalesce(a.placed_at, a.created_at)
     called = (

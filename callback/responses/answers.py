@@ -14,6 +14,7 @@ from callback.rectification.services import open_for_callback
 from callback.responses.receipts import dialect_insert
 from callback.responses.states import ANSWERED, OUTCOME_LABELS, CallbackState, end, flags_of, set_flags
 from callback.responses.transcript import add_event
+from survey.complaints import ComplaintFlags, complaint_signals
 from survey.questionnaire import ITEMS
 from survey.questionnaire import Answer as KeyAnswer
 
@@ -58,6 +59,15 @@ def raise_integrity_alert(session: Session, callback: Callback, now: datetime, s
     set_flags(callback, integrity_alert=True)
     session.add(AuditEvent(hall_id=callback.hall_id, at=now, actor=source, entity="callback",
                            entity_id=callback.id, action="integrity_alert", detail={"week": callback.week}))
+
+
+def take_suggestion(callback: Callback, text: str) -> ComplaintFlags:
+    """The citizen's suggestion (篇2 二六), added to what they said before; complaint and integrity words in it
+    flag the callback for the rectification check (survey.complaints). The caller raises the alert."""
+    callback.suggestion = f"{callback.suggestion}\n{text}" if callback.suggestion else text
+    signals = complaint_signals(callback.suggestion)
+    set_flags(callback, complaint=signals.complaint, integrity_in_suggestion=signals.integrity)
+    return signals
 
 
 def answered_items(session: Session, callback: Callback) -> int:

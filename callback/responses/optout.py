@@ -1,10 +1,12 @@
-"""Opting out (key 9 on a call, TD/退订/STOP by SMS, and later a supervisor's entry): one rule for every channel —
+"""Opting out (key 9 on a call, TD/退订/STOP by SMS, a staff member's entry after their own call): one rule for every
+channel —
 the number is never contacted again, in every hall, for good (docs/architecture.md §Callback states), and it
 is excluded from every future draw."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -45,36 +47,48 @@ def opt_out(session: Session, callback: Callback, now: datetime, source: str) ->
                            entity_id=callback.id, action="opted_out", detail={}))
 
 
-def opt_out_number(session: Session, phone: str, now: datetime, source: str = "sms") -> bool:
+# How the transcript says a number was opted out, by ``source`` (anything else: a staff member's entry).
+HOW = {"sms": "短信回复", "ivr_key9": "电话按键 9"}
+
+
+def opt_out_number(session: Session, phone: str, now: datetime, source: str = "sms", actor: str | None = None) -> bool:
     """Opt ``phone`` out for good in every hall (no call or SMS ever again, excluded from every future draw).
 
     Existing contact rows are marked; a hall that has no row for the number gets one, already opted out, which
     a later ledger import reuses. Callbacks of the number still waiting (``drawn``, ``sms``) end ``opted_out``.
-    Returns True if anything changed (False: the number was already opted out everywhere, or is not a number).
+    ``source`` is stored on the contacts (sms, ivr_key9, manual); the audit rows name ``actor`` (default: the
+    source). Returns True if anything changed (False: the number was already opted out everywhere, or is not a
+    number).
     """
     contacts = contacts_of(session, phone)
     kind = contacts[0].kind if contacts else normalise_phone(phone).kind
     if not contacts and kind not in ("mobile", "landline"):
         return False
-    changed = _mark_contacts(session, contacts, now, source)
-    changed |= _contacts_for_other_halls(session, phone, kind, {c.hall_id for c in contacts}, now, source)
-    _close_waiting(session, [c.id for c in contacts_of(session, phone)], now, source)
+    who = _Who(source, actor or source)
+    changed = _mark_contacts(session, contacts, now, who)
+    changed |= _contacts_for_other_halls(session, phone, kind, {c.hall_id for c in contacts}, now, who)
+    _close_waiting(session, [c.id for c in contacts_of(session, phone)], now, who)
     return changed
 
 
-def _mark_contacts(session: Session, contacts: list[Contact], now: datetime, source: str) -> bool:
+class _Who(NamedTuple):
+    source: str
+    actor: str
+
+
+def _mark_contacts(session: Session, contacts: list[Contact], now: datetime, who: _Who) -> bool:
     changed = False
     for contact in contacts:
         if contact.opted_out_at is None:
-            contact.opted_out_at, contact.opt_out_source = now, source
-            session.add(AuditEvent(hall_id=contact.hall_id, at=now, actor=source, entity="contact",
-                                   entity_id=contact.id, action="opted_out", detail={}))
+            contact.opted_out_at, contact.opt_out_source = now, who.source
+            session.add(AuditEvent(hall_id=contact.hall_id, at=now, actor=who.actor, entity="contact",
+                                   entity_id=contact.id, action="opted_out", detail={"source": who.source}))
             changed = True
     return changed
 
 
 def _contacts_for_other_halls(
-    session: Session, phone: str, kind: str, known: set[int], now: datetime, source: str
+    session: Session, phone: str, kind: str, known: set[int], now: datetime, who: _Who
 ) -> bool:
     changed = False
     for hall_id in session.scalars(select(Hall.id).order_by(Hall.id)):
@@ -83,15 +97,15 @@ def _contacts_for_other_halls(
         try:
             with session.begin_nested():
                 session.add(Contact(hall_id=hall_id, phone=phone, kind=kind, opted_out_at=now,
-                                    opt_out_source=source))
+                                    opt_out_source=who.source))
             changed = True
         except IntegrityError:  # a concurrent ledger import created it: mark that one
             row = session.scalar(select(Contact).where(Contact.hall_id == hall_id, Contact.phone == phone))
-            changed |= _mark_contacts(session, [row] if row else [], now, source)
+            changed |= _mark_contacts(session, [row] if row else [], now, who)
     return changed
 
 
-def _close_waiting(session: Session, contact_ids: list[int], now: datetime, source: str) -> None:
+def _close_waiting(session: Session, contact_ids: list[int], now: datetime, who: _Who) -> None:
     """Callbacks of the number not in a call (``drawn``, ``sms``) end ``opted_out`` (a live call is left to its
     own flow, which ends it when the call does)."""
     if not contact_ids:
@@ -100,6 +114,7 @@ def _close_waiting(session: Session, contact_ids: list[int], now: datetime, sour
     for callback in session.scalars(query.with_for_update()):
         end(callback, CallbackState.OPTED_OUT, now)
         add_event(session, hall_id=callback.hall_id, callback_id=callback.id, kind="status", at=now,
-                  text="已退订（短信回复）：今后不再回访", data={"outcome": CallbackState.OPTED_OUT.value})
-        session.add(AuditEvent(hall_id=callback.hall_id, at=now, actor=source, entity="callback",
-                               entity_id=callback.id, action="opted_out", detail={}))
+                  text=f"已退订（{HOW.get(who.source, '人工登记')}）：今后不再回访",
+                  data={"outcome": CallbackState.OPTED_OUT.value})
+        session.add(AuditEvent(hall_id=callback.hall_id, at=now, actor=who.actor, entity="callback",
+                               entity_id=callback.id, action="opted_out", detail={"source": who.source}))

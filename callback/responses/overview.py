@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.models import Answer, Attempt, AuditEvent, Callback, Case, Contact, Window
+from callback.responses.onsite import CHANNEL as ONSITE
 from callback.responses.states import NOT_SURVEYED, PENDING, STATE_LABELS, CallbackState, flags_of
 from callback.responses.transcript import as_dicts, format_line
 from survey.privacy import mask_phone, mask_text
@@ -39,8 +40,12 @@ GROUP_LABELS = {
 
 
 def week_callbacks(session: Session, week: str | None, hall_id: int | None = None,
-                   ids: Iterable[int] | None = None) -> list[Callback]:
+                   ids: Iterable[int] | None = None, onsite: bool = False) -> list[Callback]:
+    """The week's callbacks (drawn, revisits, staff calls); on-site forms only with ``onsite`` — they are listed
+    by `callback onsite list` (callback.responses.onsite.week_forms)."""
     query = select(Callback).order_by(Callback.id)
+    if not onsite:
+        query = query.where(Callback.channel != ONSITE)
     if week is not None:
         query = query.where(Callback.week == week)
     if hall_id is not None:
@@ -62,8 +67,8 @@ def summary(callbacks: Iterable[Callback]) -> dict[str, int]:
 def describe(session: Session, callback: Callback, transcript: bool = True) -> dict[str, Any]:
     """One callback for `callback callbacks --json`: never an unmasked number, never the applicant's name; the
     suggestion masked like the transcript."""
-    contact = session.get(Contact, callback.contact_id)
-    case = session.get(Case, callback.case_id)
+    contact = session.get(Contact, callback.contact_id) if callback.contact_id is not None else None
+    case = session.get(Case, callback.case_id) if callback.case_id is not None else None  # None: an on-site form
     window = session.get(Window, callback.window_id)
     data: dict[str, Any] = {
         "id": callback.id, "week": callback.week, "window": window.name if window else None,

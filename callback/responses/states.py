@@ -16,6 +16,10 @@ ended). Both are stored as their string values, so a row reads the same in SQL a
               after its hang-up was reported; the survey's ending is worked out again)
     drawn, in_survey, sms, partial, break_off, refused → opted_out (key 9, TD/退订 — final: the number is never
               contacted again). A live call is left to its own flow; a finished survey keeps its ending.
+    drawn, sms, unreachable → complete | partial (a staff member called by hand and recorded the answers, 篇2 四;
+              `MANUAL_RESULT`)
+    in_survey is also where an on-site form (篇2 三(二)) starts: it is entered, its answers saved and it is
+              finished in one transaction (`ONSITE_START`)
 
 The ``flags`` JSON column holds what else the survey session needs to remember; `CallbackFlags` lists every key
 it may hold, and `set_flags` refuses any other.
@@ -72,11 +76,17 @@ NOT_SURVEYED = frozenset({S.BREAK_OFF, S.REFUSED})  # reached, nothing answered
 LATE_ANSWERS = frozenset({S.PARTIAL, S.BREAK_OFF, S.REFUSED})  # endings a late answer of the same call may change
 FINAL = frozenset({*SURVEY_ENDS, S.UNREACHABLE, S.OPTED_OUT, S.SUPERSEDED})
 OPEN = frozenset(CallbackState) - FINAL
+# A staff member's own call (篇2 四) may be recorded on a callback still waiting for its call or its SMS reply, or
+# one the calls and the SMS did not reach; not during a call, nor once the citizen was reached or opted out.
+MANUAL_RESULT = frozenset({S.DRAWN, S.SMS, S.UNREACHABLE})
+# An on-site form (篇2 三(二)) is born answering — no draw, no call — and is finished at once by finish_survey.
+ONSITE_START = S.IN_SURVEY
 
 # from → the states it may move to. A survey's ending moving to itself is the ending worked out again after a
-# late answer (finish_survey runs once more and finds the same outcome).
+# late answer (finish_survey runs once more and finds the same outcome). drawn/sms/unreachable → complete|partial
+# without a call: a staff member's call recorded by hand (MANUAL_RESULT).
 TRANSITIONS: Mapping[CallbackState, frozenset[CallbackState]] = {
-    S.DRAWN: frozenset({S.CALLING, S.OPTED_OUT, S.SUPERSEDED}),
+    S.DRAWN: frozenset({S.CALLING, S.OPTED_OUT, S.SUPERSEDED, S.COMPLETE, S.PARTIAL}),
     S.CALLING: frozenset({S.IN_SURVEY, S.DRAWN, S.SMS, S.UNREACHABLE}),
     S.IN_SURVEY: SURVEY_ENDS | {S.OPTED_OUT},
     S.SMS: frozenset({S.COMPLETE, S.PARTIAL, S.UNREACHABLE, S.OPTED_OUT}),
@@ -84,7 +94,7 @@ TRANSITIONS: Mapping[CallbackState, frozenset[CallbackState]] = {
     S.PARTIAL: frozenset({S.COMPLETE, S.PARTIAL, S.OPTED_OUT}),
     S.BREAK_OFF: frozenset({S.COMPLETE, S.PARTIAL, S.BREAK_OFF, S.OPTED_OUT}),
     S.REFUSED: frozenset({S.COMPLETE, S.PARTIAL, S.BREAK_OFF, S.REFUSED, S.OPTED_OUT}),
-    S.UNREACHABLE: frozenset(),
+    S.UNREACHABLE: frozenset({S.COMPLETE, S.PARTIAL}),  # reached after all, by a staff member's call (篇2 四)
     S.OPTED_OUT: frozenset(),
     S.SUPERSEDED: frozenset(),
 }
@@ -159,7 +169,8 @@ class CallbackFlags:
     ``sms_error`` — the carrier's error code of an undelivered survey SMS.
 
     Origin: ``revisit`` — a 二次回访 (callback.rectification.services.schedule_revisit); ``demo`` — a
-    ``callback call-me`` demo callback.
+    ``callback call-me`` demo callback; ``form_ref`` — an on-site form imported from a file: the file's
+    fingerprint and row (callback.responses.onsite), so importing the file again adds nothing.
     """
 
     consent: bool = False
@@ -182,6 +193,7 @@ class CallbackFlags:
     sms_error: str | None = None
     revisit: bool = False
     demo: bool = False
+    form_ref: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> CallbackFlags:

@@ -78,7 +78,7 @@ def render_text(session: Session, callback_id: int, tz: str | None = None) -> st
 def _context(session: Session, callback_id: int, tz: str | None) -> tuple[ZoneInfo, list[str]]:
     """The hall's zone (unless ``tz`` is given) and the applicant's name, which is masked wherever it was said."""
     callback = session.get(Callback, callback_id)
-    case = session.get(Case, callback.case_id) if callback is not None else None
+    case = session.get(Case, callback.case_id) if callback is not None and callback.case_id is not None else None
     hall = session.get(Hall, callback.hall_id) if callback is not None else None
     zone = ZoneInfo(tz or (hall.timezone if hall is not None and hall.timezone else None) or DEFAULT_TZ)
     return zone, [case.applicant] if case is not None and case.applicant else []

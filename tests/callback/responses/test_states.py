@@ -19,6 +19,8 @@ from callback.responses.states import (
     INITIAL,
     LATE_ANSWERS,
     LIVE_CALL,
+    MANUAL_RESULT,
+    ONSITE_START,
     OPEN,
     PENDING,
     STATE_LABELS,
@@ -54,6 +56,8 @@ DESIGNED = {
     # key 9 / TD: every state not in a live call and not finished, and the endings still open to late keys
     (S.DRAWN, S.OPTED_OUT), (S.IN_SURVEY, S.OPTED_OUT), (S.SMS, S.OPTED_OUT),
     (S.PARTIAL, S.OPTED_OUT), (S.BREAK_OFF, S.OPTED_OUT), (S.REFUSED, S.OPTED_OUT),
+    # a staff member's own call recorded by hand (篇2 四): waiting for its call or SMS reply, or never reached
+    (S.DRAWN, S.COMPLETE), (S.DRAWN, S.PARTIAL), (S.UNREACHABLE, S.COMPLETE), (S.UNREACHABLE, S.PARTIAL),
 }
 ALLOWED = sorted((a, b) for a, targets in TRANSITIONS.items() for b in targets)
 REFUSED_MOVES = sorted(set(product(CallbackState, CallbackState)) - set(ALLOWED))
@@ -88,8 +92,9 @@ def test_every_other_move_raises_and_changes_nothing(source: CallbackState, targ
 def test_final_states_lead_only_to_final_states() -> None:
     for state in FINAL:
         assert TRANSITIONS[state] <= FINAL, state
-    for state in (S.UNREACHABLE, S.OPTED_OUT, S.SUPERSEDED):
+    for state in (S.OPTED_OUT, S.SUPERSEDED):
         assert TRANSITIONS[state] == frozenset()
+    assert TRANSITIONS[S.UNREACHABLE] == {S.COMPLETE, S.PARTIAL}  # only a staff call recorded by hand
     assert TRANSITIONS[S.COMPLETE] == {S.COMPLETE}  # a complete survey only ever stays complete
 
 
@@ -106,6 +111,17 @@ def test_every_state_is_reachable_and_every_open_state_can_end() -> None:
 
 def _ends_from(state: CallbackState, seen: frozenset[CallbackState] = frozenset()) -> bool:
     return any(t in FINAL or (t not in seen and _ends_from(t, seen | {state})) for t in TRANSITIONS[state])
+
+
+def test_a_staff_call_may_be_recorded_only_where_the_table_lets_it_finish() -> None:
+    """MANUAL_RESULT: the states a staff call's answers may end (complete, partial) — never a live call nor an
+    ending; an on-site form starts where finish_survey may end it."""
+    assert MANUAL_RESULT == {S.DRAWN, S.SMS, S.UNREACHABLE}
+    for state in CallbackState:
+        may_finish = {S.COMPLETE, S.PARTIAL} <= TRANSITIONS[state]
+        assert (state in MANUAL_RESULT) <= may_finish, state
+    assert not MANUAL_RESULT & LIVE_CALL and not MANUAL_RESULT & (SURVEY_ENDS | {S.OPTED_OUT, S.SUPERSEDED})
+    assert {S.COMPLETE, S.PARTIAL} <= TRANSITIONS[ONSITE_START]
 
 
 def test_the_named_sets() -> None:
