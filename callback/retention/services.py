@@ -8,7 +8,8 @@ docs/architecture.md §Privacy and security).
   are replaced by a keyed hash, ``hmac`` + 28 hex digits of HMAC-SHA256 (``RETENTION_KEY``, else ``SECRET_KEY``):
   a case's applicant and raw phone, the contact's number, and phone numbers in the spoken or texted suggestion
   are masked. A contact is purged only when every case and callback of it is; a case only when its callbacks
-  have all ended before the cut-off.
+  have all ended before the cut-off. An on-site form has no case: its suggestion is masked once it ended before
+  the cut-off (`_mask_onsite_suggestions`).
 
 What still works afterwards, and why:
 
@@ -210,8 +211,17 @@ def _hash_case(case: Case, key: bytes) -> None:
 
 def _mask_suggestions(session: Session, case_ids: list[int]) -> int:
     """Numbers (phone, ID card, bank card) in what the citizen said or texted, masked for good."""
+    return _mask(session, select(Callback).where(Callback.case_id.in_(case_ids), Callback.suggestion.is_not(None)))
+
+
+def _mask_onsite_suggestions(session: Session, cutoff: datetime) -> int:
+    """On-site forms (no case, no number) that ended before ``cutoff``: the numbers written in their suggestion."""
+    return _mask(session, select(Callback).where(Callback.case_id.is_(None), Callback.suggestion.is_not(None),
+                                                 Callback.finished_at < cutoff))
+
+
+def _mask(session: Session, query: Any) -> int:
     changed = 0
-    query = select(Callback).where(Callback.case_id.in_(case_ids), Callback.suggestion.is_not(None))
     for callback in session.scalars(query):
         masked = mask_text(callback.suggestion)
         if masked != callback.suggestion:
@@ -315,6 +325,7 @@ def purge(session: Session, provider: Provider | None, settings: Settings, now: 
         raise ValueError("purge needs the provider that holds the recordings (None only with dry_run)")
     _delete_recordings(session, provider, recordings, now, actor, report)
     done = pseudonymise(session, policy.key, case_ids, contact_ids)
+    done.suggestions += _mask_onsite_suggestions(session, report.personal_cutoff)
     report.cases, report.contacts, report.merged, report.suggestions = (done.cases, done.contacts, done.merged,
                                                                         done.suggestions)
     for hall_id, cases in sorted(done.by_hall.items()):
