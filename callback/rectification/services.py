@@ -209,7 +209,7 @@ def callback_rating(session: Session, callback: Callback) -> Rating | None:
 
 
 def _applicant_names(session: Session, callback: Callback) -> list[str]:
-    case = session.get(Case, callback.case_id)
+    case = session.get(Case, callback.case_id) if callback.case_id is not None else None  # None: an on-site form
     return [case.applicant] if case is not None and case.applicant else []
 
 
@@ -404,10 +404,16 @@ def _policy(session: Session, settings: Settings, hall_id: int) -> CallingPolicy
 
 
 def _contact_for(session: Session, case: Rectification) -> Contact:
+    if case.callback.contact_id is None:
+        raise RectificationError(ONSITE_NO_NUMBER)
     contact = session.get(Contact, case.callback.contact_id)
     if contact is None:
         raise RectificationError("找不到回访对象的联系方式")
     return contact
+
+
+ONSITE_NO_NUMBER = ("这是现场征求意见表的整改，没有申请人号码：不能短信反馈，也不能二次回访；"
+                    "如已当面或电话反馈，请用 --via phone 登记 (an on-site form has no number)")
 
 
 def _sms_contact(session: Session, case: Rectification, now: datetime, settings: Settings) -> Contact:
@@ -624,7 +630,7 @@ def revisit_links(
     for case in session.scalars(query.order_by(Rectification.id)):
         outcome = revisit_outcome(case)
         if outcome is not None:
-            staff = session.get(Case, case.callback.case_id)
+            staff = session.get(Case, case.callback.case_id) if case.callback.case_id is not None else None
             links.append(RevisitLink(case.id, case.window_id, staff.staff_id if staff else None,
                                      case.excerpt["overall"], case.revisit_rating, outcome, case.revisit_linked_at))
     return links
