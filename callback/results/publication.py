@@ -1,10 +1,12 @@
-"""The weekly publication (篇2 六): a supervisor approves a week's per-window figures and they
-go to the public page and the hall board.
+"""Publication (篇2 六; 篇1): a supervisor approves a week's — or a month's — per-window figures and they go to
+the public page and the hall board.
 
 篇2 六: results are tallied per window, graded, and announced on the centre's website and notice board within a
-week of the calls. What is published is window names and figures only: never a citizen's name or number, never a
-staff name, never the rectification cases (docs/architecture.md §Privacy and security). Every public figure
-passes through `public_figures`, the one whitelist; the board reads nothing else.
+week of the calls; 篇1: each month's top three windows are its 红旗窗口. What is published is window names and
+figures only — scores, grades, n, the figures of each source (questionnaire, evaluator) and the month's 红旗窗口:
+never a citizen's name or number, never a staff name, never the rectification cases or the per-item tables
+(docs/architecture.md §Privacy and security). Every public figure passes through `public_figures`, the one
+whitelist; the board reads nothing else.
 """
 
 from __future__ import annotations
@@ -12,19 +14,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callback.models import Callback, Hall, PublishedReport
-from callback.models.publication import WEEK
+from callback.models.publication import MONTH, WEEK
 from callback.models.rectification import AWAITING_FEEDBACK, Rectification
 from callback.responses.states import PENDING, CallbackState
-from callback.results.report import weekly_report
-from survey.weeks import PeriodError
+from callback.results.report import Presses, monthly_report, weekly_report
+from survey.weeks import PeriodError, month_bounds, parse_month
 from survey.weeks import parse_week as parse_iso_week
 
-WINDOW_FIELDS = ("window", "n", "satisfied", "basic", "unsatisfied", "score", "ci_low", "ci_high", "grade")
+WINDOW_FIELDS = ("window", "n", "score", "grade", "satisfied", "ci_low", "ci_high")
+SOURCE_FIELDS = {"questionnaire": ("n", "score", "satisfied"), "evaluator": ("n", "score", "S", "B", "U")}
+PERIOD_FIELDS = {WEEK: ("week", "from", "to"), MONTH: ("month", "from", "to")}
+RED_FLAG_FIELDS = ("window", "place", "score", "grade")
 APPROVER_MAX = 100
 
 
@@ -88,21 +94,39 @@ def week_completeness(session: Session, hall: Hall, week: str) -> WeekCompletene
     )
 
 
-def public_figures(report: dict[str, Any]) -> dict[str, Any]:
-    """The only fields of a `weekly_report` that may be published: per window and for the hall, the window name,
-    the rating counts, score, Wilson interval and grade. Everything else (cases, items, reach counts) stays in."""
+def _public_row(figures: dict[str, Any]) -> dict[str, Any]:
+    row = {key: figures[key] for key in WINDOW_FIELDS}
+    row["sources"] = {source: {key: figures["sources"][source][key] for key in keys}
+                      for source, keys in SOURCE_FIELDS.items()}
+    return row
 
-    def row(figures: dict[str, Any]) -> dict[str, Any]:
-        return {key: figures[key] for key in WINDOW_FIELDS}
 
+def _public_red_flags(flags: dict[str, Any]) -> dict[str, Any]:
     return {
-        "week": report["week"],
+        "rule": flags["rule"],
+        "windows": [{key: row[key] for key in RED_FLAG_FIELDS} for row in flags["windows"]],
+        "tied": [{"score": t["score"], "place": t["place"], "windows": list(t["windows"])} for t in flags["tied"]],
+        "too_few": list(flags["too_few"]),
+    }
+
+
+def public_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The only fields of a `weekly_report` or `monthly_report` that may be published: the period, the hall, and
+    per window and for the hall the window name, ``n``, ``score``, ``grade``, the satisfied count and its Wilson
+    interval and the ``sources`` figures; for a month its 红旗窗口. Everything else (cases, items, reach and
+    on-site counts) stays in."""
+    kind = MONTH if "month" in report else WEEK
+    figures = {key: report[key] for key in PERIOD_FIELDS[kind]}
+    figures |= {
         "hall": report["hall"],
         "hall_name": report["hall_name"],
         "as_of": report["generated_at"],
-        "windows": [row(w) for w in report["windows"]],
-        "totals": row(report["totals"]),
+        "windows": [_public_row(w) for w in report["windows"]],
+        "totals": _public_row(report["totals"]),
     }
+    if kind == MONTH:
+        figures["red_flags"] = _public_red_flags(report["red_flags"])
+    return figures
 
 
 def _approver(approved_by: str | None) -> str:
@@ -114,13 +138,13 @@ def _approver(approved_by: str | None) -> str:
     return name
 
 
-def _next_version(session: Session, hall: Hall, week: str) -> int:
+def _next_version(session: Session, hall: Hall, period: str) -> int:
     # Two supervisors publishing the same hall at once: the hall row lock makes the second wait for the first's
     # version (PostgreSQL; SQLite serialises writers anyway). The unique key is the backstop.
     session.execute(select(Hall.id).where(Hall.id == hall.id).with_for_update())
     current = session.scalar(
         select(func.max(PublishedReport.version))
-        .where(PublishedReport.hall_id == hall.id, PublishedReport.period == week)
+        .where(PublishedReport.hall_id == hall.id, PublishedReport.period == period)
     )
     return (current or 0) + 1
 
@@ -135,6 +159,7 @@ class IncompleteWeek(PublishRefused):
 
 def publish_week(
     session: Session, hall: Hall, week: str, approved_by: str, now: datetime, *, require_complete: bool = False,
+    presses: Presses | None = None,
 ) -> PublishedReport:
     """Publish the week's figures as of ``now`` (aware; stored UTC) as its next version. The caller commits.
 
@@ -143,15 +168,20 @@ def publish_week(
     unless the supervisor says ``--force``)."""
     parse_week(week)
     approver = _approver(approved_by)
-    report = weekly_report(session, hall, week, now)
+    report = weekly_report(session, hall, week, now, presses=presses)
     if report["totals"]["drawn"] == 0:
         raise PublishRefused(f"{week} 没有抽取的回访对象，无可发布的结果")
     if require_complete:
         progress = week_completeness(session, hall, week)
         if not progress.complete:
             raise IncompleteWeek(progress)
+    return _store(session, hall, WEEK, week, public_figures(report), approver, now)
+
+
+def _store(session: Session, hall: Hall, kind: str, period: str, figures: dict[str, Any], approver: str,
+           now: datetime) -> PublishedReport:
     published = PublishedReport(
-        hall_id=hall.id, kind=WEEK, period=week, version=_next_version(session, hall, week), figures=public_figures(report),
+        hall_id=hall.id, kind=kind, period=period, version=_next_version(session, hall, period), figures=figures,
         approved_by=approver, published_at=now,
     )
     session.add(published)
@@ -159,20 +189,54 @@ def publish_week(
     return published
 
 
-def latest_published(session: Session, hall: Hall, week: str | None = None) -> PublishedReport | None:
-    """The newest version of ``week``; without a week, the newest version of the latest week published.
-    ISO week strings ("2026-W45") sort in time order."""
-    query = select(PublishedReport).where(PublishedReport.hall_id == hall.id, PublishedReport.kind == WEEK)
+def parse_month_or_refuse(month: str) -> str:
+    """``"2026-11"`` as written; refuses anything that is not a month (the message is the period module's)."""
+    try:
+        year, number = parse_month(month or "")
+    except PeriodError as exc:
+        raise PublishRefused(str(exc)) from None
+    return f"{year}-{number:02d}"
+
+
+class UnfinishedMonth(PublishRefused):
+    """The month has not ended yet: its figures would still change."""
+
+
+def publish_month(
+    session: Session, hall: Hall, month: str, approved_by: str, now: datetime, *, require_complete: bool = False,
+    presses: Presses | None = None,
+) -> PublishedReport:
+    """Publish the month's figures and its 红旗窗口 (篇1) as of ``now`` as its next version. The caller commits.
+
+    Raises `PublishRefused` for a malformed month, an empty approver, or a month with no response and no press;
+    with ``require_complete``, `UnfinishedMonth` while the month has not ended (the CLI asks for it unless
+    ``--force``)."""
+    month = parse_month_or_refuse(month)
+    approver = _approver(approved_by)
+    report = monthly_report(session, hall, month, now, presses=presses)
+    if report["totals"]["n"] == 0:
+        raise PublishRefused(f"{month} 没有回访问卷或评价器数据，无可发布的结果")
+    _, end = month_bounds(month, ZoneInfo(hall.timezone or "Asia/Shanghai"))
+    if require_complete and now < end:
+        raise UnfinishedMonth(f"{month} 尚未结束（截至 {report['to']}），月度结果仍会变化")
+    return _store(session, hall, MONTH, month, public_figures(report), approver, now)
+
+
+def latest_published(session: Session, hall: Hall, week: str | None = None, *,
+                     kind: str = WEEK) -> PublishedReport | None:
+    """The newest version of a period (``week``: an ISO week, or a month with ``kind=MONTH``); without one, the
+    newest version of the latest period of that kind published. "2026-W45" and "2026-11" sort in time order."""
+    query = select(PublishedReport).where(PublishedReport.hall_id == hall.id, PublishedReport.kind == kind)
     if week is not None:
         query = query.where(PublishedReport.period == week)
     query = query.order_by(PublishedReport.period.desc(), PublishedReport.version.desc()).limit(1)
     return session.scalar(query)
 
 
-def published_weeks(session: Session, hall: Hall) -> list[str]:
-    """Every week of the hall with a publication, newest first (for the board's links to earlier weeks)."""
+def published_weeks(session: Session, hall: Hall, *, kind: str = WEEK) -> list[str]:
+    """Every week (or month, ``kind=MONTH``) of the hall with a publication, newest first (for the board's links)."""
     query = (
-        select(PublishedReport.period).where(PublishedReport.hall_id == hall.id, PublishedReport.kind == WEEK)
+        select(PublishedReport.period).where(PublishedReport.hall_id == hall.id, PublishedReport.kind == kind)
         .group_by(PublishedReport.period).order_by(PublishedReport.period.desc())
     )
     return list(session.scalars(query))

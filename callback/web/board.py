@@ -1,4 +1,5 @@
-"""The public board (篇2 六): the latest published week of a hall, for the big screen and print.
+"""The public board (篇2 六; 篇1): the latest published week of a hall, and its published months with their
+红旗窗口, for the big screen and print.
 
 Thin: it reads `PublishedReport.figures` (the whitelist of `callback.results.publication.public_figures`) and nothing
 else, so nothing unpublished and no personal data can reach the page. The approver is not shown publicly.
@@ -15,16 +16,35 @@ from callback.config import current_settings
 from callback.db import db_session
 from callback.halls.services import UnknownHall, get_hall
 from callback.models import Hall, PublishedReport
-from callback.results.publication import PublishRefused, latest_published, parse_week, published_weeks
+from callback.models.publication import MONTH
+from callback.results.publication import (
+    PublishRefused,
+    latest_published,
+    parse_month_or_refuse,
+    parse_week,
+    published_weeks,
+)
+from survey.weeks import week_dates
 
 bp = Blueprint("board", __name__)
 REFRESH_SECONDS = 300
 
 
+def _md(day: Any) -> str:
+    return f"{day.month}月{day.day}日"
+
+
 def week_label(week: str) -> str:
-    """``"2026-W45"`` → ``"2026年第45周"``."""
+    """``"2026-W48"`` → ``"2026年第48周（11月23日—11月29日）"``: the week and its Monday to Sunday."""
     year, number = parse_week(week)
-    return f"{year}年第{number}周"
+    monday, sunday = week_dates(week)
+    return f"{year}年第{number}周（{_md(monday)}—{_md(sunday)}）"
+
+
+def month_label(month: str) -> str:
+    """``"2026-11"`` → ``"2026年11月"``."""
+    year, number = (int(part) for part in parse_month_or_refuse(month).split("-"))
+    return f"{year}年{number}月"
 
 
 def _score(value: float | None) -> str:
@@ -38,21 +58,41 @@ def _interval(low: float | None, high: float | None) -> str:
 
 
 def _row(figures: dict[str, Any]) -> dict[str, Any]:
+    questionnaire, evaluator = figures["sources"]["questionnaire"], figures["sources"]["evaluator"]
     return {
-        "window": figures["window"], "n": figures["n"], "satisfied": figures["satisfied"],
-        "basic": figures["basic"], "unsatisfied": figures["unsatisfied"], "score": _score(figures["score"]),
-        "interval": _interval(figures["ci_low"], figures["ci_high"]), "grade": figures["grade"],
+        "window": figures["window"], "n": figures["n"],
+        "questionnaire_n": questionnaire["n"], "questionnaire_score": _score(questionnaire["score"]),
+        "evaluator_n": evaluator["n"], "evaluator_score": _score(evaluator["score"]),
+        "score": _score(figures["score"]), "grade": figures["grade"],
+        "interval": _interval(figures["ci_low"], figures["ci_high"]),
     }
 
 
-def _page(hall: Hall, published: PublishedReport) -> dict[str, Any]:
-    figures = published.figures
+def _published_at(hall: Hall, published: PublishedReport) -> str:
     local = published.published_at.astimezone(ZoneInfo(hall.timezone or "Asia/Shanghai"))
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def _page(hall: Hall, published: PublishedReport, label: str) -> dict[str, Any]:
+    figures = published.figures
     return {
-        "hall_name": hall.name, "hall_code": hall.code, "week": published.period,
-        "week_label": week_label(published.period), "version": published.version,
-        "rows": [_row(w) for w in figures["windows"]], "total": _row(figures["totals"]),
-        "published_at": local.strftime("%Y-%m-%d %H:%M"),
+        "hall_name": hall.name, "hall_code": hall.code, "period": published.period, "label": label,
+        "version": published.version, "rows": [_row(w) for w in figures["windows"]],
+        "total": _row(figures["totals"]), "published_at": _published_at(hall, published),
+    }
+
+
+def _red_flags(hall: Hall, published: PublishedReport | None) -> dict[str, Any] | None:
+    """A published month's 红旗窗口, as the board shows them; None before any month is published."""
+    if published is None:
+        return None
+    flags = published.figures["red_flags"]
+    tied = [f"第{t['place']}名并列：{'、'.join(t['windows'])}（{_score(t['score'])} 分）" for t in flags["tied"]]
+    return {
+        "month": published.period, "label": month_label(published.period), "hall_code": hall.code,
+        "windows": [{"place": r["place"], "window": r["window"], "score": _score(r["score"]), "grade": r["grade"]}
+                    for r in flags["windows"]],
+        "tied": tied, "too_few": "、".join(flags["too_few"]), "rule": flags["rule"],
     }
 
 
@@ -67,10 +107,22 @@ def _not_found(message: str) -> tuple[str, int]:
     return render_template("board/not_found.html", message=message, refresh=REFRESH_SECONDS), 404
 
 
+def _latest_month(hall: Hall) -> PublishedReport | None:
+    return latest_published(db_session(), hall, kind=MONTH)
+
+
 def _render(hall: Hall, published: PublishedReport) -> str:
     weeks = published_weeks(db_session(), hall)
-    return render_template("board/week.html", page=_page(hall, published), refresh=REFRESH_SECONDS,
-                           weeks=[(w, week_label(w)) for w in weeks])
+    return render_template("board/week.html", page=_page(hall, published, week_label(published.period)),
+                           refresh=REFRESH_SECONDS, weeks=[(w, week_label(w)) for w in weeks],
+                           red_flags=_red_flags(hall, _latest_month(hall)))
+
+
+def _render_month(hall: Hall, published: PublishedReport) -> str:
+    months = published_weeks(db_session(), hall, kind=MONTH)
+    return render_template("board/month.html", page=_page(hall, published, month_label(published.period)),
+                           refresh=REFRESH_SECONDS, months=[(m, month_label(m)) for m in months],
+                           red_flags=_red_flags(hall, published))
 
 
 @bp.get("/board")
@@ -80,7 +132,8 @@ def latest() -> str | tuple[str, int]:
         return _not_found("未找到该政务服务中心")
     published = latest_published(db_session(), hall)
     if published is None:
-        return render_template("board/empty.html", hall_name=hall.name, refresh=REFRESH_SECONDS)
+        return render_template("board/empty.html", hall_name=hall.name, refresh=REFRESH_SECONDS,
+                               red_flags=_red_flags(hall, _latest_month(hall)))
     return _render(hall, published)
 
 
@@ -97,3 +150,20 @@ def for_week(week: str) -> str | tuple[str, int]:
     if published is None:
         return _not_found(f"{label}的回访结果尚未发布")
     return _render(hall, published)
+
+
+@bp.get("/board/month")
+@bp.get("/board/month/<month>")
+def for_month(month: str | None = None) -> str | tuple[str, int]:
+    """A published month (the newest without one): each window's month figures and the month's 红旗窗口."""
+    hall = _hall()
+    if hall is None:
+        return _not_found("未找到该政务服务中心")
+    try:
+        label = month_label(month) if month is not None else None
+    except PublishRefused:
+        return _not_found("月份格式不正确")
+    published = latest_published(db_session(), hall, month, kind=MONTH)
+    if published is None:
+        return _not_found(f"{label}的月度结果尚未发布" if label else "暂无已发布的月度结果")
+    return _render_month(hall, published)

@@ -39,8 +39,9 @@ from tests.callback.results.test_report import (
 from tests.factories import make_hall
 from tests.test_schema import empty_url  # noqa: F401  (the fixture: a database with no schema)
 
-PUBLIC_ROW_KEYS = {"window", "n", "satisfied", "basic", "unsatisfied", "score", "ci_low", "ci_high", "grade"}
-PUBLIC_KEYS = {"week", "hall", "hall_name", "as_of", "windows", "totals"}
+PUBLIC_ROW_KEYS = {"window", "n", "score", "grade", "satisfied", "ci_low", "ci_high", "sources"}
+PUBLIC_SOURCE_KEYS = {"questionnaire": {"n", "score", "satisfied"}, "evaluator": {"n", "score", "S", "B", "U"}}
+PUBLIC_KEYS = {"week", "from", "to", "hall", "hall_name", "as_of", "windows", "totals"}
 LATER = datetime(2026, 10, 13, 2, 0, tzinfo=UTC)
 
 
@@ -60,8 +61,11 @@ def test_publish_stores_exactly_the_public_fields(session: Session, database_url
     assert (stored.kind, stored.period, stored.version, stored.approved_by, stored.published_at) == ("week", WEEK, 1, "张主任", REPORT_AT)
     figures = stored.figures
     assert set(figures) == PUBLIC_KEYS
-    assert all(set(row) == PUBLIC_ROW_KEYS for row in [*figures["windows"], figures["totals"]])
+    for row in [*figures["windows"], figures["totals"]]:
+        assert set(row) == PUBLIC_ROW_KEYS
+        assert {source: set(keys) for source, keys in row["sources"].items()} == PUBLIC_SOURCE_KEYS
     assert (figures["week"], figures["hall"], figures["as_of"]) == (WEEK, "DEMO", "2026-10-12T12:00:00+08:00")
+    assert (figures["from"], figures["to"]) == ("2026-09-28", "2026-10-04")
 
 
 def test_published_figures_equal_the_weekly_report(session: Session, database_url: str) -> None:
@@ -74,16 +78,20 @@ def test_published_figures_equal_the_weekly_report(session: Session, database_ur
     for row, full in zip(figures["windows"], report["windows"], strict=True):
         assert row == {key: full[key] for key in PUBLIC_ROW_KEYS}
     assert figures["totals"] == {key: report["totals"][key] for key in PUBLIC_ROW_KEYS}
-    assert (figures["windows"][0]["n"], figures["windows"][0]["score"], figures["windows"][0]["grade"]) == (6, 76.7, "合格")
+    assert (figures["windows"][0]["n"], figures["windows"][0]["score"], figures["windows"][0]["grade"]) == (6, 86.7, "良好")
 
 
 def test_public_figures_drop_everything_else() -> None:
-    row = {key: 1 for key in PUBLIC_ROW_KEYS} | {"drawn": 9, "items": {}, "rectifications": {}, "staff": "王五"}
-    report = {"week": WEEK, "hall": "DEMO", "hall_name": "示范", "generated_at": "t", "windows": [row],
-              "totals": row, "cases": [{"id": 1}], "applicants": ["张三"]}
+    sources = {source: {key: 1 for key in keys} | {"staff": "王五"} for source, keys in PUBLIC_SOURCE_KEYS.items()}
+    row = {key: 1 for key in PUBLIC_ROW_KEYS} | {"sources": sources, "drawn": 9, "items": {}, "rectifications": {},
+                                               "onsite": 2, "staff": "王五"}
+    report = {"week": WEEK, "from": "a", "to": "b", "hall": "DEMO", "hall_name": "示范", "generated_at": "t",
+              "windows": [row], "totals": row, "cases": [{"id": 1}], "applicants": ["张三"], "onsite": {}}
     figures = public_figures(report)
     assert set(figures) == PUBLIC_KEYS
     assert set(figures["windows"][0]) == PUBLIC_ROW_KEYS and set(figures["totals"]) == PUBLIC_ROW_KEYS
+    assert {source: set(keys) for source, keys in figures["totals"]["sources"].items()} == PUBLIC_SOURCE_KEYS
+    assert "王五" not in json.dumps(figures, ensure_ascii=False)
 
 
 def test_publishing_again_adds_a_version_and_the_latest_wins(session: Session) -> None:
@@ -161,11 +169,12 @@ def test_cli_publish_json_and_versions(session: Session, database_url: str, monk
     payload = json.loads(result.stdout)
     assert (payload["week"], payload["version"], payload["hall"], payload["approved_by"]) == (WEEK, 1, "DEMO", "张主任")
     assert set(payload["figures"]) == PUBLIC_KEYS
-    assert payload["figures"]["totals"]["score"] == 70.0
+    assert payload["figures"]["totals"]["score"] == 87.9
+    assert (payload["kind"], payload["period"]) == ("week", WEEK)
 
     again = _invoke(database_url, "--week", WEEK, "--approved-by", "张主任", "--force")
     assert again.exit_code == 0, again.output
-    assert "2026-W40 第 2 版" in again.output and "2 个窗口" in again.output and "70.0" in again.output
+    assert "2026-W40 第 2 版" in again.output and "2 个窗口" in again.output and "87.9" in again.output
     with session_factory(database_url)() as fresh:
         hall = make_hall(fresh)
         latest = latest_published(fresh, hall, WEEK)
@@ -297,3 +306,86 @@ def test_a_published_week_survives_migration_0007(empty_url: str) -> None:  # no
             ("week", "2026-W45", 1)]
         with pytest.raises(IntegrityError):
             conn.execute(text(insert.format(col="period", version=1)))
+
+
+# --- months (篇1 红旗窗口) --------------------------------------------------------------------------------
+
+
+def _month(session: Session) -> tuple:
+    from tests.callback.results.test_month_report import MONTH, build_month
+    from tests.callback.results.test_month_report import REPORT_AT as MONTH_DONE
+
+    hall, presses = build_month(session)
+    return hall, presses, MONTH, MONTH_DONE
+
+
+def test_publish_a_month_with_its_red_flags(session: Session, database_url: str) -> None:
+    from callback.models.publication import MONTH as MONTH_KIND
+    from callback.results.publication import publish_month
+
+    hall, presses, month, done = _month(session)
+    published = publish_month(session, hall, month, "张主任", done, presses=presses, require_complete=True)
+    session.commit()
+    stored = _stored(database_url, published.id)
+    assert (stored.kind, stored.period, stored.version) == ("month", month, 1)
+    figures = stored.figures
+    assert set(figures) == {"month", "from", "to", "hall", "hall_name", "as_of", "windows", "totals", "red_flags"}
+    assert all(set(row) == PUBLIC_ROW_KEYS for row in [*figures["windows"], figures["totals"]])
+    flags = figures["red_flags"]
+    assert [(r["window"], r["place"]) for r in flags["windows"]] == [
+        ("公安窗口", 1), ("税务窗口", 2), ("人社窗口", 3), ("社保窗口", 3)]
+    assert flags["tied"] == [{"score": 92.0, "place": 3, "windows": ["人社窗口", "社保窗口"]}]
+    assert flags["too_few"] == ["不动产窗口"] and flags["rule"].startswith("月度红旗窗口")
+    again = publish_month(session, hall, month, "李科长", done, presses=presses)
+    assert again.version == 2
+    assert latest_published(session, hall, kind=MONTH_KIND) is again
+    assert latest_published(session, hall) is None  # a month is not a week
+    assert published_weeks(session, hall, kind=MONTH_KIND) == [month] and published_weeks(session, hall) == []
+
+
+def test_month_publication_refusals(session: Session) -> None:
+    from callback.results.publication import UnfinishedMonth, publish_month
+
+    hall, presses, month, done = _month(session)
+    with pytest.raises(PublishRefused, match="月份格式不正确"):
+        publish_month(session, hall, "2026-13", "张主任", done)
+    with pytest.raises(PublishRefused, match="没有回访问卷或评价器数据"):
+        publish_month(session, hall, "2026-01", "张主任", done)
+    with pytest.raises(PublishRefused, match="审核人"):
+        publish_month(session, hall, month, " ", done)
+    during = datetime(2026, 10, 31, 15, 0, tzinfo=UTC)  # 10-31 23:00 Shanghai: the month is not over
+    with pytest.raises(UnfinishedMonth, match="尚未结束"):
+        publish_month(session, hall, month, "张主任", during, require_complete=True)
+    assert publish_month(session, hall, month, "张主任", during, presses=presses).version == 1
+
+
+def test_cli_publish_month(session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, _, month, done = _month(session)
+    session.commit()
+    monkeypatch.setattr(cli_publish, "now", lambda: done)
+    result = _invoke(database_url, "--month", month, "--approved-by", "张主任", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert (payload["kind"], payload["month"], payload["version"]) == ("month", month, 1)
+    assert [r["window"] for r in payload["figures"]["red_flags"]["windows"]] == ["公安窗口", "税务窗口"]
+    text = _invoke(database_url, "--month", month, "--approved-by", "张主任")
+    assert text.exit_code == 0 and "2026-10 第 2 版" in text.output and "红旗窗口：公安窗口、税务窗口" in text.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--approved-by", "张主任"], "请指定 --week 或 --month"),
+    (["--week", WEEK, "--month", "2026-10", "--approved-by", "张主任"], "请指定 --week 或 --month"),
+    (["--month", "2026-10", "--approved-by", "张主任"], "尚未结束"),
+    (["--month", "2026-1x", "--approved-by", "张主任"], "月份格式不正确"),
+])
+def test_cli_publish_month_refusals(session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                    args: list[str], message: str) -> None:
+    _month(session)
+    session.commit()
+    monkeypatch.setattr(cli_publish, "now", lambda: datetime(2026, 10, 20, 2, 0, tzinfo=UTC))
+    result = _invoke(database_url, *args)
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("未发布") and message in line
+    with session_factory(database_url)() as fresh:
+        assert fresh.scalar(select(func.count()).select_from(PublishedReport)) == 0

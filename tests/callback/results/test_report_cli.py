@@ -56,7 +56,10 @@ def test_the_printed_counts_add_up_to_the_drawn(built: None, database_url: str) 
     """市场监管 8 = 5 phone + 1 SMS + 1 unreachable + 1 opted out; 税务 4 = 1 + 1 + a hang-up + one still calling."""
     result = _report(database_url, "--week", WEEK)
     assert result.exit_code == 0, result.output
-    rows = {line.split()[0]: line for line in result.output.splitlines()[1:]}
+    title, onsite, *lines = result.output.splitlines()
+    assert title == "示范政务服务中心 2026-W40（9月28日—10月4日） 回访评价结果"
+    assert onsite == "现场征求意见表：本周 0 份，目标 5 份，尚缺 5 份"
+    rows = {line.split()[0]: line for line in lines}
     assert set(rows) == {MARKET, TAX, "合计"}
     for line in rows.values():
         drawn = int(re.search(r"抽取 +(\d+)", line)[1])

@@ -29,15 +29,16 @@ from tests.callback.results.test_report import (
 )
 from tests.factories import make_hall, make_window
 
-HEADERS = ["窗口", "有效评价", "满意", "基本满意", "不满意", "得分", "满意率区间", "等级"]
+HEADERS = ["窗口", "样本数", "回访问卷（份）", "问卷得分", "评价器（次）", "评价器得分", "得分", "等级", "满意率区间"]
 # Version 1 is build_week as test_report computes it by hand (Wilson bounds there, shown to one decimal).
-V1_MARKET = [MARKET, "6", "4", "1", "1", "76.7", "30.0%–90.3%", "合格"]
-V1_TAX = [TAX, "2", "1", "0", "1", "50.0", "9.5%–90.5%", "样本不足"]
-V1_TOTAL = ["合计", "8", "5", "1", "2", "70.0", "30.6%–86.3%", "合格"]
-# Version 2 adds three satisfied tax callbacks. 税务 4/5: score 80.0, Wilson 0.375535 … 0.963776;
-# 合计 8/11 with one B: (800 + 60) / 11 = 78.18, Wilson 0.434355 … 0.902539.
-V2_TAX = [TAX, "5", "4", "0", "1", "80.0", "37.6%–96.4%", "合格"]
-V2_TOTAL = ["合计", "11", "8", "1", "2", "78.2", "43.4%–90.3%", "合格"]
+V1_MARKET = [MARKET, "6", "6", "86.7", "0", "—", "86.7", "良好", "30.0%–90.3%"]
+V1_TAX = [TAX, "2", "2", "91.7", "0", "—", "91.7", "样本不足", "9.5%–90.5%"]
+V1_TOTAL = ["合计", "8", "8", "87.9", "0", "—", "87.9", "良好", "30.6%–86.3%"]
+# Version 2 adds three 111111 tax callbacks. 税务 (100 + 83.33 + 300) / 5 = 96.67 → 96.7, satisfied 4/5, Wilson
+# 0.375535 … 0.963776; 合计 (520 + 183.33 + 300) / 11 = 91.21 → 91.2, satisfied 8/11, Wilson 0.434355 … 0.902539.
+V2_TAX = [TAX, "5", "5", "96.7", "0", "—", "96.7", "优秀", "37.6%–96.4%"]
+V2_TOTAL = ["合计", "11", "11", "91.2", "0", "—", "91.2", "良好", "43.4%–90.3%"]
+WEEK_LABEL = "2026年第40周（9月28日—10月4日）"
 
 
 @dataclass
@@ -71,7 +72,7 @@ class Page(HTMLParser):
         if tag in ("td", "th") and self._cell is not None:
             self.rows[-1][1].append("".join(self._cell).strip())
             self._cell = None
-        if tag in ("span", "table"):
+        if tag in ("span", "table", "h2"):
             self._id = None
 
     def handle_data(self, data: str) -> None:
@@ -124,8 +125,9 @@ def test_board_shows_the_latest_version(session: Session, client: FlaskClient) -
     assert page.cells("window-row") == [V1_MARKET, V2_TAX]
     assert page.cells("total") == [V2_TOTAL]
     assert V1_TAX not in page.cells() and V1_TOTAL not in page.cells()
-    assert "示范政务服务中心" in page.text and "2026年第40周" in page.text
+    assert "示范政务服务中心" in page.text and page.by_id["period"].strip() == f"{WEEK_LABEL} 服务对象回访评价结果公示"
     assert page.by_id["published-at"] == "2026-10-13 10:00"  # LATER in Asia/Shanghai
+    assert "红旗窗口" not in page.text  # no month published yet
 
 
 def test_board_week_page_shows_that_weeks_latest_version(session: Session, client: FlaskClient) -> None:
@@ -133,10 +135,12 @@ def test_board_week_page_shows_that_weeks_latest_version(session: Session, clien
     publish_week(session, make_hall(session), "2026-W41", "张主任", LATER)
     session.commit()
     latest = _get(client, "/board?hall=DEMO")
-    assert "2026年第41周" in latest.text and latest.cells("window-row") == [[MARKET, "1", "0", "0", "1", "0.0", "0.0%–79.3%", "样本不足"]]
+    # 2026-W41: one 111111 callback rated 不满意 overall: (5 · 100 + 0) / 6 = 83.3, satisfied 0 of 1
+    assert "2026年第41周（10月5日—10月11日）" in latest.text
+    assert latest.cells("window-row") == [[MARKET, "1", "1", "83.3", "0", "—", "83.3", "样本不足", "0.0%–79.3%"]]
     week = _get(client, f"/board/{WEEK}?hall=DEMO")
     assert week.cells("window-row") == [V1_MARKET, V2_TAX] and week.cells("total") == [V2_TOTAL]
-    assert "2026年第40周" in week.text
+    assert WEEK_LABEL in week.text
 
 
 def test_a_single_version_is_shown_as_published(session: Session, client: FlaskClient) -> None:
@@ -149,7 +153,7 @@ def test_a_single_version_is_shown_as_published(session: Session, client: FlaskC
 def test_an_unpublished_week_is_404(session: Session, client: FlaskClient) -> None:
     _publish_two_versions(session)  # 2026-W41 has a callback but was never published
     page = _get(client, "/board/2026-W41", 404)
-    assert "2026年第41周的回访结果尚未发布" in page.text and page.cells() == []
+    assert "2026年第41周（10月5日—10月11日）的回访结果尚未发布" in page.text and page.cells() == []
     assert "尚未发布" in _get(client, "/board/2026-W39", 404).text
     assert "周次格式不正确" in _get(client, "/board/not-a-week", 404).text
 
@@ -248,3 +252,87 @@ def test_no_personal_data_on_the_board_or_in_the_stored_figures(session: Session
         assert "审核人" not in text
     assert [row[0] for row in parse(html).cells("window-row")] == [MARKET, TAX]
     _assert_no_personal_data(json.dumps(published.figures, ensure_ascii=False))
+
+
+# --- months and their 红旗窗口 (篇1) ------------------------------------------------------------------------
+
+RED_FLAG_HEADERS = ["名次", "窗口", "得分", "等级"]
+
+
+def _publish_month(session: Session) -> None:
+    from callback.results.publication import publish_month
+    from tests.callback.results.test_month_report import MONTH, build_month
+    from tests.callback.results.test_month_report import REPORT_AT as MONTH_DONE
+
+    hall, presses = build_month(session)
+    publish_month(session, hall, MONTH, "张主任", MONTH_DONE, presses=presses)
+    session.commit()
+
+
+def test_the_board_shows_the_published_months_red_flags(session: Session, client: FlaskClient) -> None:
+    """The month of test_month_report: 公安 1st, 税务 2nd, 人社 and 社保 tied 3rd at 92.0; 不动产 样本不足."""
+    _publish_two_versions(session)
+    _publish_month(session)
+    page = _get(client, "/board")
+    assert page.cells("window-row") == [V1_MARKET, V2_TAX]  # the week is still the week
+    assert page.by_id["red-flags"].strip() == "2026年10月红旗窗口"
+    assert page.cells("red-flag") == [["第1名", "公安窗口", "100.0", "优秀"], ["第2名", "税务窗口", "97.2", "优秀"],
+                                      ["第3名", "人社窗口", "92.0", "良好"], ["第3名", "社保窗口", "92.0", "良好"]]
+    assert "第3名并列：人社窗口、社保窗口（92.0 分）" in page.text
+    assert "样本不足、不参与排名：不动产窗口" in page.text
+    assert "第3名并列时并列窗口均为红旗窗口" in page.text
+
+
+def test_the_month_page(session: Session, client: FlaskClient) -> None:
+    """/board/month shows each window's month figures: 市场监管 2 responses (100, 60) → 80.0 and 10 presses → 86.0,
+    window 83.0 合格, satisfied 10 of 12 (Wilson 55.2%–95.3%)."""
+    _publish_month(session)
+    for url in ("/board/month", "/board/month/2026-10?hall=DEMO"):
+        page = _get(client, url)
+        assert page.cells()[0] == HEADERS
+        assert page.by_id["period"].strip() == "2026年10月 服务对象回访评价月度结果公示"
+        rows = {row[0]: row for row in page.cells("window-row")}
+        assert rows["市场监管窗口"] == ["市场监管窗口", "12", "2", "80.0", "10", "86.0", "83.0", "合格", "55.2%–95.3%"]
+        assert rows["不动产窗口"][7] == "样本不足"
+        assert [row[1] for row in page.cells("red-flag")] == ["公安窗口", "税务窗口", "人社窗口", "社保窗口"]
+
+
+def test_months_not_published_are_404(session: Session, client: FlaskClient) -> None:
+    make_hall(session)
+    session.commit()
+    assert "暂无已发布的月度结果" in _get(client, "/board/month", 404).text
+    _publish_month(session)
+    assert "2026年9月的月度结果尚未发布" in _get(client, "/board/month/2026-09", 404).text
+    assert "月份格式不正确" in _get(client, "/board/month/2026-13", 404).text
+    empty = _get(client, "/board")  # no week published yet: the board says so, and shows the month's 红旗窗口
+    assert "暂无已发布的回访结果" in empty.text and len(empty.cells("red-flag")) == 4
+
+
+def test_the_board_shows_the_evaluator_figures_of_a_published_week(session: Session, client: FlaskClient) -> None:
+    """build_week with 10 presses for 市场监管 (8 S, B, U → 86.0): (86.7 + 86.0) / 2 = 86.35 → 86.4, n = 16."""
+    hall = build_week(session)
+    market = make_window(session, hall, MARKET)
+    publish_week(session, hall, WEEK, "张主任", REPORT_AT, presses={market.id: "S" * 8 + "BU"})
+    session.commit()
+    row = _get(client, "/board").cells("window-row")[0]
+    assert row[:8] == [MARKET, "16", "6", "86.7", "10", "86.0", "86.4", "良好"]
+
+
+def test_no_personal_data_on_the_month_page(session: Session, client: FlaskClient) -> None:
+    _publish_month(session)
+    hall = make_hall(session)
+    staff = Staff(hall_id=hall.id, name=STAFF[0], window_id=make_window(session, hall, MARKET).id)
+    session.add(staff)
+    session.flush()
+    for index, case in enumerate(session.scalars(select(Case).where(Case.hall_id == hall.id))):
+        case.applicant, case.staff_id = APPLICANTS[index % len(APPLICANTS)], staff.id
+    for contact, phone in zip(session.scalars(select(Contact).order_by(Contact.id)), PHONES, strict=False):
+        contact.phone = phone
+    from callback.results.publication import publish_month
+
+    publish_month(session, hall, "2026-10", APPROVER, LATER)
+    session.commit()
+    for url in ("/board/month", "/board"):
+        text = client.get(url).get_data(as_text=True)
+        _assert_no_personal_data(text)
+        assert not re.search(r"\d{7,}", text) and "审核人" not in text
