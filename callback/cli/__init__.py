@@ -21,6 +21,7 @@ from callback.evaluator import cli as evaluator_cli
 from callback.halls import cli as halls_cli
 from callback.ledger import cli as ledger_cli
 from callback.rectification import cli as rectification_cli
+from callback.responses import cli as responses_cli
 from callback.results import cli_assess, cli_publish, cli_report
 from callback.retention import cli as retention_cli
 from ivr.provider import get_provider
@@ -67,6 +68,7 @@ def init_db(settings: Settings) -> None:
 FEATURES = (
     ledger_cli, evaluator_cli, halls_cli, calendar_cli, draws_cli, rectification_cli, cli_report, cli_publish,
     cli_assess, retention_cli, calls, sms, demo,
+    responses_cli,
 )
 for _feature in FEATURES:
     for _command in _feature.COMMANDS:
