@@ -189,3 +189,20 @@ def test_concurrent_ticks_split_the_work_with_skip_locked(pg_url: str) -> None:
         assert session.scalar(select(func.count()).where(Callback.claimed_at.is_(None))) == 0
         assert session.scalar(select(func.count()).select_from(Case)) == 6
 
+
+
+def test_the_daily_purge_task_pseudonymises_what_is_past_retention(eager, database_url: str) -> None:
+    with session_factory(database_url)() as session:
+        hall = make_hall(session, "OLD")
+        old = make_case(session, hall, accepted_at=utcnow() - timedelta(days=400))
+        old.contact.created_at = old.accepted_at
+        recent = make_case(session, hall, accepted_at=utcnow() - timedelta(days=3))
+        session.commit()
+
+    counts = eager.tasks["worker.tasks.purge"].delay().get()
+
+    assert (counts["cases"], counts["contacts"], counts["recordings"]) == (1, 1, 0)
+    with session_factory(database_url)() as session:
+        assert session.get(Case, old.id).applicant.startswith("hmac")
+        assert session.get(Case, recent.id).applicant == "张三"
+    assert eager.conf.beat_schedule["retention-purge"]["task"] == "worker.tasks.purge"
