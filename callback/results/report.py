@@ -39,6 +39,8 @@ from callback.evaluator.queries import presses_by_window
 from callback.models import Answer, Callback, Hall, Window
 from callback.models.rectification import Rectification
 from callback.rectification.services import REASON_LABELS, STATE_LABELS, deadline_status, item_answers
+from callback.responses.onsite import CHANNEL as ONSITE
+from callback.responses.onsite import ONSITE_TARGET
 from callback.responses.states import ANSWERED, CallbackState
 from callback.results.spreadsheet import append_row
 from survey.privacy import mask_text
@@ -58,9 +60,6 @@ from survey.scoring import (
 )
 from survey.weeks import month_bounds, parse_month, week_bounds, week_dates
 
-ONSITE = "onsite"
-ONSITE_TARGET = 5
-"""On-site forms a week (篇2 三(二): 每周…发放5份征求意见表)."""
 CHANNEL_FIELD = {"voice": "reached_phone", "sms": "reached_sms", "manual": "reached_manual", ONSITE: "onsite"}
 # A refused call (answered, never consented) ended like a break-off: reached, nothing answered — it is not pending.
 STATE_FIELD = {

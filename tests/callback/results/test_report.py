@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -388,3 +388,21 @@ def test_the_worked_example_through_the_evaluator_import(session: Session, datab
     assert published.figures["windows"][0]["sources"]["evaluator"] == {"n": 10, "score": 86.0, "S": 8, "B": 1, "U": 1}
     blob = json.dumps(published.figures, ensure_ascii=False)
     assert "刘洋" not in blob and "王芳" not in blob  # the staff members the device recorded stay out
+
+
+def test_onsite_forms_entered_through_callback_onsite(session: Session) -> None:
+    """Forms entered as `callback onsite add` enters them (callback.responses.onsite.add_form): 税务 gets 111111
+    (100) and 332111 (60) on Wednesday 09-30 beside build_week's 100 and 83.33 → (343.33) / 4 = 85.8, like the
+    hand-made rows above; the 332111 form opens its own rectification case, counted for the window."""
+    from callback.responses.entry import read_answers
+    from callback.responses.onsite import OnsiteForm, add_form
+
+    hall = build_week(session)
+    for keys in ("111111", "332111"):
+        add_form(session, hall, OnsiteForm(TAX, date(2026, 9, 30), read_answers(keys)),
+                 REPORT_AT, actor="督查科")
+    report = weekly_report(session, hall, WEEK, REPORT_AT)
+    tax = report["windows"][1]
+    assert (tax["drawn"], tax["onsite"], tax["n"], tax["score"], tax["satisfied"]) == (4, 2, 4, 85.8, 3)
+    assert tax["rectifications"]["opened"] == 2
+    assert report["onsite"] == {"forms": 2, "target": 5, "missing": 3}
