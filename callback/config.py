@@ -65,6 +65,22 @@ class Settings:
     retention_recordings_days: int = 90
     retention_personal_days: int = 365
     retention_key: str = ""  # the hash key; SECRET_KEY when unset. Never change it once a purge has run
+    # e-mail alerts to supervisors (callback/rectification/alerts.py): no SMTP_HOST, no e-mail (SMS and the log
+    # still carry them); port 465 is implicit TLS, otherwise STARTTLS when offered; a login when SMTP_USER is set
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "callback@localhost"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    # the console (callback/web/console): an idle session ends after SESSION_IDLE_MINUTES; LOGIN_MAX_FAILURES
+    # wrong passwords lock an account for LOGIN_LOCK_MINUTES, and LOGIN_IP_MAX_FAILURES failures from one address
+    # within that time refuse it (an office behind one address shares it, hence higher); TRUSTED_PROXIES: how many
+    # proxies (nginx) stand in front, whose X-Forwarded-For names the client's address
+    session_idle_minutes: int = 480
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    login_ip_max_failures: int = 20
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -15,6 +15,8 @@ Beat schedule (times in the app time zone, Asia/Shanghai by default):
   enqueue one dial / SMS task per id;
 * ``reconcile`` — every ``RECONCILE_SECONDS`` (5 min): re-enqueue work whose time passed without progress (claims
   never picked up, calls whose final status never came, a week's draw that never happened);
+* ``rectification-deadlines`` — every 15 min: rectification deadlines, reminders, escalations, due 二次回访 and
+  the daily alerts (篇2 五); ``rectification-alerts`` — every minute: send pending alerts (SMS, e-mail);
 * ``retention-purge`` — daily 03:30: recordings and personal data past their retention period
   (callback.retention, 个人信息保护法).
 
@@ -59,6 +61,8 @@ def beat_schedule(recovery: RecoverySettings | None = None) -> dict[str, dict[st
                       "options": {"expires": reconcile * 0.95}},
         "rectification-deadlines": {"task": "worker.tasks.rectification_deadlines", "schedule": 900.0,
                                     "options": {"expires": 890}},
+        "rectification-alerts": {"task": "worker.tasks.rectification_alerts", "schedule": 60.0,
+                                 "options": {"expires": 55}},
         "sms-expiry": {"task": "worker.sms_tasks.expire_sms_surveys", "schedule": 900.0, "options": {"expires": 890}},
         "retention-purge": {"task": "worker.tasks.purge", "schedule": crontab(minute=30, hour=3),
                             "options": {"expires": 6 * 3600}},

@@ -128,13 +128,33 @@ def reconcile(self: Task) -> dict[str, int]:
 
 @shared_task(bind=True, name="worker.tasks.rectification_deadlines", ignore_result=True)
 def rectification_deadlines(self: Task) -> dict[str, int]:
-    """Beat, every 15 min: remind one working day before a rectification is due, escalate when overdue
-    (篇2 五; callback.rectification.services.run_deadlines, which records each at most once per case)."""
+    """Beat, every 15 min: deadlines follow the calendar, remind one working day before a rectification is due,
+    escalate when overdue, place due 二次回访, queue the daily alerts (篇2 五; callback.rectification.services.
+    run_deadlines, idempotent) — then send the alerts."""
     from callback.rectification.services import run_deadlines
 
-    with transaction(_settings(self).database_url) as session:
-        run = run_deadlines(session, utcnow())
-    return {"reminded": len(run.reminded), "escalated": len(run.escalated)}
+    settings = _settings(self)
+    with transaction(settings.database_url) as session:
+        run = run_deadlines(session, utcnow(), settings=settings)
+    sent = _deliver_alerts(settings)
+    return {"reminded": len(run.reminded), "escalated": len(run.escalated), "revisits": len(run.revisits),
+            "alerts": len(run.alerts), "emailed": len(sent.emailed), "texts": sent.texts}
+
+
+@shared_task(bind=True, name="worker.tasks.rectification_alerts", ignore_result=True)
+def rectification_alerts(self: Task) -> dict[str, int]:
+    """Beat, every minute: send pending alerts to supervisors (an integrity report within a minute of the call;
+    callback.rectification.alerts.deliver_alerts — each channel of an alert is sent once)."""
+    sent = _deliver_alerts(_settings(self))
+    return {"emailed": len(sent.emailed), "texts": sent.texts, "waiting": len(sent.waiting)}
+
+
+def _deliver_alerts(settings: Settings) -> Any:
+    from callback.rectification.alerts import deliver_alerts, mailer_from_settings
+
+    with transaction(settings.database_url) as session:
+        return deliver_alerts(session, utcnow(), settings=settings, provider=_provider(settings),
+                              mailer=mailer_from_settings(settings))
 
 
 @shared_task(bind=True, name="worker.tasks.purge", ignore_result=True)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from callback.calendar.services import (
     official_package_version,
     official_years,
 )
-from callback.clitools import echo_json, fail, pass_settings
+from callback.clitools import actor_option, echo_json, fail, pass_settings
 from callback.config import Settings
 from callback.db import transaction
 
@@ -35,27 +36,46 @@ def calendar() -> None:
     """工作日历：载入国务院放假通知、查看某年安排、计算 N 个工作日后的期限。"""
 
 
+AFTER_LOAD = "after_calendar_load"
+"""``ctx.meta`` key of what runs in the same transaction after a schedule changed: the composition root
+(`callback.cli`) puts `callback.rectification.services.recompute_deadlines` there, so open cases' deadlines follow
+the calendar at once (callback.rectification imports this package; importing it back would be a circle)."""
+AfterLoad = Callable[..., list[int]]
+
+
+def now() -> datetime:
+    """The CLI's clock (tests replace it)."""
+    return datetime.now(UTC)
+
+
 @calendar.command("load")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果")
-@pass_settings
-def load(settings: Settings, file: Path, as_json: bool) -> None:
-    """载入一年的官方放假安排（CSV：date,kind,name）；该年原有数据被取代。"""
+@actor_option
+@click.pass_context
+def load(ctx: click.Context, file: Path, as_json: bool, actor: str) -> None:
+    """载入一年的官方放假安排（CSV：date,kind,name）；该年原有数据被取代。尚未反馈的整改按新日历重算期限
+    （记入整改审计记录）。"""
+    settings = ctx.find_object(Settings)
+    after: AfterLoad | None = ctx.meta.get(AFTER_LOAD)
     _check_file(file)
     try:
         with transaction(settings.database_url) as session:
             result = load_schedule_file(session, file)
+            recomputed = after(session, now(), actor=actor) if result.changed and after else []
     except ScheduleFileError as exc:
         fail(_schedule_problem(exc))
     except OSError as exc:
         fail(f"无法读取文件 {file}：{exc.strerror or exc} (cannot read the file)")
     if as_json:
-        echo_json(result.__dict__)
+        echo_json(result.__dict__ | {"recomputed": recomputed})
     elif result.changed:
         click.echo(
             f"已载入 {result.year} 年日程：放假 {result.holidays} 天，调休上班 {result.workdays} 天"
             f"（取代：{SOURCE_LABELS[result.previous_source]}）"
         )
+        if recomputed:
+            click.echo(f"已按新日历重算 {len(recomputed)} 件尚未反馈整改的期限：{'、'.join(f'#{i}' for i in recomputed)}")
     else:
         click.echo(f"{result.year} 年日程与已载入的内容相同，未作改动")
 

@@ -21,8 +21,9 @@ from callback.evaluator import cli as evaluator_cli
 from callback.halls import cli as halls_cli
 from callback.ledger import cli as ledger_cli
 from callback.rectification import cli as rectification_cli
+from callback.rectification.services import recompute_deadlines
 from callback.responses import cli as responses_cli
-from callback.results import cli_assess, cli_publish, cli_report
+from callback.results import cli_assess, cli_deadlines, cli_publish, cli_report
 from callback.retention import cli as retention_cli
 from ivr.provider import get_provider
 
@@ -53,6 +54,7 @@ def main(ctx: click.Context) -> None:
     """政务服务中心电话回访与满意度调查 — callback and survey service."""
     ctx.obj = Settings.from_env()
     ctx.meta[PROVIDER_FACTORY] = get_provider
+    ctx.meta[calendar_cli.AFTER_LOAD] = recompute_deadlines  # a loaded schedule moves open cases' deadlines
 
 
 @main.command("init-db")
@@ -67,7 +69,7 @@ def init_db(settings: Settings) -> None:
 
 FEATURES = (
     ledger_cli, evaluator_cli, halls_cli, calendar_cli, draws_cli, rectification_cli, cli_report, cli_publish,
-    cli_assess, retention_cli, calls, sms, demo,
+    cli_assess, cli_deadlines, retention_cli, calls, sms, demo,
     responses_cli,
 )
 for _feature in FEATURES:

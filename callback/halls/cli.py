@@ -1,5 +1,6 @@
-"""`callback hall set|show|list`: name a hall (the IVR, SMS and board say it) and see its windows and staff; and
-`hall_transaction`, the hall a command of any feature is about."""
+"""`callback hall set|show|list`: name a hall (the IVR, SMS and board say it) and see its windows and staff;
+`callback hall alerts add|list|remove`: the supervisors who receive its alerts; and `hall_transaction`, the hall
+a command of any feature is about."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ from callback.halls.services import (
     set_hall_name,
 )
 from callback.models import Hall
+from callback.rectification.alerts import (
+    AlertConfigError,
+    add_recipient,
+    list_recipients,
+    recipient_summary,
+    remove_recipient,
+)
 
 
 def now() -> datetime:
@@ -111,6 +119,84 @@ def print_hall(payload: dict[str, Any]) -> None:
     if payload["unassigned_staff"]:
         click.echo(f"  （未登记窗口）：{'、'.join(payload['unassigned_staff'])}")
 
+
+
+# --- alert recipients (callback.rectification.alerts) ---------------------------------------------------------
+
+
+@hall.group("alerts")
+def alerts() -> None:
+    """督查提醒的接收人：廉洁问题反映即时提醒，整改明日到期、超期未反馈每个工作日提醒（短信、邮件）。
+    Supervisors who receive the hall's alerts."""
+
+
+KINDS_HELP = "提醒类型，逗号分隔：integrity（廉洁问题）、due_tomorrow（明日到期）、overdue（超期）；默认全部"
+
+
+@alerts.command("add")
+@click.option("--name", required=True, help="姓名（同名则更新）[name; the same name updates]")
+@click.option("--mobile", default=None, help="手机号，接收短信提醒 [mobile for SMS]")
+@click.option("--email", default=None, help="电子邮箱，接收邮件提醒 [e-mail address]")
+@click.option("--kinds", default=None, help=KINDS_HELP)
+@click.option("--hall", "hall_code", default=None, help="中心代码（默认 DEFAULT_HALL）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@actor_option
+@pass_settings
+def alerts_add(settings: Settings, name: str, mobile: str | None, email: str | None, kinds: str | None,
+               hall_code: str | None, as_json: bool, actor: str) -> None:
+    """添加（或更新）一位提醒接收人。Add or update an alert recipient."""
+    try:
+        with hall_transaction(settings, hall_code) as (session, found):
+            row, created = add_recipient(session, found, name=name, mobile=mobile, email=email, kinds=kinds,
+                                         actor=actor)
+            payload = recipient_summary(row) | {"created": created}
+    except AlertConfigError as exc:
+        fail(f"未保存：{exc}")
+    if as_json:
+        echo_json(payload)
+    else:
+        click.echo(f"已{'添加' if created else '更新'}提醒接收人 {_recipient_line(payload)}")
+
+
+@alerts.command("list")
+@click.option("--hall", "hall_code", default=None, help="中心代码（默认 DEFAULT_HALL）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@pass_settings
+def alerts_list(settings: Settings, hall_code: str | None, as_json: bool) -> None:
+    """列出提醒接收人（手机号打码）。List alert recipients (mobiles masked)."""
+    with hall_transaction(settings, hall_code) as (session, found):
+        rows = [recipient_summary(r) for r in list_recipients(session, found)]
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(_recipient_line(row))
+    if not rows:
+        click.echo("还没有提醒接收人：提醒只写入日志。用 callback hall alerts add --name 姓名 --mobile 手机号 --email 邮箱 添加")
+
+
+@alerts.command("remove")
+@click.argument("recipient")
+@click.option("--hall", "hall_code", default=None, help="中心代码（默认 DEFAULT_HALL）")
+@actor_option
+@pass_settings
+def alerts_remove(settings: Settings, recipient: str, hall_code: str | None, actor: str) -> None:
+    """删除提醒接收人（姓名或编号）。Remove an alert recipient (name or id)."""
+    try:
+        with hall_transaction(settings, hall_code) as (session, found):
+            row = remove_recipient(session, found, recipient, actor=actor)
+            name = row.name
+    except AlertConfigError as exc:
+        fail(str(exc))
+    click.echo(f"已删除提醒接收人 {name}")
+
+
+ALERT_KIND_LABELS = {"integrity": "廉洁问题", "due_tomorrow": "明日到期", "overdue": "超期"}
+
+
+def _recipient_line(row: dict[str, Any]) -> str:
+    kinds = "、".join(ALERT_KIND_LABELS.get(k, k) for k in row["kinds"])
+    return f"#{row['id']} {row['name']}  短信 {row['mobile'] or '—'}  邮件 {row['email'] or '—'}  提醒：{kinds}"
 
 
 COMMANDS = [hall]

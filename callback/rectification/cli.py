@@ -1,5 +1,5 @@
-"""`callback rectifications | rectify | feedback | close | revisit | deadlines` (docs/architecture.md
-§Rectification cases).
+"""`callback rectifications | rectify | feedback | close | revisit` (docs/architecture.md §Rectification cases);
+`callback deadlines` is callback/results/cli_deadlines.py (it shows publication deadlines too).
 
 CASE is a rectification id or the ledger case number (办件编号) it came from. Output never shows a citizen's
 name or number.
@@ -191,13 +191,28 @@ def feedback(
 @click.command("close")
 @click.argument("case_ref", metavar="CASE")
 @click.option("--note", default=None, help="办结说明 [closing note]")
+@click.option("--no-feedback", "no_feedback", is_flag=True,
+              help="申请人的意见无需反馈，不经反馈直接办结（须用 --reason 说明原因；篇2 五「需要反馈的」）"
+                   "[close without feedback]")
+@click.option("--reason", default=None, help="无需反馈的原因（与 --no-feedback 一并使用）[why no feedback is needed]")
+@json_option
 @hall_option
 @actor_option
 @pass_settings
-def close(settings: Settings, case_ref: str, note: str | None, hall_code: str | None, actor: str) -> None:
-    """办结整改：已反馈 → 已办结 [close the case]。"""
-    row = _transition(settings, hall_code, case_ref, lambda s, c: svc.close(s, c, now(), actor=actor, note=note))
-    click.echo(f"整改#{row['id']} 已办结")
+def close(
+    settings: Settings, case_ref: str, note: str | None, no_feedback: bool, reason: str | None, as_json: bool,
+    hall_code: str | None, actor: str,
+) -> None:
+    """办结整改：已反馈 → 已办结；或 --no-feedback --reason：待整改/已整改 → 已办结（无需反馈，记入审计，
+    二次回访照常安排）[close the case]。"""
+    if reason is not None and not no_feedback:
+        fail("--reason 只与 --no-feedback 一起使用 (--reason goes with --no-feedback)")
+    row = _transition(settings, hall_code, case_ref, lambda s, c: svc.close(
+        s, c, now(), actor=actor, note=note, without_feedback=no_feedback, reason=reason, settings=settings))
+    if as_json:
+        echo_json(row)
+    else:
+        click.echo(f"整改#{row['id']} 已办结" + ("（无需反馈）" if no_feedback else ""))
 
 
 @click.command("revisit")
@@ -207,32 +222,24 @@ def close(settings: Settings, case_ref: str, note: str | None, hall_code: str | 
 @actor_option
 @pass_settings
 def revisit(settings: Settings, case_ref: str, as_json: bool, hall_code: str | None, actor: str) -> None:
-    """安排二次回访（反馈之后）：生成一条新的待拨打回访，与首次回访关联 [schedule a second callback]。"""
-    made: list[int] = []
+    """安排二次回访（反馈或无需反馈办结之后，或超期之后）：生成一条新的待拨打回访，与首次回访关联；
+    每件整改只有一次二次回访，已安排的直接显示 [schedule the second callback]。
+
+    首次回访不满意（或基本满意）的整改，二次回访会在反馈后、无需反馈办结时或超期时自动安排。"""
+    made: list[tuple[int, bool]] = []
 
     def act(session: Session, case: Rectification) -> None:
-        made.append(svc.schedule_revisit(session, case, now(), actor=actor, settings=settings).id)
+        existed = case.revisit_callback_id is not None
+        made.append((svc.schedule_revisit(session, case, now(), actor=actor, settings=settings).id, existed))
 
     row = _transition(settings, hall_code, case_ref, act)
+    callback_id, existed = made[0]
     if as_json:
-        echo_json({"rectification_id": row["id"], "callback_id": made[0]})
+        echo_json({"rectification_id": row["id"], "callback_id": callback_id, "existing": existed})
+    elif existed:
+        click.echo(f"整改#{row['id']} 已有二次回访（回访#{callback_id}），未重复安排")
     else:
-        click.echo(f"整改#{row['id']} 已安排二次回访（回访#{made[0]}）")
+        click.echo(f"整改#{row['id']} 已安排二次回访（回访#{callback_id}）")
 
 
-@click.command("deadlines")
-@json_option
-@actor_option
-@pass_settings
-def deadlines(settings: Settings, as_json: bool, actor: str) -> None:
-    """检查整改期限：到期前一个工作日提醒，超期上报（均记入审计记录）[remind and escalate]。"""
-    with transaction(settings.database_url) as session:
-        result = svc.run_deadlines(session, now(), actor=actor)
-    if as_json:
-        echo_json({"reminded": result.reminded, "escalated": result.escalated})
-    else:
-        click.echo(f"已提醒 {len(result.reminded)} 件，已上报超期 {len(result.escalated)} 件")
-
-
-
-COMMANDS = [rectifications, rectify, feedback, close, revisit, deadlines]
+COMMANDS = [rectifications, rectify, feedback, close, revisit]

@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
@@ -27,12 +27,17 @@ from callback.models import Answer, Callback, Case, Contact, Hall, Message, Tran
 from callback.models.rectification import (
     AWAITING_FEEDBACK,
     CLOSED,
+    DUE_TOMORROW,
     FEEDBACK_GIVEN,
+    INTEGRITY_ALERT,
     OPEN,
+    OVERDUE,
     RECTIFIED,
+    Alert,
     Rectification,
     RectificationEvent,
 )
+from callback.rectification import alerts
 from callback.telephony import Provider, ProviderError, SmsRequest
 from survey.complaints import ComplaintFlags, complaint_signals
 from survey.privacy import mask_text
@@ -49,7 +54,7 @@ from survey.questionnaire import (
     Answer as ItemAnswer,
 )
 from survey.scale import Rating
-from survey.weeks import week_of
+from survey.weeks import month_of, week_of
 
 if TYPE_CHECKING:
     from callback.calendar.policy import CallingPolicy
@@ -134,6 +139,10 @@ def _calendar(session: Session, calendar: WorkingCalendar | None) -> WorkingCale
     from callback.calendar.services import load_calendar
 
     return load_calendar(session)
+
+
+def _local_day(session: Session, case: Rectification, now: datetime) -> date:
+    return _aware(now).astimezone(_hall_tz(session, case.hall_id)).date()
 
 
 def _previous_workday(calendar: WorkingCalendar, day: date) -> date:
@@ -316,24 +325,28 @@ def _open(
     notifier: Notifier,
 ) -> Rectification:
     limits = deadline(_calendar(session, calendar), now, _hall_tz(session, callback.hall_id))
+    excerpt = build_excerpt(session, callback)
     case = Rectification(
         hall_id=callback.hall_id, callback_id=callback.id, window_id=callback.window_id, reasons=reasons,
-        integrity=is_alert(reasons), excerpt=build_excerpt(session, callback), state=OPEN, opened_at=now,
+        integrity=is_alert(reasons), excerpt=excerpt, state=OPEN, opened_at=now,
         due_at=limits.due_at, remind_at=limits.remind_at, due_estimated=limits.estimated,
+        revisit_required=needs_revisit(callback, excerpt["overall"]),
     )
     session.add(case)
     session.flush()
     record(session, case, now, actor, "opened", reasons=reasons, due_at=limits.due_at.isoformat(),
-           estimated=limits.estimated)
+           estimated=limits.estimated, revisit_required=case.revisit_required)
     if case.integrity:
         _integrity_alert(session, case, now, actor, notifier)
     return case
 
 
 def _integrity_alert(session: Session, case: Rectification, now: datetime, actor: str, notifier: Notifier) -> None:
-    """篇2 二五: an integrity report alerts supervisors at once."""
+    """篇2 二五: an integrity report alerts supervisors at once — an `Alert` outbox row the beat's
+    ``rectification-alerts`` task sends within a minute (SMS inside SMS hours, e-mail at once), and the notifier."""
     record(session, case, now, actor, "integrity_alert", audience="supervisors")
     session.flush()
+    queue_alert(session, case, INTEGRITY_ALERT, _local_day(session, case, now))
     notifier.notify(_notice(case, "integrity_alert", "supervisors", f"廉洁自律问题反映（{case.window.name}），请立即核查"))
 
 
@@ -391,6 +404,7 @@ def give_feedback(
     late = case.feedback_at > case.due_at
     record(session, case, now, actor, "feedback_given", via=via, text=text, late=late)
     session.flush()
+    place_revisit_if_due(session, case, now, actor=SYSTEM, settings=settings)
     return case
 
 
@@ -462,22 +476,54 @@ def _send_feedback_sms(
     return message
 
 
-def close(session: Session, case: Rectification, now: datetime, *, actor: str, note: str | None = None) -> Rectification:
-    """feedback_given → closed."""
-    _require(case, (FEEDBACK_GIVEN,), "只有已反馈的整改才能办结")
+def close(
+    session: Session,
+    case: Rectification,
+    now: datetime,
+    *,
+    actor: str,
+    note: str | None = None,
+    without_feedback: bool = False,
+    reason: str | None = None,
+    settings: Settings | None = None,
+) -> Rectification:
+    """feedback_given → closed; or, ``without_feedback``, open/rectified → closed when the citizen's point needs
+    no feedback (篇2 五: "需要反馈的在3个工作日内完成" — only what needs feedback gets it). A close without
+    feedback needs a ``reason``; it is audited, counted as settled when it happened (`deadline_status`), marked
+    ``closed_without_feedback`` for the report, and still places the 二次回访 the first callback is owed."""
+    if not without_feedback:
+        _require(case, (FEEDBACK_GIVEN,), "只有已反馈的整改才能办结；如申请人的意见无需反馈，请用 --no-feedback --reason 说明原因")
+        case.state, case.closed_at, case.closed_by = CLOSED, _aware(now), actor
+        record(session, case, now, actor, "closed", note=note)
+        session.flush()
+        return case
+    _require(case, AWAITING_FEEDBACK, "已反馈或已办结，不能再按「无需反馈」办结")
+    reason = _text(reason, "无需反馈的原因")
     case.state, case.closed_at, case.closed_by = CLOSED, _aware(now), actor
-    record(session, case, now, actor, "closed", note=note)
+    case.closed_without_feedback, case.close_reason = True, reason
+    record(session, case, now, actor, "closed_without_feedback", reason=reason, note=note,
+           rectified=case.action is not None, late=case.closed_at > case.due_at)
     session.flush()
+    place_revisit_if_due(session, case, now, actor=SYSTEM, settings=settings)
     return case
 
 
 # --- deadlines ---------------------------------------------------------------------------------------------
 
 
-def deadline_status(case: Rectification, now: datetime) -> str:
-    """on_time (fed back by due_at) | late (fed back after it) | overdue (due passed, no feedback) | pending."""
+def settled_at(case: Rectification) -> datetime | None:
+    """When the case stopped waiting for the window: its feedback, or its close without feedback."""
     if case.feedback_at is not None:
-        return "on_time" if case.feedback_at <= case.due_at else "late"
+        return case.feedback_at
+    return case.closed_at if case.closed_without_feedback else None
+
+
+def deadline_status(case: Rectification, now: datetime) -> str:
+    """on_time (settled — fed back, or closed without feedback — by due_at) | late (settled after it) | overdue
+    (due passed, not settled) | pending."""
+    settled = settled_at(case)
+    if settled is not None:
+        return "on_time" if settled <= case.due_at else "late"
     return "overdue" if _aware(now) > case.due_at else "pending"
 
 
@@ -488,19 +534,38 @@ def is_overdue(case: Rectification, now: datetime) -> bool:
 
 @dataclass(frozen=True)
 class DeadlineRun:
+    """What one `run_deadlines` did (case ids, and the ids of the alerts it queued)."""
+
     reminded: list[int]
     escalated: list[int]
+    recomputed: list[int] = field(default_factory=list)
+    revisits: list[int] = field(default_factory=list)
+    alerts: list[int] = field(default_factory=list)
 
 
 def run_deadlines(
-    session: Session, now: datetime, *, notifier: Notifier | None = None, actor: str = SYSTEM
+    session: Session,
+    now: datetime,
+    *,
+    notifier: Notifier | None = None,
+    actor: str = SYSTEM,
+    settings: Settings | None = None,
+    calendar: WorkingCalendar | None = None,
 ) -> DeadlineRun:
-    """Send the reminders that are due (one working day before the due day) and escalate overdue cases.
+    """The beat's ``rectification-deadlines`` (every 15 minutes), in order:
 
-    Idempotent: each case is reminded at most once and escalated at most once; both are recorded as events.
-    Rows are claimed with FOR UPDATE SKIP LOCKED so two runners never act on the same case.
+    1. deadlines of open cases follow the calendar as it is now (`recompute_deadlines`: a schedule loaded or a
+       newer package since they opened);
+    2. reminders one working day before the due day, escalation once overdue (each at most once per case);
+    3. the 二次回访 of every case that owes one and is settled or overdue (`place_due_revisits`);
+    4. the daily alerts to supervisors (`queue_daily_alerts`), sent by `alerts.deliver_alerts`.
+
+    Idempotent, recorded as events; rows are claimed with FOR UPDATE SKIP LOCKED so two runners never act on the
+    same case. Does not commit.
     """
     now, notifier = _aware(now), notifier or LogNotifier()
+    settings, calendar = settings or Settings.from_env(), _calendar(session, calendar)
+    recomputed = recompute_deadlines(session, now, actor=actor, calendar=calendar)
     due = session.scalars(
         select(Rectification)
         .where(Rectification.state.in_(AWAITING_FEEDBACK))
@@ -515,8 +580,10 @@ def run_deadlines(
     ).all()
     reminded = [c.id for c in due if _remind(session, c, now, actor, notifier)]
     escalated = [c.id for c in due if _escalate(session, c, now, actor, notifier)]
+    revisits = place_due_revisits(session, now, settings=settings, calendar=calendar)
+    queued = queue_daily_alerts(session, now, settings=settings, calendar=calendar)
     session.flush()
-    return DeadlineRun(reminded, escalated)
+    return DeadlineRun(reminded, escalated, recomputed, revisits, queued)
 
 
 def _remind(session: Session, case: Rectification, now: datetime, actor: str, notifier: Notifier) -> bool:
@@ -539,34 +606,245 @@ def _escalate(session: Session, case: Rectification, now: datetime, actor: str, 
     return True
 
 
-# --- second callback (二次回访) and its linkage -------------------------------------------------------------
+# --- deadlines that follow the calendar ---------------------------------------------------------------------
+
+
+def recompute_deadlines(
+    session: Session, now: datetime, *, actor: str = SYSTEM, calendar: WorkingCalendar | None = None
+) -> list[int]:
+    """Work out again the deadline of every case still waiting for feedback, from its ``opened_at``, on the
+    calendar as it is now (docs/architecture.md §Working days). A case opened while its year was only estimated
+    gets the official deadline once the schedule is loaded (`callback calendar load`) or the package covers the
+    year. Each change is a ``deadline_recomputed`` event with the old and new due time; a reminder sent before the
+    new reminder time is sent again, and an escalation is undone when the case is no longer overdue. Returns the
+    ids of the cases whose deadline changed. Does not commit."""
+    now, calendar = _aware(now), _calendar(session, calendar)
+    cases = session.scalars(
+        select(Rectification).where(Rectification.state.in_(AWAITING_FEEDBACK))
+        .order_by(Rectification.id).with_for_update(skip_locked=True)
+    ).all()
+    zones: dict[int, ZoneInfo] = {}
+    changed = [c.id for c in cases if _recompute(session, c, now, actor, calendar, zones)]
+    session.flush()
+    return changed
+
+
+def _recompute(
+    session: Session, case: Rectification, now: datetime, actor: str, calendar: WorkingCalendar,
+    zones: dict[int, ZoneInfo],
+) -> bool:
+    tz = zones.setdefault(case.hall_id, _hall_tz(session, case.hall_id))
+    limits = deadline(calendar, case.opened_at, tz)
+    if (limits.due_at, limits.remind_at, limits.estimated) == (case.due_at, case.remind_at, case.due_estimated):
+        return False
+    previous, was_estimated = case.due_at, case.due_estimated
+    case.due_at, case.remind_at, case.due_estimated = limits.due_at, limits.remind_at, limits.estimated
+    if case.reminded_at is not None and case.reminded_at < limits.remind_at:
+        case.reminded_at = None  # reminded for the old date, too early for the new one
+    if case.escalated_at is not None and now <= limits.due_at:
+        case.escalated_at = None  # not overdue any more
+    record(session, case, now, actor, "deadline_recomputed", previous_due_at=previous.isoformat(),
+           due_at=limits.due_at.isoformat(), previous_estimated=was_estimated, estimated=limits.estimated)
+    return True
+
+
+# --- daily alerts to supervisors ----------------------------------------------------------------------------
+
+
+def queue_daily_alerts(
+    session: Session, now: datetime, *, settings: Settings | None = None, calendar: WorkingCalendar | None = None
+) -> list[int]:
+    """Once a working day, once SMS hours have begun in the hall (so the SMS and the e-mail go out together): an
+    alert to the hall's supervisors for every case due at the end of the next working day (``due_tomorrow``) and
+    for every overdue case still without feedback (``overdue``). Each is an `Alert` outbox row unique per
+    (case, kind, local day); a second run the same day queues nothing. Returns the new alerts' ids."""
+    now, settings, calendar = _aware(now), settings or Settings.from_env(), _calendar(session, calendar)
+    cases = session.scalars(
+        select(Rectification).where(Rectification.state.in_(AWAITING_FEEDBACK)).order_by(Rectification.id)
+    ).all()
+    policies: dict[int, tuple[ZoneInfo, CallingPolicy]] = {}
+    queued = []
+    for case in cases:
+        tz, policy = policies.setdefault(case.hall_id, _hall_policy(session, settings, calendar, case.hall_id))
+        today = now.astimezone(tz).date()
+        kind = _daily_kind(case, now, today, calendar, tz)
+        if kind is None or not calendar.is_workday(today) or not policy.may_sms(now):
+            continue
+        alert = queue_alert(session, case, kind, today)
+        if alert is not None:
+            queued.append(alert.id)
+    return queued
+
+
+def queue_alert(session: Session, case: Rectification, kind: str, day: date) -> Alert | None:
+    """Queue the ``kind`` alert about ``case`` for the hall's local ``day`` (once: `alerts.queue_alert`)."""
+    subject, body = alert_text(session, case, kind)
+    return alerts.queue_alert(session, case, kind, day, subject, body)
+
+
+ALERT_REASONS_SHOWN = 4
+
+
+def alert_text(session: Session, case: Rectification, kind: str) -> tuple[str, str]:
+    """An alert's subject and body (the SMS text): hall, window, case number, reasons and deadline — never a
+    citizen's name or number, nor what they said (the supervisor opens the case for that)."""
+    hall = session.get(Hall, case.hall_id)
+    window = case.window.name if case.window else ""
+    due = case.due_at.astimezone(_hall_tz(session, case.hall_id)).strftime("%m-%d %H:%M")
+    reasons = "、".join(REASON_LABELS.get(r, r) for r in list(case.reasons)[:ALERT_REASONS_SHOWN])
+    lead = {
+        INTEGRITY_ALERT: f"{window}整改#{case.id}：回访中反映廉洁自律问题，请立即核查",
+        DUE_TOMORROW: f"{window}整改#{case.id}将于 {due} 到期，尚未反馈申请人，请督促办理",
+        OVERDUE: f"{window}整改#{case.id}已超过期限（{due}）未反馈申请人，请督办",
+    }[kind]
+    subject = f"【{alerts.KIND_LABELS[kind]}】{window} 整改#{case.id}"
+    return subject, f"【{hall.name if hall else '政务服务中心'}】{lead}（原因：{reasons}）。详见 callback rectifications"
+
+
+def _daily_kind(case: Rectification, now: datetime, today: date, calendar: WorkingCalendar, tz: ZoneInfo) -> str | None:
+    if now > case.due_at:
+        return OVERDUE
+    if case.due_at.astimezone(tz).date() == calendar.next_workday(today):
+        return DUE_TOMORROW
+    return None
+
+
+def _hall_policy(
+    session: Session, settings: Settings, calendar: WorkingCalendar, hall_id: int
+) -> tuple[ZoneInfo, CallingPolicy]:
+    from callback.calendar.policy import CallingPolicy
+
+    tz = _hall_tz(session, hall_id)
+    return tz, CallingPolicy.from_settings(settings, calendar, str(tz))
+
+
+# --- second callback (二次回访) ------------------------------------------------------------------------------
+
+REVISIT_SKIPPED_LABELS = {"opted_out": "该号码已退订", "no_contact": "没有可拨打的号码"}
+
+
+def needs_revisit(callback: Callback, overall: str | None) -> bool:
+    """篇3 (五)2 "首次回访未达到满意": a first callback (not itself a 二次回访) whose rating — its overall item, else
+    the worst item answered (`callback_rating`, docs/architecture.md §Ratings and points) — was not 满意 is owed a
+    二次回访."""
+    return callback.revisit_of_id is None and overall not in (None, Rating.S.value)
+
+
+def revisit_due(case: Rectification, now: datetime) -> bool:
+    """The 二次回访 a case owes is due once the window settled it (feedback given, or closed without feedback) or,
+    at the latest, once it is overdue — whether or not the window gave feedback (篇2 五; 篇3 (五)2)."""
+    waiting = case.revisit_required and case.revisit_callback_id is None and case.revisit_skipped is None
+    return waiting and (settled_at(case) is not None or _aware(now) > case.due_at)
+
+
+def place_revisit_if_due(
+    session: Session, case: Rectification, now: datetime, *, actor: str = SYSTEM, settings: Settings | None = None
+) -> Callback | None:
+    """Place the case's 二次回访 now if it is due (`revisit_due`); None if not due or not possible."""
+    if not revisit_due(case, now):
+        return None
+    return _place_revisit(session, case, now, actor, settings or Settings.from_env())
+
+
+def place_due_revisits(
+    session: Session,
+    now: datetime,
+    *,
+    settings: Settings | None = None,
+    calendar: WorkingCalendar | None = None,
+    actor: str = SYSTEM,
+) -> list[int]:
+    """Every 二次回访 that is due and not yet placed (the beat's safety net: an overdue case nobody fed back, or a
+    feedback whose placement failed). Returns the ids of the cases that got one."""
+    now, settings = _aware(now), settings or Settings.from_env()
+    cases = session.scalars(
+        select(Rectification)
+        .where(Rectification.revisit_required.is_(True), Rectification.revisit_callback_id.is_(None),
+               Rectification.revisit_skipped.is_(None))
+        .where(or_(Rectification.feedback_at.is_not(None), Rectification.closed_without_feedback.is_(True),
+                   Rectification.due_at < now))
+        .order_by(Rectification.id).with_for_update(skip_locked=True)
+    ).all()
+    return [c.id for c in cases if _place_revisit(session, c, now, actor, settings, calendar) is not None]
 
 
 def schedule_revisit(
     session: Session, case: Rectification, now: datetime, *, actor: str, settings: Settings | None = None
 ) -> Callback:
-    """Schedule the 二次回访 after feedback: a new callback (state drawn, due at the next calling moment) linked
-    to the first by ``revisit_of_id``; the dialer calls it like any drawn callback."""
-    _require(case, (FEEDBACK_GIVEN, CLOSED), "反馈之后才能安排二次回访")
+    """`callback revisit`: place the case's 二次回访 by hand, once it is settled or overdue — also for a case whose
+    first callback was satisfied overall (opened for 体外循环, say). Idempotent: a case has one revisit at most,
+    and asking again returns it."""
     if case.revisit_callback_id is not None:
-        raise RectificationError(f"整改#{case.id} 已安排二次回访（回访#{case.revisit_callback_id}）")
-    first = case.callback
-    contact = _contact_for(session, case)
-    if contact.opted_out_at is not None:
-        raise RectificationError("该号码已退订，不能二次回访")
-    due = _policy(session, settings or Settings.from_env(), first.hall_id).next_call_moment(_aware(now))
+        return session.get(Callback, case.revisit_callback_id)
+    if settled_at(case) is None and _aware(now) <= case.due_at:
+        raise RectificationError(f"整改#{case.id} 尚未反馈也未超期：反馈（或无需反馈办结）之后、或超期之后才能安排二次回访")
+    if case.revisit_skipped is None:
+        _place_revisit(session, case, now, actor, settings or Settings.from_env())
+    if case.revisit_callback_id is None:  # not possible (an opted-out number, an on-site form)
+        raise RectificationError(f"不能二次回访：{REVISIT_SKIPPED_LABELS[case.revisit_skipped or 'no_contact']}")
+    return session.get(Callback, case.revisit_callback_id)
+
+
+class _Taken(Exception):
+    """Another transaction placed this case's revisit first."""
+
+
+def _place_revisit(
+    session: Session,
+    case: Rectification,
+    now: datetime,
+    actor: str,
+    settings: Settings,
+    calendar: WorkingCalendar | None = None,
+) -> Callback | None:
+    """A new callback (state drawn, due at the next calling moment — never outside calling hours) linked to the
+    first by ``revisit_of_id``; the dialer calls it like any drawn callback. The case is claimed by a conditional
+    UPDATE (revisit_callback_id still empty) inside a savepoint, so two runners never place two revisits."""
+    now, first = _aware(now), case.callback
+    contact = session.get(Contact, first.contact_id) if first.contact_id is not None else None
+    if contact is None or contact.opted_out_at is not None:
+        return _skip_revisit(session, case, now, actor, "no_contact" if contact is None else "opted_out")
+    tz, policy = _hall_policy(session, settings, _calendar(session, calendar), first.hall_id)
+    try:
+        with session.begin_nested():
+            revisit = _new_revisit(session, first, now, tz, policy.next_call_moment(now))
+            claimed = session.execute(
+                update(Rectification)
+                .where(Rectification.id == case.id, Rectification.revisit_callback_id.is_(None))
+                .values(revisit_callback_id=revisit.id).execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:
+                raise _Taken
+    except _Taken:
+        session.refresh(case)
+        return None
+    case.revisit_callback_id = revisit.id
+    record(session, case, now, actor, "revisit_scheduled", callback_id=revisit.id,
+           due_at=revisit.next_action_at.isoformat())
+    session.flush()
+    return revisit
+
+
+def _new_revisit(session: Session, first: Callback, now: datetime, tz: ZoneInfo, due: datetime) -> Callback:
     revisit = Callback(
         hall_id=first.hall_id, draw_id=None, case_id=first.case_id, contact_id=first.contact_id,
-        window_id=first.window_id, week=week_of(now, _hall_tz(session, first.hall_id)), state="drawn",
-        channel="voice", next_action_at=due, token=secrets.token_hex(16), revisit_of_id=first.id,
-        flags={"revisit": True},
+        window_id=first.window_id, week=week_of(now, tz), state="drawn", channel="voice", next_action_at=due,
+        token=secrets.token_hex(16), revisit_of_id=first.id, flags={"revisit": True},
     )
     session.add(revisit)
     session.flush()
-    case.revisit_callback_id = revisit.id
-    record(session, case, now, actor, "revisit_scheduled", callback_id=revisit.id)
-    session.flush()
     return revisit
+
+
+def _skip_revisit(session: Session, case: Rectification, now: datetime, actor: str, why: str) -> None:
+    case.revisit_skipped = why
+    record(session, case, now, actor, "revisit_not_possible", audience="supervisors", reason=why,
+           label=REVISIT_SKIPPED_LABELS[why])
+    session.flush()
+    return None
+
+
+# --- the revisit's outcome for 篇3 (五)2 --------------------------------------------------------------------
 
 
 def _case_for_revisit(session: Session, revisit: Callback) -> Rectification | None:
@@ -578,14 +856,16 @@ def _case_for_revisit(session: Session, revisit: Callback) -> Rectification | No
 
 
 def link_revisit(session: Session, revisit: Callback, now: datetime, *, actor: str = SYSTEM) -> Rectification | None:
-    """Store the revisit's overall rating on the case it follows up (idempotent; re-linking updates it)."""
+    """Store the revisit's overall rating on the case it follows up (idempotent; re-linking updates the rating,
+    never the moment it was first known — `revisit_counted_at`)."""
     case = _case_for_revisit(session, revisit)
     rating = callback_rating(session, revisit)
     if case is None or rating is None:
         return case
     if case.revisit_rating == rating.value and case.revisit_callback_id == revisit.id:
         return case
-    case.revisit_callback_id, case.revisit_rating, case.revisit_linked_at = revisit.id, rating.value, _aware(now)
+    case.revisit_callback_id, case.revisit_rating = revisit.id, rating.value
+    case.revisit_linked_at = case.revisit_linked_at or _aware(now)
     record(session, case, now, actor, "revisit_linked", callback_id=revisit.id, rating=rating.value,
            outcome=revisit_outcome(case))
     session.flush()
@@ -604,6 +884,22 @@ def revisit_outcome(case: Rectification) -> str | None:
     return THEN_SATISFIED if case.revisit_rating == Rating.S.value else TWICE_UNSATISFIED
 
 
+def revisit_counted_at(case: Rectification) -> datetime | None:
+    """The moment a 二次回访 counts for 篇3 (五)2: when its outcome first became known (``revisit_linked_at``).
+
+    The one rule every month figure follows (`revisit_month`, `revisit_links`, the month's assessment): a revisit
+    belongs to the hall's local month in which its result came in — not the month the first callback's case
+    opened. A month's figures then never change after the month because a revisit was answered later, and the
+    year's "累计三次" runs in the order the results came in.
+    """
+    return case.revisit_linked_at
+
+
+def revisit_month(counted_at: datetime, tz: ZoneInfo) -> str:
+    """The month ("2026-11", the hall's local month) a revisit counted at ``counted_at`` belongs to."""
+    return month_of(counted_at, tz)
+
+
 @dataclass(frozen=True)
 class RevisitLink:
     rectification_id: int
@@ -612,33 +908,38 @@ class RevisitLink:
     first_rating: str
     second_rating: str
     outcome: str
-    linked_at: datetime
+    linked_at: datetime  # revisit_counted_at: its month is the month it counts in
 
 
 def revisit_links(
     session: Session, hall_id: int, since: datetime | None = None, until: datetime | None = None
 ) -> list[RevisitLink]:
-    """Every linked first/second callback pair with an outcome, for the assessment (篇3 (五)2)."""
-    query = select(Rectification).where(
-        Rectification.hall_id == hall_id, Rectification.revisit_linked_at.is_not(None)
+    """Every first callback with a known 二次回访 outcome (篇3 (五)2) counted in ``[since, until)``
+    (`revisit_counted_at`), with the staff member of the ledger case it was about."""
+    query = (
+        select(Rectification, Case.staff_id)
+        .join(Callback, Callback.id == Rectification.callback_id)
+        .outerjoin(Case, Case.id == Callback.case_id)
+        .where(Rectification.hall_id == hall_id, Rectification.revisit_linked_at.is_not(None),
+               Callback.revisit_of_id.is_(None))
     )
     if since is not None:
         query = query.where(Rectification.revisit_linked_at >= since)
     if until is not None:
         query = query.where(Rectification.revisit_linked_at < until)
     links = []
-    for case in session.scalars(query.order_by(Rectification.id)):
+    for case, staff_id in session.execute(query.order_by(Rectification.id)):
         outcome = revisit_outcome(case)
         if outcome is not None:
-            staff = session.get(Case, case.callback.case_id) if case.callback.case_id is not None else None
-            links.append(RevisitLink(case.id, case.window_id, staff.staff_id if staff else None,
-                                     case.excerpt["overall"], case.revisit_rating, outcome, case.revisit_linked_at))
+            links.append(RevisitLink(case.id, case.window_id, staff_id, case.excerpt["overall"],
+                                     case.revisit_rating, outcome, revisit_counted_at(case)))
     return links
 
 
 # --- queries -----------------------------------------------------------------------------------------------
 
 STATE_LABELS = {OPEN: "待整改", RECTIFIED: "已整改", FEEDBACK_GIVEN: "已反馈", CLOSED: "已办结"}
+NO_FEEDBACK_LABEL = "已办结（无需反馈）"
 
 
 def list_cases(
@@ -687,13 +988,17 @@ def case_summary(case: Rectification, now: datetime, tz: ZoneInfo | None = None)
         "reasons": list(case.reasons),
         "reason_labels": [REASON_LABELS.get(r, r) for r in case.reasons],
         "state": case.state,
-        "state_label": STATE_LABELS[case.state],
+        "state_label": NO_FEEDBACK_LABEL if case.closed_without_feedback else STATE_LABELS[case.state],
         "integrity": case.integrity,
         "opened_at": case.opened_at.astimezone(tz).isoformat(),
         "due_at": case.due_at.astimezone(tz).isoformat(),
         "estimated": case.due_estimated,
         "deadline": deadline_status(case, now),
         "overdue": is_overdue(case, now),
+        "closed_without_feedback": case.closed_without_feedback,
+        "close_reason": case.close_reason,
+        "revisit_required": case.revisit_required,
         "revisit_callback_id": case.revisit_callback_id,
+        "revisit_skipped": case.revisit_skipped,
         "revisit_outcome": revisit_outcome(case),
     }

@@ -5,10 +5,11 @@ A thin layer over `survey.assessment` (the rules as data): it counts, per 经办
 * (四)7 overdue cases (篇3 四7, −5 each): cases of the hall whose promised time (承诺时限) falls in the month
   and that were completed after it, or are still not completed at ``now`` with the promise already past.
   即办件 without a promised time are never overdue;
-* (五)2 second callbacks (篇3 五2): first callbacks of the month whose overall rating was not 满意 and whose
-  二次回访 result is known — still not 满意 (−2 each) or then 满意 (−1 per 3 in the month). A first callback
-  belongs to the month in which its rectification case was opened (the moment its answers were known; a
-  callback row keeps no finish time of its own). The staff member is the one on the ledger case it was about;
+* (五)2 second callbacks (篇3 五2): first callbacks whose overall rating was not 满意 and whose 二次回访 result
+  came in this month — still not 满意 (−2 each) or then 满意 (−1 per 3 counted over the year: the remainder of
+  earlier months carries into this one, `survey.assessment.then_satisfied_deductions`). A revisit belongs to the
+  month its result came in (`callback.rectification.services.revisit_counted_at`, the one rule every month
+  figure uses). The staff member is the one on the ledger case it was about;
 * (七)9 the case-volume bonus (综合受理窗口 rates) from the cases each staff member accepted in the month.
 
 Sections (四) and (五) are shown as partial scores (本系统可计部分): the evaluator (评价器) ratings of (五)1,
@@ -28,16 +29,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from callback.models import Callback, Case, Hall, Staff, Window
-from callback.models.rectification import Rectification
-from callback.rectification.services import THEN_SATISFIED, TWICE_UNSATISFIED, revisit_outcome
+from callback.models import Case, Hall, Staff, Window
+from callback.rectification.services import THEN_SATISFIED, TWICE_UNSATISFIED, revisit_links, revisit_month
 from survey.assessment import (
     RULES,
     RULES_BY_CODE,
     SECTION_POINTS,
+    Entry,
+    YearCarry,
     rule_points,
-    section_loss,
-    section_score,
+    score_month,
+    then_satisfied_deductions,
     volume_bonus,
 )
 from survey.weeks import month_bounds, parse_month
@@ -52,6 +54,12 @@ EVENT_LABELS = {
     "revisit_then_satisfied": "二次回访改为满意",
 }
 _OUTCOME_RULE = {TWICE_UNSATISFIED: "revisit_still_unsatisfied", THEN_SATISFIED: "revisit_then_satisfied"}
+_CLAUSE_GRADE = {
+    "overdue": ("四7", "each"),
+    "revisit_still_unsatisfied": ("五2", "still_unsatisfied"),
+    "revisit_then_satisfied": ("五2", "then_satisfied"),
+}
+"""The computed rules as `survey.assessment` clause and grade, to score a month with the year's carry."""
 
 OTHER_INPUTS: tuple[tuple[str, str, str], ...] = (
     ("attendance", "篇3 二(一)", "考勤纪律（15分）：迟到、早退、空岗、请销假等扣分"),
@@ -77,6 +85,12 @@ class _Tally:
     window_ids: set[int] = field(default_factory=set)
     accepted: int = 0  # cases accepted in the month without a promised time (not 承诺件)
     promised: int = 0  # cases accepted in the month with a promised time (承诺件)
+    then_satisfied: Counter[str] = field(default_factory=Counter)  # 五2 then 满意 per month of the year so far
+
+    def then_satisfied_counts(self, month: str) -> list[int]:
+        """The year's monthly 五2 then-满意 counts, January up to ``month`` (for the yearly carry)."""
+        year, number = parse_month(month)
+        return [self.then_satisfied[f"{year}-{m:02d}"] for m in range(1, number + 1)]
 
 
 def _accepted(session: Session, hall: Hall, start: datetime, end: datetime, tallies: dict[int | None, _Tally]) -> None:
@@ -113,56 +127,66 @@ def _overdue(
         tallies[staff_id].window_ids.add(window_id)
 
 
-def _revisits(session: Session, hall: Hall, start: datetime, end: datetime, tallies: dict[int | None, _Tally]) -> None:
-    """篇3 五2: first callbacks of the month (by their case's opening) with a known 二次回访 result."""
-    rows = session.execute(
-        select(Rectification, Case.staff_id, Case.window_id)
-        .join(Callback, Callback.id == Rectification.callback_id)
-        .join(Case, Case.id == Callback.case_id)
-        .where(
-            Rectification.hall_id == hall.id,
-            Rectification.revisit_rating.is_not(None),
-            Callback.revisit_of_id.is_(None),
-            Rectification.opened_at >= start,
-            Rectification.opened_at < end,
-        )
-        .order_by(Rectification.id)
-    )
-    for rectification, staff_id, window_id in rows:
-        outcome = revisit_outcome(rectification)
-        if outcome is not None:
-            tallies[staff_id].events[_OUTCOME_RULE[outcome]] += 1
-            tallies[staff_id].window_ids.add(window_id)
+def _revisits(
+    session: Session, hall: Hall, month: str, tz: ZoneInfo, tallies: dict[int | None, _Tally]
+) -> None:
+    """篇3 五2: the 二次回访 results that came in this month (`revisit_month`), and the then-满意 ones of the
+    earlier months of the year, which the yearly "累计三次" carries."""
+    year, _ = parse_month(month)
+    start, end = month_bounds(f"{year}-01", tz)[0], month_bounds(month, tz)[1]
+    then_satisfied: defaultdict[int | None, Counter[str]] = defaultdict(Counter)
+    for link in revisit_links(session, hall.id, since=start, until=end):
+        counted = revisit_month(link.linked_at, tz)
+        if link.outcome == THEN_SATISFIED:
+            then_satisfied[link.staff_id][counted] += 1
+        if counted == month:
+            tallies[link.staff_id].events[_OUTCOME_RULE[link.outcome]] += 1
+            tallies[link.staff_id].window_ids.add(link.window_id)
+    for staff_id, counts in then_satisfied.items():
+        if staff_id in tallies:  # every registered member, and the unregistered group when it counts this month
+            tallies[staff_id].then_satisfied = counts
 
 
-def _event_rows(events: Counter[str]) -> list[dict[str, Any]]:
+def _event_rows(tally: _Tally, month: str) -> list[dict[str, Any]]:
     rows = []
     for code in COMPUTED_RULES:
-        count = events[code]
+        count = tally.events[code]
         if count:
             rule = RULES_BY_CODE[code]
             rows.append({
                 "code": code, "label": EVENT_LABELS[code], "clause": rule.clause, "description": rule.description,
                 "count": count, "points": rule_points(code, count),
-            })
+            } | (_yearly(tally, month) if code == "revisit_then_satisfied" else {}))
     return rows
 
 
-def _section(events: Counter[str], section: str) -> dict[str, Any]:
+def _yearly(tally: _Tally, month: str) -> dict[str, Any]:
+    """篇3 五2 "累计三次扣1分" over the year: this month's deduction with the earlier months' remainder carried in."""
+    counts = tally.then_satisfied_counts(month)
+    deductions, _ = then_satisfied_deductions(counts)
+    _, carried_in = then_satisfied_deductions(counts[:-1])
+    return {"points": float(deductions[-1]), "carried_in": carried_in, "year_to_date": sum(counts)}
+
+
+def _section(tally: _Tally, month: str, section: str) -> dict[str, Any]:
+    """A section's partial score; (五) with the year's 五2 carry (the then-满意 of earlier months)."""
+    entries = [Entry(_CLAUSE_GRADE[code][0], n, grade=_CLAUSE_GRADE[code][1]) for code, n in tally.events.items() if n]
+    earlier = sum(tally.then_satisfied_counts(month)[:-1])
+    result = score_month(entries, carry=YearCarry(counts={_CLAUSE_GRADE["revisit_then_satisfied"]: earlier}))
     return {
         "label": PARTIAL, "max": SECTION_POINTS[section],
-        "score": section_score(events, section), "loss": section_loss(events, section),
+        "score": float(result.sections[section]), "loss": float(result.section_loss(section)),
     }
 
 
-def _staff_row(staff_id: int | None, name: str, tally: _Tally, windows: dict[int, str]) -> dict[str, Any]:
+def _staff_row(staff_id: int | None, name: str, tally: _Tally, windows: dict[int, str], month: str) -> dict[str, Any]:
     return {
         "staff_id": staff_id,
         "name": name,
         "windows": sorted({windows[w] for w in tally.window_ids if w in windows}),
-        "events": _event_rows(tally.events),
-        "section_four": _section(tally.events, "四"),
-        "section_five": _section(tally.events, "五"),
+        "events": _event_rows(tally, month),
+        "section_four": _section(tally, month, "四"),
+        "section_five": _section(tally, month, "五"),
         "volume": {
             "clause": "篇3 七9", "accepted": tally.accepted, "promised": tally.promised, "online": 0, "issued": 0,
             "bonus": volume_bonus(accepted=tally.accepted, promised=tally.promised),
@@ -197,12 +221,13 @@ def monthly_assessment(session: Session, hall: Hall, month: str, now: datetime) 
             tally.window_ids.add(member.window_id)
     _accepted(session, hall, start, end, tallies)
     _overdue(session, hall, start, end, now, tallies)
-    _revisits(session, hall, start, end, tallies)
+    _revisits(session, hall, f"{year}-{number:02d}", tz, tallies)
     named = session.execute(select(Window.id, Window.name).where(Window.hall_id == hall.id))
     windows = {window_id: name for window_id, name in named}
-    rows = [_staff_row(m.id, m.name, tallies[m.id], windows) for m in staff]
+    label = f"{year}-{number:02d}"
+    rows = [_staff_row(m.id, m.name, tallies[m.id], windows, label) for m in staff]
     if None in tallies:
-        rows.append(_staff_row(None, UNREGISTERED, tallies[None], windows))
+        rows.append(_staff_row(None, UNREGISTERED, tallies[None], windows, label))
     totals: Counter[str] = Counter()
     for tally in tallies.values():
         totals.update(tally.events)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
@@ -271,7 +271,7 @@ def test_full_lifecycle_by_phone_is_audited(session: Session) -> None:
     ).all()
     assert [(e.action, e.actor, e.at) for e in rows] == [
         ("opened", "system", OPENED), ("rectified", "窗口负责人李四", t1), ("feedback_given", "窗口负责人李四", t2),
-        ("closed", "督查科王五", t3),
+        ("revisit_scheduled", "system", t2), ("closed", "督查科王五", t3),  # overall 基本满意: a 二次回访 is owed
     ]
     assert deadline_status(case, t3) == "on_time"
 
@@ -282,7 +282,7 @@ def test_transitions_out_of_order_are_refused(session: Session) -> None:
         give_feedback(session, case, "已告知", OPENED, actor="a", via="phone")
     with pytest.raises(RectificationError, match="只有已反馈"):
         close(session, case, OPENED, actor="a")
-    with pytest.raises(RectificationError, match="反馈之后"):
+    with pytest.raises(RectificationError, match="尚未反馈也未超期"):
         schedule_revisit(session, case, OPENED, actor="a")
     with pytest.raises(RectificationError, match="不能为空"):
         rectify(session, case, "   ", OPENED, actor="a")
@@ -363,7 +363,7 @@ def test_reminder_one_working_day_before_due_then_escalation(session: Session) -
     assert run_deadlines(session, late + timedelta(days=1), notifier=notifier).escalated == []
     assert deadline_status(case, late) == "overdue"
     assert [(n.kind, n.audience) for n in notifier.notices] == [("reminder", "window"), ("escalation", "supervisors")]
-    assert events(session, case) == ["opened", "reminder", "escalated"]
+    assert events(session, case) == ["opened", "reminder", "escalated", "revisit_scheduled"]
     assert [c.id for c in list_cases(session, case.hall_id, late, only_overdue=True)] == [case.id]
     assert list_cases(session, case.hall_id, last_moment, only_overdue=True) == []
 
@@ -414,17 +414,19 @@ def _answer_revisit(session: Session, revisit: Callback, answers: dict[str, str]
     session.flush()
 
 
-def test_revisit_is_a_new_drawn_callback_linked_to_the_first(session: Session) -> None:
+def test_feedback_places_the_revisit_a_new_drawn_callback_linked_to_the_first(session: Session) -> None:
     case = _fed_back(session, ALL_GOOD | {"overall": "U"})
-    now = OPENED + timedelta(days=9)
-    revisit = schedule_revisit(session, case, now, actor="督查科")
+    fed_back = OPENED + timedelta(days=8)  # Thu 10-08 10:00 Shanghai: inside calling hours
+    revisit = session.get(Callback, case.revisit_callback_id)
     assert (revisit.state, revisit.revisit_of_id, revisit.case_id, revisit.window_id) == (
         "drawn", case.callback_id, case.callback.case_id, case.window_id,
     )
-    assert revisit.next_action_at == now and revisit.week == "2026-W41" and revisit.draw_id is None
-    assert case.revisit_callback_id == revisit.id
-    with pytest.raises(RectificationError, match="已安排二次回访"):
-        schedule_revisit(session, case, now, actor="督查科")
+    assert revisit.next_action_at == fed_back and revisit.week == "2026-W41" and revisit.draw_id is None
+    assert events(session, case)[-2:] == ["feedback_given", "revisit_scheduled"]
+    # By hand later, or by the beat: the same revisit, never a second one.
+    assert schedule_revisit(session, case, fed_back + timedelta(days=1), actor="督查科") is revisit
+    assert run_deadlines(session, case.due_at + timedelta(days=5), settings=Settings()).revisits == []
+    assert session.scalar(select(func.count()).where(Callback.revisit_of_id == case.callback_id)) == 1
 
 
 def test_not_satisfied_twice(session: Session) -> None:
@@ -460,11 +462,18 @@ def test_a_first_callback_that_was_satisfied_overall_is_not_a_revisit_pair(sessi
     assert revisit_links(session, case.hall_id) == []
 
 
-def test_revisit_refused_for_an_opted_out_number(session: Session) -> None:
-    case = _fed_back(session, ALL_GOOD | {"overall": "U"})
+def test_no_revisit_for_an_opted_out_number(session: Session) -> None:
+    case = _opened(session, ALL_GOOD | {"overall": "U"})
     session.get(Contact, case.callback.contact_id).opted_out_at = OPENED
+    rectify(session, case, "已整改", OPENED + timedelta(days=1), actor="a")
+    give_feedback(session, case, "已告知", OPENED + timedelta(days=1), actor="a", via="phone")
+    assert (case.revisit_callback_id, case.revisit_skipped) == (None, "opted_out")
+    assert events(session, case)[-1] == "revisit_not_possible"
     with pytest.raises(RectificationError, match="退订"):
         schedule_revisit(session, case, OPENED + timedelta(days=9), actor="s")
+    # Recorded once: the beat does not try again.
+    assert run_deadlines(session, case.due_at + timedelta(days=1), settings=Settings()).revisits == []
+    assert events(session, case).count("revisit_not_possible") == 1
 
 
 # --- CLI ---------------------------------------------------------------------------------------------------
@@ -474,9 +483,11 @@ def _cli(database_url: str, monkeypatch: pytest.MonkeyPatch, at: datetime, *args
     from click.testing import CliRunner
 
     import callback.rectification.cli as cli_rectify
+    import callback.results.cli_deadlines as cli_deadlines
     from callback.cli import main
 
     monkeypatch.setattr(cli_rectify, "now", lambda: at)
+    monkeypatch.setattr(cli_deadlines, "now", lambda: at)
     env = {"DATABASE_URL": database_url, "DEFAULT_HALL": "DEMO", "TELEPHONY": "simulator"}
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
@@ -500,7 +511,8 @@ def test_cli_lifecycle(session: Session, database_url: str, monkeypatch: pytest.
     overdue = json.loads(_cli(database_url, monkeypatch, late, "rectifications", "--overdue", "--json").output)
     assert [r["id"] for r in overdue] == [case.id, hidden.id] and overdue[0]["deadline"] == "overdue"
     ran = json.loads(_cli(database_url, monkeypatch, late, "deadlines", "--json").output)
-    assert ran == {"reminded": [], "escalated": [case.id, hidden.id]}
+    assert (ran["reminded"], ran["escalated"]) == ([], [case.id, hidden.id])
+    assert ran["revisits"] == [case.id]  # overdue, first callback 基本满意: its 二次回访 is placed without feedback
 
     refused = _cli(database_url, monkeypatch, late, "feedback", str(case.id), "--text", "已告知", "--via", "phone")
     assert refused.exit_code == 2 and "请先登记整改措施" in refused.output
@@ -509,7 +521,7 @@ def test_cli_lifecycle(session: Session, database_url: str, monkeypatch: pytest.
     fed = _cli(database_url, monkeypatch, late, "feedback", str(case.id), "--text", "已电话告知", "--via", "phone", "--json")
     assert json.loads(fed.output)["deadline"] == "late"
     revisit = json.loads(_cli(database_url, monkeypatch, late, "revisit", str(case.id), "--json").output)
-    assert revisit["rectification_id"] == case.id
+    assert (revisit["rectification_id"], revisit["existing"]) == (case.id, True)
     assert _cli(database_url, monkeypatch, late, "close", str(case.id)).exit_code == 0
 
     session.expire_all()
@@ -545,7 +557,9 @@ def test_no_feedback_sms_outside_sms_hours(session: Session) -> None:
 
 
 def test_revisit_waits_for_calling_hours(session: Session) -> None:
-    case = _fed_back(session, ALL_GOOD | {"overall": "U"})
+    case = _opened(session, ALL_GOOD | {"overall": "U"})
     evening = datetime(2026, 10, 9, 12, 0, tzinfo=UTC)  # Fri 20:00 Shanghai; next calling moment Sat 10-10 09:00
-    revisit = schedule_revisit(session, case, evening, actor="s", settings=Settings())
+    rectify(session, case, "已整改", evening, actor="a")
+    give_feedback(session, case, "已告知", evening, actor="a", via="phone", settings=Settings())
+    revisit = session.get(Callback, case.revisit_callback_id)
     assert revisit.next_action_at == datetime(2026, 10, 10, 1, 0, tzinfo=UTC)  # 调休 Saturday is a working day
