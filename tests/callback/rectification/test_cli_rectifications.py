@@ -48,7 +48,7 @@ def test_the_table_names_the_callback_and_case_and_quotes_the_citizen(session: S
     assert f"#{case.id}" in result.output and f"回访#{case.callback_id}" in result.output
     assert case_no in result.output
     assert "申请人说：「办事太慢，联系 138****8000" in result.output and "…」" in result.output
-    assert "0013" not in result.output
+    assert "0013" not in result.output.replace(case_no, "")  # the factory's case numbers may hold 0013 themselves
 
 
 def test_a_case_without_words_shows_no_quote(session: Session, database_url: str,
