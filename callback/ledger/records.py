@@ -33,10 +33,7 @@ _MAX_NUMBER = 10**20  # a numeric cell beyond this is no case number, phone or d
 
 
 class CaseRow(NamedTuple):
-    """A validated ledger record. Times are aware UTC; `present` lists the fields the source carried.
-
-    A NamedTuple, so that chunks of rows cross process boundaries cheaply (the parallel import pickles them).
-    """
+    """A validated ledger record. Times are aware UTC; `present` lists the fields the source carried."""
 
     case_no: str
     window: str
@@ -78,7 +75,7 @@ def to_utc(local: datetime | None) -> datetime | None:
 def _text_to_utc(text: str) -> tuple[datetime | None, str]:
     """Ledger times repeat a lot (minute resolution, a month per file): parse each distinct text once.
 
-    Returns the UTC time and its ISO text (what the row hash and the COPY line carry), "" for a blank cell.
+    Returns the UTC time and its ISO text (what the row hash is made of), "" for a blank cell.
     """
     dt = to_utc(parse_datetime(text))
     return dt, dt.isoformat() if dt is not None else ""
@@ -138,81 +135,8 @@ def present_fields(names: Iterable[str]) -> frozenset[str]:
 
 def build_case_row(record: Mapping[str, object]) -> CaseRow:
     """Validate one record ({field: raw value}); raises Rejected with a reason the user can act on."""
-    (case_no, window, phone, accepted, _, promised, _, completed, _, item_name, item_kind, applicant, staff,
-     digest) = _validated(record)
-    return CaseRow(case_no, window, phone, accepted, promised, completed, item_name, item_kind, applicant, staff,
-                   _present(record), digest)
-
-
-class CopyFields(NamedTuple):
-    """A validated record as the PostgreSQL import writes it (see build_copy_fields)."""
-
-    case_no: str
-    window: str
-    staff: str | None
-    phone: str | None  # E.164 (or cleaned invalid text); None when the cell had no number
-    kind: str
-    tail: str  # the rest of the row as COPY text: see COPY_TAIL_COLUMNS
-    present: frozenset[str]
-
-
-COPY_TAIL_COLUMNS = ("case_no", "phone_kind", "phone_raw", "accepted_at", "promised_at", "completed_at",
-                     "item_name", "item_kind", "applicant", "row_hash")
-"""The columns of CopyFields.tail, in order; the writer puts the hall, window, staff and contact ids before it."""
-
-
-def build_copy_fields(record: Mapping[str, object]) -> CopyFields:
-    """build_case_row for a PostgreSQL import: see copy_fields."""
-    return CopyFields(*copy_fields(record), _present(record))
-
-
-def copy_fields(record: Mapping[str, object]) -> tuple[str, str, str | None, str | None, str, str]:
-    """The hot path of a PostgreSQL file import: a record as the few keys the writer resolves to ids (case number,
-    window, staff, phone and its kind) and the rest already rendered as COPY text (CopyFields.tail), on the
-    worker's core, with dates formatted once."""
-    (case_no, window, phone, _, accepted_iso, _, promised_iso, _, completed_iso, item_name, item_kind, applicant,
-     staff, digest) = _validated(record)
-    e164, kind, raw = phone
-    raw = raw[:200] or None
-    texts = (case_no, raw, item_name, item_kind, applicant)
-    tail = "\t".join((
-        case_no, kind, raw or "\\N", accepted_iso, promised_iso or "\\N", completed_iso or "\\N",
-        item_name or "\\N", item_kind or "\\N", applicant or "\\N", digest)) + "\n"
-    nulls = ((raw is None) + (not promised_iso) + (not completed_iso) + (item_name is None) + (item_kind is None)
-             + (applicant is None))
-    if not _plain(tail, nulls):
-        escaped, raw, item_name, item_kind, applicant = (copy_text(t) if t else t for t in texts)
-        tail = "\t".join((
-            escaped, kind, raw or "\\N", accepted_iso, promised_iso or "\\N", completed_iso or "\\N",
-            item_name or "\\N", item_kind or "\\N", applicant or "\\N", digest)) + "\n"
-    return case_no, window, staff, e164, kind, tail
-
-
-_TAIL_TABS = len(COPY_TAIL_COLUMNS) - 1
-
-
-def _plain(tail: str, nulls: int) -> bool:
-    """Whether a tail rendered without escaping is right as it is: its only tabs separate the fields, its only line
-    feed ends it, and its only backslashes are those of its `nulls` NULL markers (a cell holding "\\N" itself has
-    one more). A few C loops over the finished line, where testing the fields one by one cost more."""
-    return (tail.count("\t") == _TAIL_TABS and tail.count("\n") == 1 and "\r" not in tail
-            and tail.count("\\") == nulls)
-
-
-def row_hash_of_tail(tail: str) -> str:
-    """The row hash a CopyFields.tail ends with."""
-    return tail[tail.rindex("\t") + 1 : -1]
-
-
-def _needs_escape(text: str) -> bool:
-    return "\\" in text or "\t" in text or "\n" in text or "\r" in text
-
-
-def copy_text(value: str | None) -> str:
-    """A value as a field of PostgreSQL's COPY text format (\\N for NULL)."""
-    if value is None:
-        return "\\N"
-    return value.translate(_COPY_ESCAPES) if _needs_escape(value) else value
+    *fields, digest = _validated(record)
+    return CaseRow(*fields, _present(record), digest)
 
 
 def _phone(value: object) -> Phone:
@@ -260,8 +184,7 @@ def _validated(record: Mapping[str, object]) -> tuple:  # type: ignore[type-arg]
         digest = hashlib.blake2b(hashed.encode(), digest_size=16).hexdigest()
     except UnicodeEncodeError:  # a lone surrogate: no database column can store it
         raise Rejected("含无法存储的字符（孤立的代理字符）/ holds a lone surrogate character") from None
-    return (case_no, window, phone, accepted, accepted_iso, promised, promised_iso, completed, completed_iso,
-            item_name, item_kind, applicant, staff, digest)
+    return case_no, window, phone, accepted, promised, completed, item_name, item_kind, applicant, staff, digest
 
 
 def _longest_over_limit(**values: str) -> str:
@@ -269,4 +192,3 @@ def _longest_over_limit(**values: str) -> str:
     return next(name for name, value in values.items() if len(value) > FIELD_LIMITS[name])
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -224,8 +224,8 @@ class _InThread:
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # the advisory lock is PostgreSQL's
 def test_imports_into_one_hall_take_turns(database_url, tmp_path):
     """A second import into a hall waits for the first one's transaction, then sees its cases: without the turn,
-    both would COPY the same new case numbers and the second would fail on the unique key (or, had it probed
-    before, count them as new). An import into another hall does not wait."""
+    the second would count the first's uncommitted cases as new before its merge waited on them. An import into
+    another hall does not wait."""
     import time
 
     from sqlalchemy import text
@@ -244,7 +244,7 @@ def test_imports_into_one_hall_take_turns(database_url, tmp_path):
     def import_into(hall_code: str, path: Path):
         with session_factory(database_url).begin() as s:
             s.execute(text("SET LOCAL lock_timeout = '60s'"))  # a regression must not hang the run
-            summary = import_file(s, ensure_hall(s, hall_code), path, workers=1)
+            summary = import_file(s, ensure_hall(s, hall_code), path)
             return summary.imported, summary.updated, summary.unchanged
 
     def waiting_for_the_lock() -> int:
@@ -255,7 +255,7 @@ def test_imports_into_one_hall_take_turns(database_url, tmp_path):
     waiter = None
     try:
         holder.execute(text("SET LOCAL lock_timeout = '60s'"))
-        assert import_file(holder, ensure_hall(holder, "DEMO"), first, workers=1).imported == 3  # not committed
+        assert import_file(holder, ensure_hall(holder, "DEMO"), first).imported == 3  # not committed
         waiter = _InThread(import_into, "DEMO", second)
         deadline = time.monotonic() + 30
         while waiting_for_the_lock() == 0 and not waiter.done() and time.monotonic() < deadline:
@@ -284,21 +284,15 @@ def _ledger_row(case_no: str, version: int = 0) -> list[str]:
 
 
 def test_reimport_mixing_new_changed_and_unchanged_rows_in_every_batch(database_url, monkeypatch, tmp_path):
-    """Small chunks (5 records) and batches: every batch holds new, changed and unchanged rows, and case numbers
-    come back in later chunks (changed again, or not) and within a chunk. Each row counts once; the stored cases
-    are the file's last row of each."""
-    from callback.ledger import importer, parallel
+    """Small chunks (5 records): every chunk holds new, changed and unchanged rows, and case numbers come back in
+    later chunks (changed again, or not) and within a chunk. Each row counts once; the stored cases are the
+    file's last row of each."""
+    from callback.ledger import importer
     from callback.models import Staff
 
-    monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 5)
-    monkeypatch.setattr(importer, "COPY_BATCH_ROWS", 7)  # PostgreSQL: batches span chunks unless a case repeats
-    monkeypatch.setattr(importer, "CHUNK_ROWS", 1)  # SQLite: a batch a chunk
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 5)
     import_json(database_url, monkeypatch, write_csv(tmp_path / "a.csv", [_ledger_row(f"C{i:02d}") for i in range(12)]))
-    probes: list[int] = []
-    for writer, probe in ((importer._CopyWriter, "_existing_hashes"), (importer._ChunkWriter, "_existing")):
-        original = getattr(writer, probe)
-        monkeypatch.setattr(writer, probe, lambda self, case_nos, original=original: probes.append(len(case_nos))
-                            or original(self, case_nos))
+    merges = _count_merges(monkeypatch)
     rows = [  # (case, version): version 0 is what the first file had
         ("N00", 1), ("C00", 0), ("C01", 1), ("N01", 1), ("C02", 0),  # chunk 1: 2 new, 1 changed, 2 unchanged
         ("C03", 1), ("N00", 2), ("C04", 0), ("N02", 1), ("C01", 1),  # 1 new, 2 changed (N00 again), 2 unchanged
@@ -308,7 +302,7 @@ def test_reimport_mixing_new_changed_and_unchanged_rows_in_every_batch(database_
     ]
     summary = import_json(database_url, monkeypatch, write_csv(tmp_path / "b.csv", [_ledger_row(*r) for r in rows]))
     assert summary == {"rows": 25, "imported": 6, "updated": 8, "unchanged": 11, "rejected": []}
-    assert len(probes) >= 3  # several batches: PostgreSQL [1] [2, 3] [4, 5], SQLite one a chunk
+    assert merges == [5, 5, 4, 4, 4]  # a merge a chunk, of its distinct case numbers
 
     last = {case_no: _ledger_row(case_no, version) for case_no, version in rows}
     with session_factory(database_url)() as s:
@@ -324,14 +318,11 @@ def test_reimport_mixing_new_changed_and_unchanged_rows_in_every_batch(database_
 
 
 def test_a_first_import_finds_its_own_earlier_rows_across_batches(database_url, monkeypatch, tmp_path):
-    """A hall's first import probes only the case numbers it may have written already, and writes each batch's new
-    rows after the next batch's contacts: a case repeated three batches later, changed or not, must still be
-    found (it is an update, or unchanged), never a second insert."""
-    from callback.ledger import importer, parallel
+    """A case repeated three chunks later in a hall's first import, changed or not, is found (an update, or
+    unchanged), never a second insert."""
+    from callback.ledger import importer
 
-    monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 3)
-    monkeypatch.setattr(importer, "COPY_BATCH_ROWS", 3)
-    monkeypatch.setattr(importer, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 3)
     rows = [(f"F{i:02d}", 0) for i in range(12)] + [("F01", 1), ("F02", 0), ("F09", 2), ("F20", 0)]
     summary = import_json(database_url, monkeypatch, write_csv(tmp_path / "f.csv", [_ledger_row(*r) for r in rows]))
     assert summary == {"rows": 16, "imported": 13, "updated": 2, "unchanged": 1, "rejected": []}
@@ -341,18 +332,6 @@ def test_a_first_import_finds_its_own_earlier_rows_across_batches(database_url, 
     with session_factory(database_url)() as s:  # every case has its contact, in its hall
         assert s.scalar(select(func.count()).select_from(Case).join(Contact, Contact.id == Case.contact_id)
                         .where(Contact.hall_id == Case.hall_id)) == 13
-
-
-def test_written_flags_every_case_number_it_was_given():
-    from callback.ledger.importer import _Written
-
-    written = _Written()
-    first = [f"BJ{i:07d}" for i in range(20_000)]
-    assert written.flagged(first) == []
-    written.add(first)
-    assert written.flagged(first[::-1]) == first[::-1]  # no false negatives
-    others = [f"SZ{i:07d}" for i in range(20_000)]
-    assert len(written.flagged(others)) < 200  # 20,000 of 2**26 bits set: few false alarms
 
 
 def test_cells_holding_copy_control_characters_are_stored_as_written(database_url, monkeypatch, tmp_path):
@@ -368,39 +347,237 @@ def test_cells_holding_copy_control_characters_are_stored_as_written(database_ur
     assert again["unchanged"] == 6  # the stored rows hash as the file's
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # the queued writer is PostgreSQL's
-@pytest.mark.parametrize(("failing", "call"), [("_copy", 3), ("_existing_hashes", 1), ("worker", 0)])
-def test_a_first_import_that_fails_half_way_leaves_the_ledger_as_it_was(database_url, monkeypatch, tmp_path, failing,
-                                                                       call):
-    """A hall's first import queues its statements in a thread: a statement that fails there, or a file that turns
-    out unreadable while statements are queued, fails the import as a whole, and the connection is left clean
-    for the next one."""
-    from callback.ledger import importer, parallel
+def _count_merges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the rows of each merge the importer makes."""
+    from callback.ledger import importer
 
-    monkeypatch.setattr(parallel, "RAW_CHUNK_ROWS", 3)
-    monkeypatch.setattr(importer, "COPY_BATCH_ROWS", 3)
-    rows = [_ledger_row(f"H{i:02d}") for i in range(12)] + [_ledger_row("H01", 1)]
+    merges: list[int] = []
+    write = importer._Merge.write
+
+    def counted(self, present, staged, summary) -> None:
+        merges.append(len(staged) if isinstance(staged, list) else staged.count("\n"))
+        write(self, present, staged, summary)
+
+    monkeypatch.setattr(importer._Merge, "write", counted)
+    return merges
+
+
+def _case(i: int, item: str = "营业执照") -> list[str]:
+    return [f"B{i:04d}", item, "张三", f"1390013{i:04d}", "综合窗口", "员工1", "2026-11-03 09:12", ""]
+
+
+def test_counts_hold_across_many_chunks_whatever_rows_come_first(database_url, monkeypatch, tmp_path):
+    """New rows first, then unchanged and changed ones, in chunks of 5."""
+    from callback.ledger import importer
+
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 5)
+    first = import_json(database_url, monkeypatch, write_csv(tmp_path / "a.csv", [_case(i) for i in range(100, 130)]))
+    assert (first["imported"], first["updated"], first["unchanged"]) == (30, 0, 0)
+    again = [_case(i) for i in range(10)] + [_case(i, "变更" if i % 4 == 0 else "营业执照") for i in range(100, 130)]
+    second = import_json(database_url, monkeypatch, write_csv(tmp_path / "b.csv", again))
+    assert (second["rows"], second["imported"], second["updated"], second["unchanged"]) == (40, 10, 8, 22)
+
+
+MULTILINE = "事项\n第二行"
+QUOTED = '他说"好"'
+
+
+def _tricky_rows() -> list[list[str]]:
+    """40 data rows below a title and a header (Excel rows 3 to 42): quoted cells holding line breaks and doubled
+    quotes all over, a blank row, a repeated header, a case number seen twice, and four rows to reject."""
+    rows = [[f"A{i:04d}", MULTILINE if i % 4 == 1 else "营业执照", QUOTED if i % 6 == 4 else "张三",
+             f"1380013{i:04d}", "综合窗口", f"员工{i % 3}", f"2026-11-{1 + i % 28:02d} 09:{i % 60:02d}", ""]
+            for i in range(40)]
+    rows[5][1] = "多行事项\n" * 30
+    rows[7][0] = ""  # Excel row 10: no case number → rejected
+    rows[9] = [""] * len(HEADER)  # blank row, skipped
+    rows[11][1], rows[11][2] = "事项\r\n第二行", '引号""两个'  # CRLF inside a cell
+    rows[14] = list(HEADER)  # repeated header row, skipped
+    rows[17][6] = "明天"  # Excel row 20: unparseable date → rejected
+    rows[20][1] = '"\n"'  # quotes and a line break only
+    rows[23][0] = "A00\n23"  # Excel row 26: a case number holding a line break → rejected
+    rows[26][2] = '"'
+    rows[29][4] = ""  # Excel row 32: no window → rejected
+    rows[33][1], rows[33][2] = MULTILINE + "\n" + MULTILINE, '"' + QUOTED + '\n"'
+    rows[35][0] = "A0002"  # A0002 again, in a later chunk: its last row wins
+    rows[39][1] = "末行\n"  # the last row ends inside a quoted cell's line break
+    return rows
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])
+def test_quoted_cells_with_line_breaks_and_quotes_land_as_written(database_url, monkeypatch, tmp_path, encoding):
+    from callback.ledger import importer
+
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 7)  # A0002's rows in different chunks
+    path = tmp_path / "l.csv"
+    with path.open("w", encoding=encoding, newline="") as f:
+        writer = csv.writer(f, lineterminator="\r\n")
+        writer.writerow(["2026年11月 受理台账"])
+        writer.writerow(HEADER)
+        writer.writerows(_tricky_rows())
+    summary = import_json(database_url, monkeypatch, path)
+    assert [r["row"] for r in summary["rejected"]] == [10, 20, 26, 32]  # Excel rows: title 1, header 2
+    assert "case_no holds a line break" in summary["rejected"][2]["reason"]
+    assert (summary["rows"], summary["imported"], summary["updated"]) == (38, 33, 1)  # A0002 changed later
+    stored = cases(database_url)
+    assert (stored["A0001"].item_name, stored["A0004"].applicant) == ("事项\n第二行", QUOTED)
+    assert (stored["A0011"].item_name, stored["A0011"].applicant) == ("事项\r\n第二行", '引号""两个')
+    assert (stored["A0020"].item_name, stored["A0026"].applicant) == ('"\n"', '"')
+    assert stored["A0005"].item_name == "多行事项\n" * 29 + "多行事项"  # trimmed
+    assert stored["A0039"].item_name == "末行"
+    assert stored["A0002"].accepted_at == datetime(2026, 11, 8, 1, 35, tzinfo=UTC)  # rows[35]: day 1 + 35 % 28
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r\n", "\r"])
+def test_a_case_number_holding_a_line_break_is_rejected_in_its_row(database_url, tmp_path, monkeypatch, line_break):
+    """A quoted case number spanning lines is refused with its Excel row number, and the rows below keep theirs."""
+    rows = [_case(i, MULTILINE if i % 2 else "营业执照") for i in range(9)]  # rows[i] on Excel row i + 2
+    rows[1][0] = f"B{line_break}0001"
+    rows[3][4] = ""  # no window
+    rows[4][0] = f"{line_break}B000{line_break}4{line_break}"  # trimmed, the inner break stays
+    rows[6][6] = "明天"
+    summary = import_json(database_url, monkeypatch, write_csv(tmp_path / "l.csv", rows))
+    assert [(r["row"], r["reason"]) for r in summary["rejected"]][:3] == [
+        (3, "办件编号含换行 / case_no holds a line break"), (5, "缺少窗口 / missing window"),
+        (6, "办件编号含换行 / case_no holds a line break")]
+    assert (summary["imported"], [r["row"] for r in summary["rejected"]]) == (5, [3, 5, 6, 8])
+    assert sorted(cases(database_url)) == ["B0000", "B0002", "B0005", "B0007", "B0008"]
+
+
+def test_a_nul_byte_is_a_rejected_row_not_a_database_error(database_url, tmp_path, monkeypatch):
+    rows = [_case(i) for i in range(1200)]
+    rows[1000][2] = "张\x00三"
+    report = import_json(database_url, monkeypatch, write_csv(tmp_path / "l.csv", rows))
+    # the row is rejected and the others land, alike on both backends (PostgreSQL refuses a NUL in text)
+    assert [r["row"] for r in report["rejected"]] == [1002]  # header 1, rows[i]: i+2
+    assert "NUL" in report["rejected"][0]["reason"] and report["imported"] == 1199
+
+
+@pytest.mark.parametrize("failing", ["merge", "file"])
+def test_an_import_that_fails_half_way_leaves_the_ledger_as_it_was(database_url, monkeypatch, tmp_path, failing):
+    """A statement that fails in the third chunk, or a file that turns out unreadable after several chunks were
+    merged (while the next chunk is read ahead), fails the import as a whole: no case or contact is left, the
+    command exits 2 or fails, and the next import goes through."""
+    from callback.ledger import importer
+
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 100)
+    rows = [_case(i) for i in range(1200)]  # more than the 64 KiB the reader checks the encoding on
     path = write_csv(tmp_path / "h.csv", rows)
-    calls: list[int] = []
-    if failing == "worker":  # a record the reader cannot decode, after several batches went out
+    merged: list[int] = []
+    if failing == "file":  # a record the reader cannot decode, after the last good chunk
         path.write_bytes(path.read_bytes() + b"H99,\xff\xfe,x,13800138000,w,s,2026-11-03 09:12,\n")
-        monkeypatch.setattr(parallel, "_splittable", lambda *_: False)  # serial reading: the damage is found late
-    else:
-        original = getattr(importer._CopyWriter, failing)
+    merge = importer._Merge._merge
 
-        def fail_once(self, *args):  # the only probe is of H01's second row, in the last batch
-            calls.append(1)
-            if len(calls) == call:
-                raise RuntimeError("the server went away")
-            return original(self, *args)
+    def fail_third(self, present, summary) -> None:
+        merged.append(1)
+        if failing == "merge" and len(merged) == 3:
+            raise RuntimeError("the server went away")
+        merge(self, present, summary)
 
-        monkeypatch.setattr(importer._CopyWriter, failing, fail_once)
+    monkeypatch.setattr(importer._Merge, "_merge", fail_third)
     result = run(database_url, monkeypatch, "import-ledger", str(path), "--json")
     assert result.exit_code != 0
-    assert len(calls) >= call
+    assert len(merged) == (3 if failing == "merge" else 11)  # the 12th chunk holds the damage
+    if failing == "file":
+        assert result.exit_code == 2 and "无法读取" in result.output
     assert cases(database_url) == {}
     with session_factory(database_url)() as s:
         assert s.scalar(select(func.count()).select_from(Contact)) == 0
     monkeypatch.undo()
-    assert import_json(database_url, monkeypatch, path if failing != "worker" else write_csv(tmp_path / "ok.csv", rows)
-                       )["imported"] == 12
+    assert import_json(database_url, monkeypatch, write_csv(tmp_path / "ok.csv", rows))["imported"] == 1200
+
+
+# --------------------------------------------------------------------------------------------- the two paths
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # COPY is PostgreSQL's
+def test_the_copy_stage_holds_what_the_insert_stage_holds(database_url, monkeypatch, tmp_path):
+    """The fast path behind `_stage_rows`: PostgreSQL loads the stage with COPY text rendered in Python. The same
+    rows loaded by the plain INSERT give the same stage, value for value, and a whole import through either path
+    the same cases."""
+    from sqlalchemy import text
+
+    from callback.halls.services import ensure_hall
+    from callback.ledger import importer
+    from callback.ledger.records import build_case_row
+
+    odd = ["路径C:\\新建\\N", "含\t制表符", "两行\n文字", "回\r车", "\\N", "\\\\t", "", "普通 ", "末尾\\"]
+    records = [{"case_no": f"S{i:02d}", "window": f"窗口{text_}", "staff": text_ or None, "phone": phone,
+                "accepted_at": "2026-11-03 09:12:07", "completed_at": "" if i % 2 else "2026-11-04",
+                "item_name": text_, "applicant": text_[::-1]}
+               for i, text_ in enumerate(odd) for phone in ["13800138000" if i % 3 else "0536-8123456 转 8"]]
+    rows = [build_case_row(record) for record in records]
+    staged = {}
+    with session_factory(database_url)() as s:
+        importer._STAGE.create(s.connection())
+        for copy in (True, False):
+            importer._load_stage(s, importer._stage_rows(rows, copy))
+            staged[copy] = s.execute(text("SELECT * FROM ledger_stage ORDER BY case_no")).all()
+            s.execute(text("TRUNCATE ledger_stage"))
+        s.rollback()
+    assert len(staged[True]) == len(odd) and staged[True] == staged[False]
+
+    path = tmp_path / "odd.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, ["case_no", "window", "staff", "phone", "accepted_at", "completed_at", "item_name",
+                                    "applicant"])
+        writer.writeheader()
+        writer.writerows(records)
+    stored = {}
+    for copy in (True, False):
+        monkeypatch.setattr(importer, "_stage_rows", lambda rows, _, copy=copy, plain=importer._stage_rows:
+                            plain(rows, copy))
+        with session_factory(database_url).begin() as s:
+            summary = importer.import_file(s, ensure_hall(s, f"HALL{copy}"), path)
+            assert (summary.imported, summary.rejected) == (len(odd), [])
+        stored[copy] = {no: (c.window.name, c.staff_id is not None, c.contact_id is not None, c.phone_raw,
+                             c.phone_kind, c.accepted_at, c.completed_at, c.item_name, c.applicant, c.row_hash)
+                        for no, c in cases(database_url).items() if c.hall_id == summary_hall(database_url, copy)}
+    assert stored[True] == stored[False] and len(stored[True]) == len(odd)
+
+
+def summary_hall(database_url: str, copy: bool) -> int:
+    from callback.models import Hall
+
+    with session_factory(database_url)() as s:
+        return s.scalar(select(Hall.id).where(Hall.code == f"HALL{copy}"))
+
+
+def test_read_ahead_gives_the_items_in_order_and_raises_where_they_failed():
+    from callback.ledger.importer import read_ahead
+
+    assert list(read_ahead(iter(range(5)))) == [0, 1, 2, 3, 4]
+    assert list(read_ahead(iter([]))) == []
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("row 3 unreadable")
+
+    got = []
+    with pytest.raises(ValueError, match="row 3"):
+        for item in read_ahead(failing()):
+            got.append(item)
+    assert got == [1, 2]
+
+
+def test_read_ahead_closes_what_it_reads_when_the_caller_stops():
+    import threading
+
+    from callback.ledger.importer import read_ahead
+
+    closed, made_in = [], []
+
+    def source():
+        try:
+            for i in range(100):
+                made_in.append(threading.current_thread().name)
+                yield i
+        finally:
+            closed.append(True)
+
+    ahead = read_ahead(source())
+    assert next(ahead) == 0
+    ahead.close()  # the caller failed while working with item 0
+    assert closed == [True]
+    assert 2 <= len(made_in) <= 3 and all(name.startswith("ledger-read-ahead") for name in made_in)
