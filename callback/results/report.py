@@ -79,7 +79,8 @@ Presses = Mapping[int, Iterable[Rating | str] | Mapping[Rating, int]]
 
 @dataclass(frozen=True)
 class ScoringRules:
-    """The data the scores depend on: source weights and grade thresholds (DESIGN defaults)."""
+    """The data the scores depend on: source weights and grade thresholds (defaults:
+    docs/architecture.md §Window score and grades)."""
 
     weights: SourceWeights = DEFAULT_WEIGHTS
     thresholds: GradeThresholds = DEFAULT_THRESHOLDS

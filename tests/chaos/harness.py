@@ -1,6 +1,6 @@
-"""The chaos run (issue 16 §1): a week of several halls on PostgreSQL, dialled by real Celery workers and beat over
-a Redis of its own, the simulator playing the citizens over HTTP against the web app under gunicorn — while a
-fault schedule strikes during live calls:
+"""The chaos run (docs/architecture.md §Source of truth): a week of several halls on PostgreSQL, dialled by
+real Celery workers and beat over a Redis of its own, the simulator playing the citizens over HTTP against the
+web app under gunicorn — while a fault schedule strikes during live calls:
 
 1. SIGKILL a worker while it holds a call in progress (asserted: the dead process's call is still "in progress"
    in the simulator's records after it died), and start it again;
