@@ -102,7 +102,7 @@ class ChaosConfig:
     @classmethod
     def short(cls) -> ChaosConfig:
         """`make test`'s version: three halls, 24 callbacks, every fault once."""
-        return cls(halls=3, per_hall=8, calls_per_second=2.0, time_scale=0.05, fault_spacing=4.0,
+        return cls(halls=3, per_hall=8, calls_per_second=1.5, time_scale=0.05, fault_spacing=3.5,
                    settle_timeout=150, closed_gap=False)
 
     @classmethod
