@@ -256,6 +256,8 @@ def deliver_alerts(
         .order_by(Alert.id).limit(limit).with_for_update(skip_locked=True)
     ).all()
     run = _Run()
+    if not pending:
+        return DeliveryRun([], [], 0, [], [])
     calendar = load_calendar(session)
     for alert in pending:
         recipients = _recipients_for(session, alert)

@@ -633,7 +633,9 @@ def _recompute(
     session: Session, case: Rectification, now: datetime, actor: str, calendar: WorkingCalendar,
     zones: dict[int, ZoneInfo],
 ) -> bool:
-    tz = zones.setdefault(case.hall_id, _hall_tz(session, case.hall_id))
+    if case.hall_id not in zones:
+        zones[case.hall_id] = _hall_tz(session, case.hall_id)
+    tz = zones[case.hall_id]
     limits = deadline(calendar, case.opened_at, tz)
     if (limits.due_at, limits.remind_at, limits.estimated) == (case.due_at, case.remind_at, case.due_estimated):
         return False
@@ -663,17 +665,27 @@ def queue_daily_alerts(
         select(Rectification).where(Rectification.state.in_(AWAITING_FEEDBACK)).order_by(Rectification.id)
     ).all()
     policies: dict[int, tuple[ZoneInfo, CallingPolicy]] = {}
-    queued = []
+    due: list[tuple[Rectification, str, date]] = []
     for case in cases:
-        tz, policy = policies.setdefault(case.hall_id, _hall_policy(session, settings, calendar, case.hall_id))
+        if case.hall_id not in policies:
+            policies[case.hall_id] = _hall_policy(session, settings, calendar, case.hall_id)
+        tz, policy = policies[case.hall_id]
         today = now.astimezone(tz).date()
         kind = _daily_kind(case, now, today, calendar, tz)
-        if kind is None or not calendar.is_workday(today) or not policy.may_sms(now):
-            continue
-        alert = queue_alert(session, case, kind, today)
-        if alert is not None:
-            queued.append(alert.id)
-    return queued
+        if kind is not None and calendar.is_workday(today) and policy.may_sms(now):
+            due.append((case, kind, today))
+    queued = _queued_today(session, {day for _, _, day in due})
+    fresh = (queue_alert(session, case, kind, day) for case, kind, day in due if (case.id, kind, day) not in queued)
+    return [alert.id for alert in fresh if alert is not None]
+
+
+def _queued_today(session: Session, days: set[date]) -> set[tuple[int, str, date]]:
+    """The daily alerts already queued for these local days (one query instead of one per case)."""
+    if not days:
+        return set()
+    rows = session.execute(select(Alert.rectification_id, Alert.kind, Alert.day)
+                           .where(Alert.day.in_(days), Alert.kind.in_((DUE_TOMORROW, OVERDUE))))
+    return {(case_id, kind, day) for case_id, kind, day in rows}
 
 
 def queue_alert(session: Session, case: Rectification, kind: str, day: date) -> Alert | None:

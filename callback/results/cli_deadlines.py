@@ -67,7 +67,7 @@ def _print(payload: dict[str, Any]) -> None:
                + (f"，{len(alerts['failed'])} 条发送失败" if alerts["failed"] else ""))
     weeks = payload["publication"]["weeks"]
     if not weeks:
-        click.echo(f"通报（{payload['publication']['hall']}）：已结束的回访周均已通报")
+        click.echo(f"通报（{payload['publication']['hall']}）：没有待通报的回访周")
         return
     click.echo(f"通报（{payload['publication']['hall']}）：{len(weeks)} 周尚未通报")
     for week in weeks:
