@@ -340,3 +340,11 @@ def test_the_beat_task_sends_through_the_configured_provider(
     finally:
         tasks._provider.cache_clear()
     assert len(inbox.envelopes) == 1
+
+
+def test_the_beat_sends_alerts_every_minute_and_runs_deadlines_every_quarter_hour() -> None:
+    from worker.celery_app import beat_schedule
+
+    schedule = beat_schedule()
+    assert schedule["rectification-alerts"]["task"] == "worker.tasks.rectification_alerts"
+    assert (schedule["rectification-alerts"]["schedule"], schedule["rectification-deadlines"]["schedule"]) == (60.0, 900.0)
