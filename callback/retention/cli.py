@@ -46,7 +46,7 @@ def _print(report: PurgeReport, tz: ZoneInfo) -> None:
         click.echo(f"  回访#{failure['callback_id']} 的录音未能删除，下次再试：{failure['error']}")
     merged = f"，其中 {report.merged} 个并入已清除的同一号码" if report.merged else ""
     click.echo(f"个人信息：{verb}替换办件 {report.cases} 件的姓名和号码、号码 {report.contacts} 个{merged}"
-               f"（{_day(report.personal_cutoff, tz)} 之前）；意见建议中的号码脱敏 {report.suggestions} 条")
+               f"（{_day(report.personal_cutoff, tz)} 之前）；意见建议、短信和整改反馈中的号码脱敏 {report.suggestions} 处")
 
 
 def _day(moment: datetime, tz: ZoneInfo) -> str:

@@ -6,9 +6,10 @@ docs/architecture.md §Privacy and security).
   URL in the transcript's recording line. One audit row per recording says it was deleted.
 * **Numbers and names** of finished callbacks and of cases older than ``RETENTION_PERSONAL_DAYS`` (default 365)
   are replaced by a keyed hash, ``hmac`` + 28 hex digits of HMAC-SHA256 (``RETENTION_KEY``, else ``SECRET_KEY``):
-  a case's applicant and raw phone, the contact's number, and phone numbers in the spoken or texted suggestion
-  are masked. A contact is purged only when every case and callback of it is; a case only when its callbacks
-  have all ended before the cut-off. An on-site form has no case: its suggestion is masked once it ended before
+  a case's applicant and raw phone, the contact's number; numbers in the free text around them — the spoken or
+  texted suggestion, the SMS bodies, a rectification's action and feedback — are masked (`survey.privacy`). A
+  contact is purged only when every case and callback of it is; a case only when its callbacks have all ended
+  before the cut-off. An on-site form has no case: its suggestion is masked once it ended before
   the cut-off (`_mask_onsite_suggestions`).
 
 What still works afterwards, and why:
@@ -44,7 +45,8 @@ from sqlalchemy import and_, exists, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from callback.config import ConfigError, Settings
-from callback.models import AuditEvent, Callback, Case, Contact, TranscriptEvent
+from callback.models import AuditEvent, Callback, Case, Contact, Message, TranscriptEvent
+from callback.models.rectification import Rectification, RectificationEvent
 from callback.telephony import Provider, ProviderError
 from survey.privacy import mask_text
 
@@ -175,7 +177,7 @@ class Pseudonymised:
     cases: int = 0
     contacts: int = 0
     merged: int = 0
-    suggestions: int = 0
+    suggestions: int = 0  # free texts whose numbers were masked: suggestions, SMS bodies, rectification feedback
     by_hall: Counter[int] = field(default_factory=Counter)
 
 
@@ -188,7 +190,7 @@ def pseudonymise(session: Session, key: bytes, case_ids: Sequence[int], contact_
             _hash_case(case, key)
             done.cases += 1
             done.by_hall[case.hall_id] += 1
-        done.suggestions += _mask_suggestions(session, chunk)
+        done.suggestions += _mask_free_text(session, chunk)
     for chunk in _chunks(contact_ids):
         for contact in list(session.scalars(select(Contact).where(Contact.id.in_(chunk)))):
             done.merged += hash_contact(session, contact, key) == "merged"
@@ -209,23 +211,47 @@ def _hash_case(case: Case, key: bytes) -> None:
         case.phone_raw = keyed_hash(key, case.phone_raw, "phone")
 
 
-def _mask_suggestions(session: Session, case_ids: list[int]) -> int:
-    """Numbers (phone, ID card, bank card) in what the citizen said or texted, masked for good."""
-    return _mask(session, select(Callback).where(Callback.case_id.in_(case_ids), Callback.suggestion.is_not(None)))
+def _mask_free_text(session: Session, case_ids: list[int]) -> int:
+    """Numbers (phone, ID card, bank card) in what the citizen said or texted and in what was texted or fed back to
+    them, masked for good. Returns how many texts changed."""
+    return _mask_callbacks(session, select(Callback.id).where(Callback.case_id.in_(case_ids)))
 
 
 def _mask_onsite_suggestions(session: Session, cutoff: datetime) -> int:
-    """On-site forms (no case, no number) that ended before ``cutoff``: the numbers written in their suggestion."""
-    return _mask(session, select(Callback).where(Callback.case_id.is_(None), Callback.suggestion.is_not(None),
-                                                 Callback.finished_at < cutoff))
+    """On-site forms (no case, no number) that ended before ``cutoff``: the numbers written in them."""
+    return _mask_callbacks(session, select(Callback.id).where(Callback.case_id.is_(None),
+                                                              Callback.finished_at < cutoff))
 
 
-def _mask(session: Session, query: Any) -> int:
+def _mask_callbacks(session: Session, callbacks: Any) -> int:
+    """The callbacks' own free text, and the audit rows about them, which are kept without the data."""
+    cases = select(Rectification.id).where(Rectification.callback_id.in_(callbacks))
+    rows = [*session.scalars(select(Callback).where(Callback.id.in_(callbacks), Callback.suggestion.is_not(None))),
+            *session.scalars(select(Message).where(Message.callback_id.in_(callbacks))),
+            *session.scalars(select(Rectification).where(Rectification.id.in_(cases)))]
+    audits = [*session.scalars(select(RectificationEvent).where(RectificationEvent.rectification_id.in_(cases))),
+              *session.scalars(select(AuditEvent).where(AuditEvent.entity == "callback",
+                                                        AuditEvent.entity_id.in_(callbacks)))]
+    return (sum(_mask_fields(row, ("suggestion", "body", "action", "feedback")) for row in rows)
+            + sum(_mask_detail(row) for row in audits))
+
+
+def _mask_detail(row: RectificationEvent | AuditEvent) -> int:
+    detail = row.detail or {}
+    masked = {k: mask_text(v) if isinstance(v, str) else v for k, v in detail.items()}
+    if masked == detail:
+        return 0
+    row.detail = masked
+    return 1
+
+
+def _mask_fields(row: Any, names: tuple[str, ...]) -> int:
     changed = 0
-    for callback in session.scalars(query):
-        masked = mask_text(callback.suggestion)
-        if masked != callback.suggestion:
-            callback.suggestion, changed = masked, changed + 1
+    for name in names:
+        text = getattr(row, name, None)
+        if text and mask_text(text) != text:
+            setattr(row, name, mask_text(text))
+            changed += 1
     return changed
 
 
@@ -300,7 +326,7 @@ class PurgeReport:
     cases: int = 0
     contacts: int = 0
     merged: int = 0
-    suggestions: int = 0
+    suggestions: int = 0  # free texts whose numbers were masked: suggestions, SMS bodies, rectification feedback
 
     def as_json(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "recordings_cutoff": self.recordings_cutoff.isoformat(),
@@ -326,8 +352,8 @@ def purge(session: Session, provider: Provider | None, settings: Settings, now: 
     _delete_recordings(session, provider, recordings, now, actor, report)
     done = pseudonymise(session, policy.key, case_ids, contact_ids)
     done.suggestions += _mask_onsite_suggestions(session, report.personal_cutoff)
-    report.cases, report.contacts, report.merged, report.suggestions = (done.cases, done.contacts, done.merged,
-                                                                        done.suggestions)
+    report.cases, report.contacts, report.merged = done.cases, done.contacts, done.merged
+    report.suggestions = done.suggestions
     for hall_id, cases in sorted(done.by_hall.items()):
         session.add(AuditEvent(hall_id=hall_id, at=now, actor=actor, entity="retention", action="personal_data_purged",
                                detail={"cases": cases, "retention_days": policy.personal_days}))

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callback.draws.services import draw_weekly_sample, verify_draw
 from callback.models import AuditEvent, Callback, Contact, Hall, TranscriptEvent
+from callback.models.rectification import Rectification
 from callback.results.publication import public_figures, publish_week
 from callback.retention import cli as retention_cli
 from callback.retention.services import is_hashed
@@ -113,6 +114,13 @@ def test_recordings_go_first_at_the_provider_then_here(db: Session, week: Hall, 
 
 
 def test_purge_keeps_the_report_the_board_and_the_draw(db: Session, week: Hall, clock, database_url: str) -> None:
+    case = db.scalars(select(Rectification).order_by(Rectification.id)).first()
+    cli("rectify", str(case.id), "--action", "已约谈窗口人员")
+    cli("feedback", str(case.id), "--text", f"已按您留的电话{SPOKEN_NUMBER}回复", "--via", "phone")
+    # the 二次回访 the feedback placed went unanswered the same week: every callback of the week has ended
+    db.execute(update(Callback).where(Callback.revisit_of_id.is_not(None))
+               .values(state="unreachable", finished_at=REPORT_AT, next_action_at=None))
+    db.commit()
     report_before, board_before = report(db, week), board(database_url)
     figures_before = public_figures(report_before)
     audits_before = db.scalars(select(AuditEvent.id)).all()
@@ -122,7 +130,7 @@ def test_purge_keeps_the_report_the_board_and_the_draw(db: Session, week: Hall, 
 
     done = purge()
 
-    assert (done["cases"], done["contacts"]) == (len(PHONES), len(PHONES)) and done["suggestions"] == 1
+    assert (done["cases"], done["contacts"]) == (len(PHONES), len(PHONES)) and done["suggestions"] == 3  # said; fed back; the audit of it
     dump = text_dump(db)
     for secret in [*PHONES, *(p.removeprefix("+86") for p in PHONES), NAME, SPOKEN_NUMBER]:
         assert secret not in dump, secret
