@@ -2,6 +2,8 @@
 # Makes sure PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) answer: starts them when installed but
 # stopped, installs them with apt-get when absent. Used by `make test`, `make bench` and CI (the capacity
 # benchmark needs nothing else: its load generator is benchmarks/capacity/paced.py).
+# Also installs Debian's `chromium` and a Chinese font when absent: the browser tests (tests/browser) drive
+# /usr/bin/chromium with Playwright; nothing ever downloads a browser build of its own (no `playwright install`).
 set -euo pipefail
 
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
@@ -40,6 +42,14 @@ ensure_redis() {
   wait_for redis_up || { echo "Redis did not start" >&2; exit 1; }
 }
 
+ensure_chromium() {
+  # a Chinese font too, or the screenshots show boxes instead of characters
+  [ -x /usr/bin/chromium ] && fc-list :lang=zh 2>/dev/null | grep -q . && return 0
+  echo "Chromium or a Chinese font not installed: installing them with apt-get (browser tests)"
+  apt_install chromium fonts-wqy-microhei
+}
+
 ensure_postgres
 ensure_redis
-echo "PostgreSQL and Redis are up"
+ensure_chromium
+echo "PostgreSQL, Redis and Chromium are ready"

@@ -1,5 +1,6 @@
 """All models. Import from here so every table is registered on Base.metadata (Alembic reads it)."""
 
+from callback.models.accounts import User
 from callback.models.base import Base, utcnow
 from callback.models.calendar import CalendarDay  # noqa: F401
 from callback.models.evaluator import EvaluatorPress  # noqa: F401
@@ -19,5 +20,6 @@ from callback.models.survey import (
 
 __all__ = [
     "Answer", "ApiToken", "Attempt", "AuditEvent", "Base", "Callback", "Case", "Contact", "Draw", "Hall",
-    "ImportBatch", "Message", "PublishedReport", "Staff", "TranscriptEvent", "WebhookReceipt", "Window", "utcnow",
+    "ImportBatch", "Message", "PublishedReport", "Staff", "TranscriptEvent", "User", "WebhookReceipt", "Window",
+    "utcnow",
 ]

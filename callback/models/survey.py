@@ -167,6 +167,8 @@ class AuditEvent(Base):
     (docs/architecture.md §Privacy and security)."""
 
     __tablename__ = "audit_events"
+    # the console's login throttle counts an address's recent failures (callback.accounts.services)
+    __table_args__ = (Index("ix_audit_events_ip_at", "ip", "at"),)
     id: Mapped[intpk]
     hall_id: Mapped[int | None] = mapped_column(ForeignKey("halls.id"), index=True)
     at: Mapped[created_at]
@@ -175,3 +177,6 @@ class AuditEvent(Base):
     entity_id: Mapped[int | None]
     action: Mapped[str] = mapped_column(String(60))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # a console action: the account that acted and the address it came from (NULL for the CLI and the worker)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    ip: Mapped[str | None] = mapped_column(String(45))

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callback import config, db
 from callback.config import Settings, check_production_settings
-from callback.web import api, board, health, security
+from callback.web import api, board, console, health, security
 from ivr import sms, voice
 
 
@@ -27,6 +28,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     db.init_app(app, settings.database_url)
     security.init_app(app, https=settings.public_base_url.lower().startswith("https://"))
-    for blueprint in (api.bp, board.bp, health.bp, voice.bp, sms.bp):
+    if settings.trusted_proxies:  # the client's address as nginx forwarded it (the console's login throttle)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    # the console: sessions, CSRF on every form except the blueprints that check a signature or a token instead
+    console.init_app(app, csrf_exempt=(api.bp, voice.bp, sms.bp))
+    for blueprint in (api.bp, board.bp, health.bp, voice.bp, sms.bp, console.bp):
         app.register_blueprint(blueprint)
     return app
