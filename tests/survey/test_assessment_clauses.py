@@ -28,7 +28,7 @@ from survey.assessment_rules import (
     Clause,
 )
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "000_8ace62ac612319da.txt"
+SEED = Path(__file__).resolve().parents[2] / "docs" / "seeds" / "000_8ace62ac612319da.txt"
 
 _PAIRS = (
     "丟丢亂乱個个備备價价優优內内兩两別别劃划動动務务區区參参員员啟启單单嘩哗嚴严國国執执報报場场奮奋學学實实審审將将"
