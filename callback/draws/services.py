@@ -26,32 +26,22 @@ Services take the session and the clock and never commit: the caller owns the tr
 from __future__ import annotations
 
 import hashlib
-import operator
 import random
 import re
 import secrets
-import sys
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    Integer,
-    LargeBinary,
     Select,
-    String,
     and_,
-    any_,
-    bindparam,
     case,
-    cast,
     false,
     func,
-    literal,
     or_,
     select,
     text,
@@ -59,10 +49,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.types import NullType
 
 from callback.config import Settings
 from callback.ledger.values import normalise_phone
@@ -76,6 +64,7 @@ DIALABLE_KINDS = ("mobile", "landline")
 EXCLUSION_REASONS = ("no_dialable_number", "opted_out", "deny_listed", "already_drawn", "contacted_recently")
 _SEED_RE = re.compile(r"^[0-9a-f]{1,64}$")
 _LOCK_NAMESPACE = 0x4452  # pg_advisory_xact_lock(namespace, hall_id): one draw per hall at a time
+_STREAM_ROWS = 50_000  # candidate rows fetched at a time (a server-side cursor on PostgreSQL)
 
 
 class DrawError(ValueError):
@@ -181,17 +170,16 @@ class Candidate:
 class CandidateSet:
     """The sampling frame — eligible cases in canonical order, case id ascending — and the exclusions.
 
-    ``case_ids[i]`` is the i-th candidate; ``fingerprint`` is the SHA-256 over the ordered
-    ``<case id>\\t<case no>\\n`` lines (`fingerprint_lines`). ``window_ids`` is present when a per-window draw
-    asked for it, ``contact_ids`` when the rows were streamed; otherwise the sampler looks the few contacts it
-    needs up. Held as compact integer arrays: a big hall's month is a million cases.
+    ``case_ids[i]`` is the i-th candidate, ``window_ids[i]`` and ``contact_ids[i]`` its window and number;
+    ``fingerprint`` is the SHA-256 over the ordered ``<case id>\\t<case no>\\n`` lines (`fingerprint_lines`).
+    Held as compact integer arrays: a big hall's month is a million cases.
     """
 
     case_ids: Sequence[int]
     excluded: dict[str, int]
     fingerprint: str
-    window_ids: Sequence[int] | None = None
-    contact_ids: Sequence[int] | None = None
+    window_ids: Sequence[int]
+    contact_ids: Sequence[int]
 
     def __len__(self) -> int:
         return len(self.case_ids)
@@ -209,136 +197,23 @@ def fingerprint_lines(lines: Iterable[tuple[int, str]]) -> str:
 
 
 def _fingerprint_line(case_id: int, case_no: str) -> bytes:
-    return f"{case_id}\t{case_no}\n".encode()  # UTF-8, as convert_to(…, 'UTF8') in _derive_in_sql
+    return f"{case_id}\t{case_no}\n".encode()  # UTF-8
 
 
-def derive_candidates(session: Session, hall_id: int, params: DrawParams, *, windows: bool = False,
-                      fast: bool | None = None) -> CandidateSet:
-    """The candidate set of a hall as of ``params.as_of``; ``windows`` also fetches each candidate's window.
-
-    On PostgreSQL (`_derive_in_sql`) the server does the per-case work and returns only packed ids, the counts
-    and the fingerprint. Elsewhere, or with ``fast=False``, rows are streamed and collected in Python.
-    """
-    if fast is None:
-        fast = session.get_bind().dialect.name == "postgresql"
-    if fast:
-        cands = _derive_in_sql(session, hall_id, params, windows)
-        if cands is not None:
-            return cands
-    return _derive_streaming(session, hall_id, params)
-
-
-def _derive_in_sql(session: Session, hall_id: int, params: DrawParams, windows: bool) -> CandidateSet | None:
-    """The PostgreSQL path, the same set as `_derive_streaming` (the tests check one against the other).
-
-    Exclusions are rare, so they are looked up first: the flagged contacts with their reason code and the
-    drawn cases, a few percent of all (`_excluded_contacts`, `_drawn_case_ids`). One pass over the month's
-    cases then sets each case aside with ``= ANY(array)`` against those two lists — bound as constants
-    (custom plans only, see `_tune_for_one_big_query`), so PostgreSQL probes a hash table instead of joining —
-    sorts by case id, and aggregates in that order: ``sha256`` over the ``string_agg`` of the candidate lines,
-    the candidate ids (and windows) packed as 4-byte integers, and the id and contact of each case set aside,
-    which Python classifies under the first reason that applies. The aggregates read the sorted subquery's
-    order (no sort per aggregate); the packed ids come from the same pass, so checking that they ascend
-    proves the fingerprint saw the lines in canonical order. If they do not, None: stream instead.
-    """
-    _tune_for_one_big_query(session)
-    flagged, drawn = _exclusion_lists(session, hall_id, params)
-    c = Case.__table__.c
-    out = or_(c.contact_id.is_(None), c.contact_id == any_(_int_array("flagged", flagged)),
-              c.id == any_(_int_array("drawn", drawn)))
-    r = (
-        select(c.id, c.window_id, func.coalesce(c.contact_id, 0).label("contact_id"),
-               (_line(c.id, c.case_no) + "\n").label("line"), out.label("out"))
-        .where(*_in_window(hall_id, params))
-        .order_by(c.id)
-        .subquery("month")
-    ).c
-    keep = ~r.out
-    columns = [
-        func.sha256(func.convert_to(func.string_agg(r.line, literal("")).filter(keep), "UTF8")),
-        _packed(r.id).filter(keep),
-        _packed(r.id).filter(r.out),
-        _packed(r.contact_id).filter(r.out),
-    ]
-    if windows:
-        columns.append(_packed(r.window_id).filter(keep))
-    row = session.execute(select(*columns)).one()
-    case_ids = _unpack(row[1])
-    if any(map(operator.ge, case_ids, islice(case_ids, 1, None))):
-        return None
-    fingerprint = (row[0] or hashlib.sha256(b"").digest()).hex()
-    excluded = _classify(_unpack(row[2]), _unpack(row[3]), flagged, drawn)
-    return CandidateSet(case_ids, excluded, fingerprint, _unpack(row[4]) if windows else None)
-
-
-def _exclusion_lists(session: Session, hall_id: int, params: DrawParams) -> tuple[dict[int, int], set[int]]:
-    """The hall's flagged contacts (id → reason code) and drawn cases as of ``params.as_of``, in one round
-    trip (each list packed into one value)."""
-    ex = _excluded_contacts(hall_id, params).subquery("ex").c
-    drawn = _drawn_case_ids(hall_id, params.as_of).subquery("drawn").c
-    row = session.execute(
-        select(_packed(ex.id), _packed(ex.code), select(_packed(drawn.case_id)).scalar_subquery())
-    ).one()
-    return dict(zip(_unpack(row[0]), _unpack(row[1]), strict=True)), set(_unpack(row[2]))
-
-
-def _int_array(name: str, values: Iterable[int]) -> Any:
-    """``CAST(:name AS INTEGER[])`` bound as one untyped text literal (``{1,2,3}``): the server reads it straight
-    as an integer array, which a custom plan then holds as a constant."""
-    literal_text = "{" + ",".join(map(str, values)) + "}"
-    return cast(bindparam(name, literal_text, type_=NullType()), ARRAY(Integer))
-
-
-def _classify(case_ids: Sequence[int], contact_ids: Sequence[int], flagged: dict[int, int],
-              drawn: set[int]) -> dict[str, int]:
-    """Count the cases set aside under the first reason that applies, as `_classified` orders them
-    (contact id 0 stands for none)."""
-    counts = dict.fromkeys(EXCLUSION_REASONS, 0)
-    already_drawn = _code("already_drawn")
-    for case_id, contact_id in zip(case_ids, contact_ids, strict=True):
-        code = flagged.get(contact_id) if contact_id else _code("no_dialable_number")
-        if (code is None or code > already_drawn) and case_id in drawn:
-            code = already_drawn
-        if code is None:
-            raise RuntimeError(f"case {case_id} set aside without a reason")  # the lists and the pass disagree
-        counts[EXCLUSION_REASONS[code - 1]] += 1
-    return counts
-
-
-def _packed(column: Any) -> Any:
-    """The column's values in input order as one bytea of big-endian 4-byte integers."""
-    return func.string_agg(func.int4send(column), literal(b"", LargeBinary))
-
-
-def _unpack(packed: bytes | None) -> array[int]:
-    values = array("i")
-    values.frombytes(packed or b"")
-    if sys.byteorder == "little":
-        values.byteswap()
-    return values
-
-
-def _tune_for_one_big_query(session: Session) -> None:
-    """Room to sort a month of cases in memory, no JIT compile (it costs more than it saves here), and
-    custom plans only: a plan is made with the bound exclusion lists as constants, which is what lets
-    ``= ANY(array)`` use a hash table; a generic plan (a driver may prepare a repeated statement) would
-    compare every case with every listed number. SET LOCAL: only until the caller's transaction ends."""
-    session.execute(text("SET LOCAL work_mem = '256MB'"))
-    session.execute(text("SET LOCAL jit = off"))
-    session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-
-
-def _derive_streaming(session: Session, hall_id: int, params: DrawParams) -> CandidateSet:
-    """The same set as `_derive_in_sql`, row by row (SQLite, and the cross-check)."""
+def derive_candidates(session: Session, hall_id: int, params: DrawParams) -> CandidateSet:
+    """The candidate set of a hall as of ``params.as_of``. One query classifies every stored case of the
+    ledger window under the first exclusion that applies (`_classified`: the few excluded contacts and drawn
+    cases are joined to the month's cases); its rows stream in case-id order, in batches, and the eligible ones
+    are hashed into the fingerprint and kept as integer arrays as they pass. A million-case month takes about
+    2 s on PostgreSQL (README, "Capacity")."""
     cl = _classified(hall_id, params).subquery("classified")
     rows = session.execute(
         select(cl.c.id, cl.c.case_no, cl.c.window_id, cl.c.contact_id, cl.c.code).order_by(cl.c.id)
+        .execution_options(yield_per=_STREAM_ROWS)
     )
     excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
     digest = hashlib.sha256()
-    case_ids: list[int] = []
-    window_ids: list[int] = []
-    contact_ids: list[int] = []
+    case_ids, window_ids, contact_ids = array("i"), array("i"), array("i")
     for case_id, case_no, window_id, contact_id, code in rows:
         if code is None:
             digest.update(_fingerprint_line(case_id, case_no))
@@ -348,10 +223,6 @@ def _derive_streaming(session: Session, hall_id: int, params: DrawParams) -> Can
         else:
             excluded[EXCLUSION_REASONS[code - 1]] += 1
     return CandidateSet(case_ids, excluded, digest.hexdigest(), window_ids, contact_ids)
-
-
-def _line(case_id: Any, case_no: Any) -> Any:
-    return cast(case_id, String) + "\t" + case_no
 
 
 def _classified(hall_id: int, p: DrawParams) -> Select[Any]:
@@ -453,9 +324,6 @@ def _recent_contact_ids(hall_id: int, start: datetime, end: datetime) -> Any:
 
 # --------------------------------------------------------------------------------------------- sampling
 
-ContactLookup = Callable[[list[int]], list[int]]  # frame positions → their contact ids
-
-
 def new_seed() -> str:
     return secrets.token_hex(16)
 
@@ -468,8 +336,7 @@ def normalise_seed(seed: str) -> str:
     return value
 
 
-def draw_sample(cands: CandidateSet, seed: str, size: int, per_window: int | None,
-                contacts: ContactLookup) -> list[int]:
+def draw_sample(cands: CandidateSet, seed: str, size: int, per_window: int | None) -> list[int]:
     """Frame positions of the sample a seed gives, in draw order: a simple random sample of cases (each
     eligible case equally likely to come up) in which a phone number already drawn is passed over, so no
     number is called twice. Fewer eligible numbers than asked → all of them.
@@ -479,30 +346,24 @@ def draw_sample(cands: CandidateSet, seed: str, size: int, per_window: int | Non
     """
     taken: set[int] = set()
     if per_window is None:
-        return _pick(random.Random(int(seed, 16)), range(len(cands)), size, contacts, taken)
-    if cands.window_ids is None:
-        raise ValueError("a per-window draw needs the candidates' windows (derive_candidates(windows=True))")
+        return _pick(random.Random(int(seed, 16)), range(len(cands)), size, cands.contact_ids, taken)
     by_window: dict[int, list[int]] = {}
     for position, window_id in enumerate(cands.window_ids):
         by_window.setdefault(window_id, []).append(position)
     return [p for wid in sorted(by_window)
-            for p in _pick(random.Random(f"{seed}:{wid}"), by_window[wid], per_window, contacts, taken)]
+            for p in _pick(random.Random(f"{seed}:{wid}"), by_window[wid], per_window, cands.contact_ids, taken)]
 
 
-def _pick(rng: random.Random, positions: Sequence[int], k: int, contacts: ContactLookup,
+def _pick(rng: random.Random, positions: Sequence[int], k: int, contacts: Sequence[int],
           taken: set[int]) -> list[int]:
-    """Walk a seeded shuffle of ``positions`` and keep the first ``k`` whose number is not ``taken`` yet.
-    Contacts are looked up a batch at a time; the batch size cannot change the result."""
-    order = _shuffled(rng, positions)
+    """Walk a seeded shuffle of ``positions`` and keep the first ``k`` whose number is not ``taken`` yet."""
     picked: list[int] = []
-    while len(picked) < k:
-        batch = list(islice(order, max(16, 2 * (k - len(picked)))))
-        if not batch:
+    for position in _shuffled(rng, positions):
+        if len(picked) == k:
             break
-        for position, contact in zip(batch, contacts(batch), strict=True):
-            if contact not in taken and len(picked) < k:
-                taken.add(contact)
-                picked.append(position)
+        if contacts[position] not in taken:
+            taken.add(contacts[position])
+            picked.append(position)
     return picked
 
 
@@ -521,23 +382,10 @@ def _shuffled(rng: random.Random, items: Sequence[int]) -> Iterator[int]:
         swapped[j] = swapped.get(i, i)
 
 
-def _contact_lookup(session: Session, cands: CandidateSet) -> ContactLookup:
-    if cands.contact_ids is not None:
-        known = cands.contact_ids
-        return lambda positions: [known[p] for p in positions]
-
-    def lookup(positions: list[int]) -> list[int]:
-        ids = [cands.case_id(p) for p in positions]
-        found = dict(session.execute(select(Case.id, Case.contact_id).where(Case.id.in_(ids))).all())
-        return [found[i] for i in ids]
-
-    return lookup
-
-
 def _is_short(cands: CandidateSet, picked: int, size: int, per_window: int | None) -> bool:
     if per_window is None:
         return picked < size
-    windows = len(set(cands.window_ids or ()))
+    windows = len(set(cands.window_ids))
     return windows == 0 or picked < per_window * windows
 
 
@@ -635,9 +483,9 @@ def _new_draw(session: Session, hall: Hall, week: str, size: int, per_window: in
     params = DrawParams.build(week, now, _hall_tz(hall, settings), settings)
     # a number a retention purge had hashed and the ledger brought back gets its old contact row (and opt-out)
     restore_returning_numbers(session, hall.id, RetentionPolicy.from_settings(settings).key, params.since, now)
-    cands = derive_candidates(session, hall.id, params, windows=per_window is not None)
+    cands = derive_candidates(session, hall.id, params)
     seed = normalise_seed(seed) if seed else new_seed()
-    positions = draw_sample(cands, seed, size, per_window, _contact_lookup(session, cands))
+    positions = draw_sample(cands, seed, size, per_window)
     picked = _picked_cases(session, [cands.case_id(i) for i in positions])
     params_json = params.to_json() | {"short": _is_short(cands, len(picked), size, per_window)}
     draw = Draw(hall_id=hall.id, week=week, drawn_at=now, seed=seed, fingerprint=cands.fingerprint, size=size,
@@ -763,13 +611,12 @@ def verify_draw(session: Session, hall: Hall, week: str) -> VerifyResult:
     if draw is None:
         return VerifyResult(False, "no_draw")
     params = DrawParams.from_json(draw.params)
-    cands = derive_candidates(session, hall.id, params, windows=draw.per_window is not None)
+    cands = derive_candidates(session, hall.id, params)
     if cands.fingerprint != draw.fingerprint:
         return VerifyResult(False, "candidate_set_changed", draw.id)
     if len(cands) != draw.candidates:
         return VerifyResult(False, "candidate_count_mismatch", draw.id)
-    lookup = _contact_lookup(session, cands)
-    expected = [cands.case_id(i) for i in draw_sample(cands, draw.seed, draw.size, draw.per_window, lookup)]
+    expected = [cands.case_id(i) for i in draw_sample(cands, draw.seed, draw.size, draw.per_window)]
     if expected != list(draw.sample_case_ids):
         return VerifyResult(False, "sample_mismatch", draw.id)
     called = session.scalars(select(Callback.case_id).where(Callback.draw_id == draw.id)).all()
