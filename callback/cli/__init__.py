@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from callback.accounts import cli as accounts_cli
+from callback.assessment import cli as assessment_cli
 from callback.calendar import cli as calendar_cli
 from callback.cli import calls, demo, sms
 from callback.clitools import PROVIDER_FACTORY, fail, pass_settings
@@ -24,7 +25,7 @@ from callback.ledger import cli as ledger_cli
 from callback.rectification import cli as rectification_cli
 from callback.rectification.services import recompute_deadlines
 from callback.responses import cli as responses_cli
-from callback.results import cli_assess, cli_deadlines, cli_publish, cli_report
+from callback.results import cli_deadlines, cli_publish, cli_report
 from callback.retention import cli as retention_cli
 from ivr.provider import get_provider
 
@@ -70,7 +71,7 @@ def init_db(settings: Settings) -> None:
 
 FEATURES = (
     ledger_cli, evaluator_cli, halls_cli, calendar_cli, draws_cli, rectification_cli, cli_report, cli_publish,
-    cli_assess, cli_deadlines, retention_cli, calls, sms, demo,
+    assessment_cli, cli_deadlines, retention_cli, calls, sms, demo,
     responses_cli, accounts_cli,
 )
 for _feature in FEATURES:

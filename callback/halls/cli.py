@@ -23,7 +23,9 @@ from callback.halls.services import (
     list_halls,
     set_hall_name,
 )
+from callback.halls.windows import WindowRoleError, set_window_role, window_roles
 from callback.models import Hall
+from callback.models.ledger import WINDOW_ROLES
 from callback.rectification.alerts import (
     AlertConfigError,
     add_recipient,
@@ -119,6 +121,38 @@ def print_hall(payload: dict[str, Any]) -> None:
     if payload["unassigned_staff"]:
         click.echo(f"  （未登记窗口）：{'、'.join(payload['unassigned_staff'])}")
 
+
+@hall.command("window-role")
+@click.argument("window", required=False)
+@click.option("--role", type=click.Choice(list(WINDOW_ROLES)), default=None,
+              help="comprehensive（综合受理）、issuing（出件）或 other（其他）")
+@click.option("--hall", "hall_code", default=None, help="中心代码（默认 DEFAULT_HALL）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@actor_option
+@pass_settings
+def window_role(settings: Settings, window: str | None, role: str | None, hall_code: str | None, as_json: bool,
+                actor: str) -> None:
+    """设置窗口类型（篇3 七9 只对综合受理、出件窗口计办件量加分）；不带参数时列出各窗口的类型。
+    Set a window's role (comprehensive | issuing | other), or list them."""
+    if (window is None) != (role is None):
+        fail("请同时给出窗口名称和 --role（不带参数则列出各窗口类型）")
+    try:
+        with hall_transaction(settings, hall_code) as (session, found):
+            if window is not None and role is not None:
+                changed, previous = set_window_role(session, found, window, role, now(), actor=actor)
+                payload: Any = {"window": changed.name, "role": role, "label": WINDOW_ROLES[role],
+                                "previous": previous}
+            else:
+                payload = window_roles(session, found)
+    except WindowRoleError as exc:
+        fail(f"未设置：{exc}")
+    if as_json:
+        echo_json(payload)
+    elif isinstance(payload, dict):
+        click.echo(f"{payload['window']}：{WINDOW_ROLES[payload['previous']]} → {payload['label']}")
+    else:
+        for row in payload:
+            click.echo(f"{row['window']}：{row['label']}（{row['role']}）")
 
 
 # --- alert recipients (callback.rectification.alerts) ---------------------------------------------------------

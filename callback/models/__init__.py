@@ -1,6 +1,7 @@
 """All models. Import from here so every table is registered on Base.metadata (Alembic reads it)."""
 
 from callback.models.accounts import User
+from callback.models.assessment import AssessmentEntry, BulletinApproval  # noqa: F401
 from callback.models.base import Base, utcnow
 from callback.models.calendar import CalendarDay  # noqa: F401
 from callback.models.evaluator import EvaluatorPress  # noqa: F401

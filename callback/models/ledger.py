@@ -22,8 +22,12 @@ class Hall(Base):
     created_at: Mapped[created_at]
 
 
+WINDOW_ROLES = {"comprehensive": "综合受理", "issuing": "出件", "other": "其他"}
+"""What a window does, for 篇3 七9 (set by `callback hall window-role`): 综合受理窗口, 出件窗口, or anything else."""
+
+
 class Window(Base):
-    """A service window (窗口) of a hall, named as in the ledger."""
+    """A service window (窗口) of a hall, named as in the ledger; ``role`` is a key of ``WINDOW_ROLES``."""
 
     __tablename__ = "windows"
     # (hall_id, id): what a case's composite key (hall_id, window_id) points at (a foreign key needs a unique key)
@@ -31,6 +35,7 @@ class Window(Base):
     id: Mapped[intpk]
     hall_id: Mapped[hall_fk]
     name: Mapped[name_str]
+    role: Mapped[str] = mapped_column(String(16), default="other", server_default="other")
     created_at: Mapped[created_at]
 
 

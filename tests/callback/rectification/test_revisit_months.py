@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from callback.assessment.services import monthly_assessment
 from callback.models import Case, Hall, Staff
 from callback.models.rectification import Rectification
 from callback.rectification.services import (
@@ -19,7 +20,6 @@ from callback.rectification.services import (
     revisit_links,
     revisit_month,
 )
-from callback.results.assessment import monthly_assessment
 from tests.callback.rectification.test_rectification import ALL_GOOD, _answer_revisit, make_callback
 from tests.factories import make_hall, make_window
 
@@ -59,7 +59,7 @@ def revisited(session: Session, staff: Staff, first: str, second: str, result_at
 def then_satisfied(report: dict, name: str = "李强") -> dict | None:
     [row] = [r for r in report["staff"] if r["name"] == name]
     found = [e for e in row["events"] if e["code"] == "revisit_then_satisfied"]
-    return found[0] | {"five": row["section_five"]["score"]} if found else None
+    return found[0] | {"five": row["sections"]["五"]} if found else None
 
 
 def test_the_yearly_carry_crosses_a_month_boundary(session: Session) -> None:
