@@ -28,7 +28,7 @@ from callback.models import AuditEvent, Hall
 from callback.models.assessment import BulletinApproval
 from callback.results.report import monthly_report, red_flag_note
 from callback.results.spreadsheet import append_row
-from survey.assessment_rules import SECTIONS
+from survey.assessment_rules import CLAUSES_BY_ID, SECTIONS
 from survey.weeks import parse_month
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates"
@@ -49,9 +49,21 @@ def _points(value: float) -> str:
     return f"{value:+g}".replace("-", "−")
 
 
-def _rule_text(rule: dict[str, Any]) -> str:
-    """``一1×2 −2`` (the clause, the count, the points)."""
-    return f"{rule['clause']}×{rule['count']} {_points(rule['points'])}"
+GRADE_TAGS = {
+    "basic": "基本满意", "unsatisfied": "不满意", "still_unsatisfied": "二次回访仍不满意",
+    "then_satisfied": "二次回访改为满意", "district_basic": "区级基本满意", "district_unsatisfied": "区级不满意",
+    "above_basic": "区级以上基本满意", "above_unsatisfied": "区级以上不满意", "off_post": "空岗", "absent": "旷工",
+    "accepted": "办件量", "promised": "承诺件", "online": "网办件", "issued": "出件",
+    "self_recorded": "自觉录入", "not_recorded": "未录指纹", "dress": "未按规定着装", "improper": "奇装异服等",
+}
+"""Short names of the grades a bulletin line shows (others show the grade's own label)."""
+
+
+def rule_text(rule: dict[str, Any]) -> str:
+    """``一2×2 −1``, or with the grade where the clause has several: ``五1（基本满意）×3 −1.5``."""
+    grades = CLAUSES_BY_ID[rule["clause"]].grades
+    tag = f"（{GRADE_TAGS.get(rule['grade'], rule['label'])}）" if len(grades) > 1 else ""
+    return f"{rule['clause']}{tag}×{rule['count']} {_points(rule['points'])}"
 
 
 def _staff_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +71,8 @@ def _staff_row(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": row["name"], "windows": row["windows"], "maternity": row["maternity"],
         "sections": row["sections"], "bonus": row["bonus"], "total": row["total"],
-        "deductions": [_rule_text(r) for r in rules if r["points"] < 0],
-        "bonuses": [_rule_text(r) for r in rules if r["points"] > 0],
+        "deductions": [rule_text(r) for r in rules if r["points"] < 0],
+        "bonuses": [rule_text(r) for r in rules if r["points"] > 0],
         "capped": [f"{item['clause']} 计{item['points']:g}分（上限）" for item in row["bonus_items"]
                    if item["points"] < item["uncapped"]]
         + ([f"附加分合计 {row['bonus_uncapped']:g} 分，按上限计 {row['bonus']:g} 分"]

@@ -105,7 +105,7 @@ def print_month(payload: dict[str, Any]) -> None:
         if row["maternity"]:
             click.echo(f"{head} 产假 按基本分 总分 {row['total']:g}")
             continue
-        rules = "；".join(f"{r['clause']}×{r['count']} {r['points']:+g}" for r in row["rules"] if r["points"])
+        rules = "；".join(bulletin.rule_text(r) for r in row["rules"] if r["points"])
         click.echo(f"{head} {_sections(row)} 附加{row['bonus']:g} 总分 {row['total']:g}  {rules or '无扣分、加分'}")
         if row["award_bars"]:
             click.echo(f"{'':12}取消当年评先树优资格：{'、'.join(row['award_bars'])}")

@@ -66,6 +66,7 @@ def demo(settings: Settings) -> None:
     _import_sample(settings)
     import_evaluator_sample(settings)
     _run_week(settings)
+    assessment_bulletin(settings)
     dispose_all()
     _next_steps(settings, own_database)
 
@@ -202,6 +203,45 @@ def _report(session: Session, settings: Settings, now: datetime) -> None:
     print_report(weekly_report(session, get_hall(session, settings.default_hall), DEMO_WEEK, now))
 
 
+DEMO_MONTH = "2026-11"
+ASSESSED_AT = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # Tuesday 12-01 09:00 Asia/Shanghai: the month is over
+SAMPLE_ENTRIES = (  # what the supervision office recorded for November (篇3 二): (staff, clause, fields)
+    ("张伟", "一1", {"grade": "self_recorded", "note": "11月5日迟到，已自觉打卡"}),
+    ("李娜", "三2", {"grade": "dress", "note": "未按规定着装"}),
+    ("王芳", "七4", {"count": 2, "note": "群众赠送锦旗2面"}),
+    ("陈静", "七1", {"count": 3, "note": "满勤3周"}),
+    ("赵敏", "五4", {"source": "district", "rating": "B", "note": "区级电话回访：办事结果基本满意"}),
+)
+
+
+def assessment_bulletin(settings: Settings) -> None:
+    """篇3: the 综合受理窗口 marked as such, a few supervisors' entries, and November's bulletin (XLSX and
+    printable HTML, 待审批) written next to the demo database."""
+    from callback.assessment.bulletin import bulletin_xlsx, monthly_bulletin, render_bulletin_html
+    from callback.assessment.cli import print_month
+    from callback.assessment.entries import EntryInput, add_entry
+    from callback.assessment.services import monthly_assessment
+    from callback.halls.services import get_hall
+    from callback.halls.windows import set_window_role
+
+    _heading(f"7. 月度考核简报 {DEMO_MONTH}（前台工作人员考核，篇3）")
+    with transaction(settings.database_url) as session:
+        hall = get_hall(session, settings.default_hall)
+        set_window_role(session, hall, "综合受理窗口", "comprehensive", ASSESSED_AT, actor="演示")
+        for staff, clause, fields in SAMPLE_ENTRIES:
+            add_entry(session, hall, EntryInput(staff=staff, clause=clause, month=DEMO_MONTH, **fields),
+                      ASSESSED_AT, actor="督查科（演示）")
+        print_month(monthly_assessment(session, hall, DEMO_MONTH, ASSESSED_AT))
+        bulletin = monthly_bulletin(session, hall, DEMO_MONTH, ASSESSED_AT)
+    folder = DEFAULT_INSTANCE / "demo"
+    xlsx, html = folder / f"考核简报-{DEMO_MONTH}.xlsx", folder / f"考核简报-{DEMO_MONTH}.html"
+    xlsx.write_bytes(bulletin_xlsx(bulletin))
+    html.write_text(render_bulletin_html(bulletin), encoding="utf-8")
+    click.echo(f"考核简报（{bulletin['status_label']}，领导审批后方可通报）已写入：")
+    click.echo(f"  {xlsx}")
+    click.echo(f"  {html}")
+
+
 def excluded_line(excluded: dict[str, int]) -> str:
     """The draw's exclusions in words, every reason with its count (the labels of `callback draw`)."""
     from callback.draws.cli import REASON_LABELS
@@ -229,6 +269,7 @@ def _next_steps(settings: Settings, own_database: bool) -> None:
         (f"callbacks --week {DEMO_WEEK}", "每条回访的状态、答案和通话记录"),
         (f"report --week {DEMO_WEEK} --xlsx out.xlsx", "周通报导出为 Excel"),
         ("rectifications", "整改案件及期限"),
+        (f"assess --month {DEMO_MONTH}", "前台工作人员月度考核（篇3）：各部分得分、附加分和总分"),
         ("call-me", "您来扮演市民接一次回访电话（记入体验大厅，不影响上面的统计）"))]
     width = max(len(command) for command, _ in steps) + 2
     for command, what in steps:

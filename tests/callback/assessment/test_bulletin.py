@@ -47,6 +47,7 @@ def test_the_bulletin_has_every_assessed_staff_member_and_the_figures(session: S
     [zhang] = data["staff"]
     assert (zhang["name"], zhang["total"], zhang["sections"]["五"]) == ("张伟", 85.0, 4.0)
     assert "四7×1 −5" in zhang["deductions"] and "七4×5 +2.5" in zhang["bonuses"]
+    assert "五1（基本满意）×3 −1.5" in zhang["deductions"] and "七9（承诺件）×52 +5" in zhang["bonuses"]
     # October: one U press (五1 −1), the two then-满意 results not yet a third → 99; November 85
     assert zhang["year_to_date"] == {"months": 2, "score": (99 + 85) / 2}
     html = render_bulletin_html(data)
