@@ -210,7 +210,10 @@ def correct_entry(session: Session, hall: Hall, entry_id: int, changes: dict[str
     if newer is not None:
         raise EntryError(f"录入 {entry_id} 已被 {newer} 更正，请更正最新的一条")
     staff = session.get(Staff, old.staff_id)
-    given = replace(_as_input(old, staff.name if staff else ""), **changes)
+    given = _as_input(old, staff.name if staff else "")
+    if changes.get("clause", old.clause) != old.clause:  # another clause: the old grade, minutes, points do not apply
+        given = replace(given, grade=None, minutes=None, points=None)
+    given = replace(given, **changes)
     if "day" in changes and "month" not in changes:
         given = replace(given, month=None if given.day else old.month)
     return add_entry(session, hall, given, now, actor=actor, origin=old.origin, supersedes=old,

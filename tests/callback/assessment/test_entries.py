@@ -88,6 +88,12 @@ def test_a_correction_replaces_the_entry_keeps_it_and_is_audited(session: Sessio
         correct_entry(session, hall(session), first.id, {"count": 1}, "再改", NOW, actor="科长")
 
 
+def test_a_correction_to_another_clause_drops_what_only_the_old_one_needed(session: Session, zhang) -> None:
+    first = add(session, clause="一3", minutes=30)  # 空岗 −2
+    fixed = correct_entry(session, hall(session), first.id, {"clause": "一2"}, "实为未按指纹", NOW, actor="科长")
+    assert (fixed.clause, fixed.grade, fixed.minutes, fixed.count) == ("一2", "each", None, 1)
+
+
 def test_a_withdrawn_entry_counts_nothing(session: Session, zhang) -> None:
     cases(session, zhang, TAX, 1)  # a case of theirs: the month is assessed with or without entries
     first = add(session, clause="二1")  # −5
