@@ -41,6 +41,7 @@ class Action(StrEnum):
     """Everything the console lets someone do; each page or button needs one."""
 
     HOME = "home"  # the console's home page
+    OWN_ACCOUNT = "account"  # one's own password and language
     DASHBOARD = "dashboard"  # this week at a glance
     CALLBACKS_VIEW = "callbacks.view"  # callback list and details, transcripts, recordings (each view audited)
     ANSWER_CORRECT = "answers.correct"  # correct a misheard answer, with a reason
@@ -71,7 +72,7 @@ class Action(StrEnum):
 
 
 _READ_ALL = frozenset({
-    Action.HOME, Action.DASHBOARD, Action.CALLBACKS_VIEW, Action.INTEGRITY_VIEW, Action.RECTIFY_ALL,
+    Action.HOME, Action.OWN_ACCOUNT, Action.DASHBOARD, Action.CALLBACKS_VIEW, Action.INTEGRITY_VIEW, Action.RECTIFY_ALL,
     Action.DRAW_VIEW, Action.RESULTS_VIEW, Action.ASSESSMENT_VIEW, Action.AUDIT_VIEW,
 })
 
@@ -82,12 +83,12 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         Action.OPTOUT_LOOKUP,
     },
     Role.LEADER: _READ_ALL | {Action.RESULTS_APPROVE},
-    Role.WINDOW_LEAD: frozenset({Action.HOME, Action.RECTIFY_OWN_WINDOW, Action.RECTIFY_RESPOND}),
+    Role.WINDOW_LEAD: frozenset({Action.HOME, Action.OWN_ACCOUNT, Action.RECTIFY_OWN_WINDOW, Action.RECTIFY_RESPOND}),
     Role.ADMIN: frozenset({
-        Action.HOME, Action.ADMIN_USERS, Action.ADMIN_HALL, Action.ADMIN_TOKENS, Action.ADMIN_CALENDAR,
+        Action.HOME, Action.OWN_ACCOUNT, Action.ADMIN_USERS, Action.ADMIN_HALL, Action.ADMIN_TOKENS, Action.ADMIN_CALENDAR,
         Action.ADMIN_PROMPTS, Action.OPTOUT_LOOKUP,
     }),
-    Role.STAFF: frozenset({Action.HOME, Action.OWN_SCORES}),
+    Role.STAFF: frozenset({Action.HOME, Action.OWN_ACCOUNT, Action.OWN_SCORES}),
 }
 
 # Roles whose account names one window of the hall (and, for staff, one staff member).
@@ -101,7 +102,8 @@ ROLE_LABELS: dict[Role, str] = {
     Role.STAFF: N_("窗口人员"),
 }
 
-LANGUAGES: dict[str, str] = {"zh-Hans": N_("简体中文"), "zh-Hant": N_("繁體中文"), "en": N_("English")}
+# Each language named in itself, whatever language the page is in (never translated).
+LANGUAGES: dict[str, str] = {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
 
 
 def parse_role(value: str) -> Role:

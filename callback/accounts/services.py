@@ -241,6 +241,22 @@ def set_active(session: Session, user: User, active: bool, *, actor: str, at: da
     return True
 
 
+def set_language(session: Session, user: User, language: str, *, at: datetime, by: User | None = None,
+                 ip: str | None = None) -> bool:
+    """The language the console speaks to ``user`` (AccountError for an unknown one); whether it changed."""
+    if check_language(language) == user.language:
+        return False
+    previous, user.language, user.updated_at = user.language, language, at
+    actor = actor_of(by) if by is not None else "system"
+    _audit_user(session, user, "language_set", at, actor, by=by, ip=ip, old=previous, new=language)
+    return True
+
+
+def check_own_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's current one (a password change asks for it first)."""
+    return check_password_hash(user.password_hash, password)
+
+
 def get_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
 

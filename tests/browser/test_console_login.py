@@ -41,7 +41,7 @@ def test_log_in_wrong_then_right_and_log_out(page: Any, console_server: Server, 
 
 def test_the_admin_creates_an_account_on_the_users_page(page: Any, console_server: Server, shot) -> None:  # noqa: ANN001
     log_in(page, console_server, "admin")
-    page.get_by_role("navigation", name="主菜单").get_by_role("link", name="账号").click()
+    page.get_by_role("navigation", name="主菜单").get_by_role("link", name="账号管理").click()
     page.wait_for_url(console_server.url("/console/admin/users"))
     rows = page.locator("table tbody tr")
     before = rows.count()
@@ -80,7 +80,7 @@ def test_a_window_lead_on_a_phone(phone: Any, console_server: Server, shot) -> N
     assert phone.get_by_role("heading", name="您好，李窗口").is_visible()
     assert "市场监管窗口" in phone.locator("main").inner_text()
     menu = phone.get_by_role("navigation", name="主菜单").inner_text()
-    assert "账号" not in menu  # not an administrator
+    assert "账号管理" not in menu  # not an administrator
     assert _fits(phone), "the page is wider than the phone"
     shot(phone, "07-home-window-lead-phone")
 
@@ -102,3 +102,19 @@ def test_the_users_page_on_a_phone(phone: Any, console_server: Server, shot) -> 
 
 def _fits(page: Any) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_window_lead_switches_to_traditional_chinese_on_a_phone(phone: Any, console_server: Server,
+                                                                   shot) -> None:  # noqa: ANN001
+    log_in(phone, console_server, "li")
+    phone.get_by_role("navigation", name="主菜单").get_by_role("link", name="我的账号").click()
+    phone.get_by_role("combobox", name="界面语言").select_option(label="繁體中文")
+    phone.get_by_role("button", name="保存语言").click()
+    assert phone.get_by_role("heading", name="我的帳號").is_visible()
+    assert phone.get_by_role("status").inner_text() == "界面語言已更改"
+    assert phone.locator("html").get_attribute("lang") == "zh-Hant"
+    assert _fits(phone)
+    shot(phone, "10-account-zh-hant-phone")
+    phone.get_by_role("combobox", name="界面語言").select_option(label="简体中文")  # back, for the other tests
+    phone.get_by_role("button", name="保存語言").click()
+    assert phone.get_by_role("heading", name="我的账号").is_visible()

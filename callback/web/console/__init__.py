@@ -3,7 +3,7 @@
 Modules: ``auth`` (login, logout, the login guard, ``permission_required`` / ``role_required``, ``in_hall``,
 ``client_ip``), ``audit`` (``audit(action, entity, entity_id, **detail)``), ``i18n`` (Flask-Babel, the
 ``localtime`` / ``masked_phone`` / ``role_name`` filters), ``errors`` (Chinese 400/403/404/405/429 pages),
-``nav`` (the menu as data), ``forms``, and one module per page (``home``, ``admin_users``). A new page is a
+``nav`` (the menu as data), ``forms``, and one module per page (``home``, ``account``, ``admin_users``). A new page is a
 module that imports ``bp`` from ``blueprint``, is imported below, and extends ``console/base.html``.
 """
 
@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from callback.db import db_session
 from callback.models import Hall
-from callback.web.console import admin_users, auth, errors, home, i18n  # noqa: F401  (registers the pages)
+from callback.web.console import account, admin_users, auth, errors, home, i18n  # noqa: F401  (registers the pages)
 from callback.web.console.blueprint import bp
 from callback.web.console.nav import nav_items
 

@@ -51,7 +51,7 @@ def _create_form(session: Any, hall: Hall) -> UserCreateForm:
     form.role.choices = [(role.value, _(label)) for role, label in ROLE_LABELS.items()]
     names = session.scalars(select(Window.name).where(Window.hall_id == hall.id).order_by(Window.name))
     form.window.choices = [("", _("（不关联窗口）"))] + [(name, name) for name in names]
-    form.language.choices = [(tag, _(label)) for tag, label in LANGUAGES.items()]
+    form.language.choices = list(LANGUAGES.items())
     return form
 
 

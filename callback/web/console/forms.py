@@ -46,3 +46,21 @@ class UserCreateForm(FlaskForm):
         DataRequired(message=_l("请再次输入密码")), EqualTo("password", message=_l("两次输入的密码不一致")),
     ], render_kw={"autocomplete": "new-password"})
     submit = SubmitField(_l("新建账号"))
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(_l("界面语言"), validate_choice=False)
+    submit = SubmitField(_l("保存语言"))
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("当前密码"), validators=[DataRequired(message=_l("请输入当前密码"))],
+                            render_kw={"autocomplete": "current-password"})
+    password = PasswordField(_l("新密码"), validators=[
+        DataRequired(message=_l("请输入密码")),
+        Length(min=PASSWORD_MIN, max=PASSWORD_MAX, message=_l("密码须为 %(min)d–%(max)d 个字符")),
+    ], render_kw={"autocomplete": "new-password"})
+    password2 = PasswordField(_l("再次输入密码"), validators=[
+        DataRequired(message=_l("请再次输入密码")), EqualTo("password", message=_l("两次输入的密码不一致")),
+    ], render_kw={"autocomplete": "new-password"})
+    submit = SubmitField(_l("修改密码"))

@@ -32,12 +32,13 @@ NAV: tuple[NavItem, ...] = (
     NavItem("console.assessment", N_("考核"), (Action.ASSESSMENT_VIEW,)),
     NavItem("console.my_scores", N_("我的得分"), (Action.OWN_SCORES,)),
     NavItem("console.audit_log", N_("审计日志"), (Action.AUDIT_VIEW,)),
-    NavItem("console.admin_users", N_("账号"), (Action.ADMIN_USERS,)),
+    NavItem("console.admin_users", N_("账号管理"), (Action.ADMIN_USERS,)),
     NavItem("console.admin_hall", N_("中心与窗口"), (Action.ADMIN_HALL,)),
     NavItem("console.admin_tokens", N_("接口令牌"), (Action.ADMIN_TOKENS,)),
     NavItem("console.admin_calendar", N_("工作日历"), (Action.ADMIN_CALENDAR,)),
     NavItem("console.admin_prompts", N_("语音提示"), (Action.ADMIN_PROMPTS,)),
     NavItem("console.optout_lookup", N_("退订查询"), (Action.OPTOUT_LOOKUP,)),
+    NavItem("console.account", N_("我的账号"), (Action.OWN_ACCOUNT,)),
 )
 
 

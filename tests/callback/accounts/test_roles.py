@@ -18,9 +18,9 @@ CHANGES = {
 }
 
 
-def test_every_role_has_a_row_a_label_and_the_home_page() -> None:
+def test_every_role_has_a_row_a_label_the_home_page_and_its_own_account() -> None:
     assert set(PERMISSIONS) == set(Role) == set(ROLE_LABELS)
-    assert all(can(role, Action.HOME) for role in Role)
+    assert all(can(role, Action.HOME) and can(role, Action.OWN_ACCOUNT) for role in Role)
 
 
 def test_every_action_is_granted_to_someone() -> None:
@@ -58,7 +58,7 @@ def test_the_admin_administers_and_reads_no_survey_data() -> None:
 
 
 def test_staff_see_only_their_own_scores() -> None:
-    assert PERMISSIONS[Role.STAFF] == {Action.HOME, Action.OWN_SCORES}
+    assert PERMISSIONS[Role.STAFF] == {Action.HOME, Action.OWN_ACCOUNT, Action.OWN_SCORES}
 
 
 def test_an_unknown_role_may_do_nothing() -> None:
