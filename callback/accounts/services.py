@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 import phonenumbers
@@ -37,8 +38,13 @@ PASSWORD_MIN = 10
 PASSWORD_MAX = 128
 NAME_MAX = 40
 ENTITY = "user"
-# Checked against when the username is unknown, so that case takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method=HASH_METHOD)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the username is unknown, so that case takes as long as a wrong password (made on
+    first use: every `callback` command imports this module)."""
+    return generate_password_hash("not-a-real-password", method=HASH_METHOD)
 
 
 class AccountError(ValueError):
@@ -287,7 +293,7 @@ def authenticate(session: Session, username: str, password: str, *, ip: str | No
         _audit_attempt(session, user, "login_refused", at, ip, reason=refused.outcome.value)
         return refused
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         _audit_attempt(session, None, "login_failed", at, ip, reason="unknown_user")
         return LoginResult(LoginOutcome.BAD_CREDENTIALS)
     if not check_password_hash(user.password_hash, password) or not user.active:
