@@ -56,6 +56,7 @@ def test_the_admin_creates_an_account_on_the_users_page(page: Any, console_serve
     page.get_by_label("初始密码").fill("chen-pass-2026")
     page.get_by_label("再次输入密码").fill("chen-pass-2026x")  # a slip: refused, nothing stored
     page.get_by_role("button", name="新建账号").click()
+    assert page.get_by_role("alert").inner_text() == "未保存：请更正下面标出的内容"
     assert page.locator("#password2-error").inner_text() == "两次输入的密码不一致"
     assert page.get_by_label("再次输入密码").get_attribute("aria-invalid") == "true"
     shot(page, "04-admin-users-error")
