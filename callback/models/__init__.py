@@ -6,7 +6,7 @@ from callback.models.base import Base, utcnow
 from callback.models.calendar import CalendarDay  # noqa: F401
 from callback.models.evaluator import EvaluatorPress  # noqa: F401
 from callback.models.ledger import ApiToken, Case, Contact, Hall, ImportBatch, Staff, Window
-from callback.models.publication import PublishedReport
+from callback.models.publication import PublishedReport, ResultsApproval  # noqa: F401
 from callback.models.rectification import Rectification, RectificationEvent  # noqa: F401
 from callback.models.survey import (
     Answer,
