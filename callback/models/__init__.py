@@ -8,6 +8,7 @@ from callback.models.evaluator import EvaluatorPress  # noqa: F401
 from callback.models.ledger import ApiToken, Case, Contact, Hall, ImportBatch, Staff, Window
 from callback.models.publication import PublishedReport, ResultsApproval  # noqa: F401
 from callback.models.rectification import Rectification, RectificationEvent  # noqa: F401
+from callback.models.staff_calls import StaffCall  # noqa: F401
 from callback.models.survey import (
     Answer,
     Attempt,
