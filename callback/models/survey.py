@@ -106,7 +106,10 @@ class Attempt(Base):
 
 
 class Answer(Base):
-    """One survey item's answer, saved the moment it arrives. Corrections keep the original (audited)."""
+    """One survey item's answer, saved the moment it arrives. Corrections keep the original (audited):
+    ``callback.responses.corrections.correct_answer`` keeps the answer as first given in ``original_value`` /
+    ``original_key`` (set once, at the first correction) and who, when and why of the latest correction beside it;
+    every correction is an audit event as well."""
 
     __tablename__ = "answers"
     __table_args__ = (UniqueConstraint("callback_id", "item"),)
@@ -119,6 +122,11 @@ class Answer(Base):
     channel: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+    original_value: Mapped[str | None] = mapped_column(String(8))  # None: never corrected
+    original_key: Mapped[str | None] = mapped_column(String(4))
+    corrected_at: Mapped[datetime | None]
+    corrected_by: Mapped[str | None] = mapped_column(String(100))
+    correction_reason: Mapped[str | None] = mapped_column(Text)  # numbers in it masked when written
 
     callback: Mapped[Callback] = relationship(back_populates="answers")
 
