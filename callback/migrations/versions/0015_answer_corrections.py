@@ -5,8 +5,8 @@ as the citizen first gave it stays on its row (``answers.original_value`` / ``or
 correction and never again), with who corrected it last, when and why (``corrected_by``, ``corrected_at``,
 ``correction_reason``). Every correction is an audit event too. Existing answers were never corrected: NULL.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 import callback.models.base
 
-revision = '0014'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
