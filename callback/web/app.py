@@ -15,6 +15,7 @@ from callback import config, db
 from callback.config import Settings, check_production_settings
 from callback.web import api, board, console, health, security
 from ivr import sms, voice
+from ivr.provider import get_provider
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -27,6 +28,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     db.init_app(app, settings.database_url)
+    # the telephony adapter TELEPHONY names, built when a page needs it (the console streams recordings through
+    # it, with the provider's credentials); tests put a MockProvider factory here, as the CLI's ctx.meta does
+    app.config["PROVIDER_FACTORY"] = get_provider
     security.init_app(app, https=settings.public_base_url.lower().startswith("https://"))
     if settings.trusted_proxies:  # the client's address as nginx forwarded it (the console's login throttle)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
