@@ -111,14 +111,16 @@ def _latest_month(hall: Hall) -> PublishedReport | None:
     return latest_published(db_session(), hall, kind=MONTH)
 
 
-def _render(hall: Hall, published: PublishedReport) -> str:
+def render_week(hall: Hall, published: PublishedReport) -> str:
+    """The board's page of a published week (the console's preview renders a publication through it too)."""
     weeks = published_weeks(db_session(), hall)
     return render_template("board/week.html", page=_page(hall, published, week_label(published.period)),
                            refresh=REFRESH_SECONDS, weeks=[(w, week_label(w)) for w in weeks],
                            red_flags=_red_flags(hall, _latest_month(hall)))
 
 
-def _render_month(hall: Hall, published: PublishedReport) -> str:
+def render_month(hall: Hall, published: PublishedReport) -> str:
+    """The board's page of a published month and its 红旗窗口 (also the console's preview)."""
     months = published_weeks(db_session(), hall, kind=MONTH)
     return render_template("board/month.html", page=_page(hall, published, month_label(published.period)),
                            refresh=REFRESH_SECONDS, months=[(m, month_label(m)) for m in months],
@@ -134,7 +136,7 @@ def latest() -> str | tuple[str, int]:
     if published is None:
         return render_template("board/empty.html", hall_name=hall.name, refresh=REFRESH_SECONDS,
                                red_flags=_red_flags(hall, _latest_month(hall)))
-    return _render(hall, published)
+    return render_week(hall, published)
 
 
 @bp.get("/board/<week>")
@@ -149,7 +151,7 @@ def for_week(week: str) -> str | tuple[str, int]:
     published = latest_published(db_session(), hall, week)
     if published is None:
         return _not_found(f"{label}的回访结果尚未发布")
-    return _render(hall, published)
+    return render_week(hall, published)
 
 
 @bp.get("/board/month")
@@ -166,4 +168,4 @@ def for_month(month: str | None = None) -> str | tuple[str, int]:
     published = latest_published(db_session(), hall, month, kind=MONTH)
     if published is None:
         return _not_found(f"{label}的月度结果尚未发布" if label else "暂无已发布的月度结果")
-    return _render_month(hall, published)
+    return render_month(hall, published)
