@@ -508,6 +508,45 @@ def close(
     return case
 
 
+# --- the supervisor's review: accept (close) or return ------------------------------------------------------
+
+RETURNED = "returned"  # the event of a return; the case is open again
+RETURNED_LABEL = "已退回"
+RETURNABLE = (RECTIFIED, FEEDBACK_GIVEN)
+
+
+def return_to_window(session: Session, case: Rectification, reason: str, now: datetime, *, actor: str) -> Rectification:
+    """The supervisor does not accept the window's answer and sends it back (issue 14 §5 "accepts or returns it";
+    accepting is `close`): rectified or feedback_given → open, with the reason, in a ``returned`` event the window
+    reads. The measures the window wrote stay on the case, to amend; a feedback is taken off the case (the event
+    keeps it, and the outbox keeps a text that went out), so the case waits for the window again and its deadline
+    counts again — 篇2 五's feedback is the one the supervisor accepts. A 二次回访 already placed stays."""
+    _require(case, RETURNABLE, "只有已整改或已反馈、尚未办结的整改才能退回")
+    reason = _text(reason, "退回原因")
+    record(session, case, now, actor, RETURNED, reason=reason, previous_state=case.state, action=case.action,
+           feedback=case.feedback, feedback_via=case.feedback_via,
+           feedback_at=case.feedback_at.isoformat() if case.feedback_at else None)
+    case.state = OPEN
+    case.feedback = case.feedback_via = case.feedback_at = case.feedback_by = None
+    case.feedback_message_id = None
+    session.flush()
+    return case
+
+
+def last_return(case: Rectification) -> RectificationEvent | None:
+    """The return that put an open case back to the window (its reason is in ``detail``), or None."""
+    if case.state != OPEN:
+        return None
+    return next((event for event in reversed(case.events) if event.action == RETURNED), None)
+
+
+def state_label(case: Rectification) -> str:
+    """The case's state in words: 待整改 / 已退回 / 已整改 / 已反馈 / 已办结 / 已办结（无需反馈）."""
+    if case.closed_without_feedback:
+        return NO_FEEDBACK_LABEL
+    return RETURNED_LABEL if last_return(case) is not None else STATE_LABELS[case.state]
+
+
 # --- deadlines ---------------------------------------------------------------------------------------------
 
 
