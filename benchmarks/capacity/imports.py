@@ -17,7 +17,7 @@ import pgdb
 
 from capacity.figures import Figure, judged
 from capacity.ledger_files import monthly_ledger
-from capacity.processes import BIN, Sampled, run_sampled
+from capacity.processes import BIN, NO_GROUP, CpuSampler, Sampled, run_sampled
 
 BARE_PARSE = ("import csv, sys\n"
               "with open(sys.argv[1], encoding='utf-8', newline='') as f:\n"
@@ -31,16 +31,18 @@ def bare_parse(path: Path) -> Sampled:
     return run_sampled([sys.executable, "-c", BARE_PARSE, str(path)], {})
 
 
-def import_once(path: Path, rows: int) -> tuple[Sampled, dict]:
-    """Import into a fresh database: the run, sampled, and the CLI's --json summary."""
+def import_once(path: Path, rows: int) -> tuple[Sampled, dict, float]:
+    """Import into a fresh database: the run, sampled; the CLI's --json summary; the CPU seconds its database's
+    PostgreSQL backends spent meanwhile."""
     name = pgdb.unique_name(f"cb_bench_import_{rows}")
     url = pgdb.create_database(name)
     try:
         command = [str(BIN / "callback"), "import-ledger", str(path), "--hall", f"IMP{rows}", "--json"]
-        run = run_sampled(command, {"DATABASE_URL": url})
+        with CpuSampler(NO_GROUP, name) as cpu:
+            run = run_sampled(command, {"DATABASE_URL": url})
     finally:
         pgdb.drop_database(name)
-    return run, json.loads(run.stdout)
+    return run, json.loads(run.stdout), cpu.spent("db")
 
 
 def _label(rows: int) -> str:
@@ -52,8 +54,9 @@ def measure(out_dir: Path, quick: bool) -> list[Figure]:
     for rows, limit in SIZES[quick]:
         path = monthly_ledger(out_dir / f"ledger-{rows}.csv", rows)
         parse = bare_parse(path)
-        run, summary = import_once(path, rows)
-        note = f"{summary['imported']:,} rows imported, {len(summary['rejected']):,} rejected"
+        run, summary, db_cpu = import_once(path, rows)
+        note = (f"{summary['imported']:,} rows imported, {len(summary['rejected']):,} rejected; CPU: import "
+                f"process {run.cpu_seconds:.1f} s, PostgreSQL {db_cpu:.1f} s")
         figures.append(judged(f"import.{rows}.seconds", f"import {_label(rows)}, fresh hall", run.seconds, "s",
                               target=f"≤ {limit:.0f} s", ok=lambda v, lim=limit: v <= lim, quick=quick,
                               baseline=parse.seconds, baseline_label="bare csv parse of the file", note=note))

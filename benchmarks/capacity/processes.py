@@ -4,6 +4,7 @@ the summed RSS of a process tree, sampled every 50 ms, and CPU seconds by proces
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 REDIS_SERVER = os.environ.get("BENCH_REDIS_SERVER", os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379"))
 SAMPLE_SECONDS = 0.05
+NO_GROUP = -1  # CpuSampler: count only the database's backends
 
 
 def free_port() -> int:
@@ -141,11 +143,12 @@ class Sampled:
     peak_pss_mb: float
     processes: int  # the most at once
     stdout: str
+    cpu_seconds: float = 0.0  # user + system CPU of the command and the children it waited for
 
 
 def run_sampled(command: list[str], env: dict[str, str]) -> Sampled:
     """Run ``command`` to its end while sampling its process tree's memory. Raises with its stderr if it fails."""
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _children_cpu()
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     with TreeSampler(process.pid) as sampler:
@@ -153,7 +156,13 @@ def run_sampled(command: list[str], env: dict[str, str]) -> Sampled:
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:3])} … exited {process.returncode}: {err[-2000:]}")
-    return Sampled(elapsed, sampler.peak_rss / 2**20, sampler.peak_pss / 2**20, sampler.most_processes, out)
+    return Sampled(elapsed, sampler.peak_rss / 2**20, sampler.peak_pss / 2**20, sampler.most_processes, out,
+                   _children_cpu() - cpu_before)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- CPU ---------------------------------------------------------------------------------------------------------

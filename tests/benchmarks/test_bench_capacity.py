@@ -29,7 +29,7 @@ FIGURES = {
 # What shows the work was done, in each measure's notes.
 DONE = {
     "import": [r"\b2,000 rows imported", r"\b10,000 rows imported"],
-    "draw": [r"\b21 of 21 halls drawn"],
+    "draw": [r"\b20 of 20 halls drawn", r"[\d,]+ candidates after exclusions"],
     "dialer": [r"\b[1-9][\d,]* calls in 15 s"],
     "webhook": [r"\b800 requests in [\d.]+ s; 800 answers saved", r"the floor wrote 800 rows of 800"],
 }
