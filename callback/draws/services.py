@@ -204,8 +204,8 @@ def derive_candidates(session: Session, hall_id: int, params: DrawParams) -> Can
     """The candidate set of a hall as of ``params.as_of``. One query classifies every stored case of the
     ledger window under the first exclusion that applies (`_classified`: the few excluded contacts and drawn
     cases are joined to the month's cases); its rows stream in case-id order, in batches, and the eligible ones
-    are hashed into the fingerprint and kept as integer arrays as they pass. A million-case month takes about
-    2 s on PostgreSQL (README, "Capacity")."""
+    are hashed into the fingerprint and kept as integer arrays as they pass. A million-case month takes 2–3 s
+    on PostgreSQL on a 2-core machine (README, "Benchmarks")."""
     cl = _classified(hall_id, params).subquery("classified")
     rows = session.execute(
         select(cl.c.id, cl.c.case_no, cl.c.window_id, cl.c.contact_id, cl.c.code).order_by(cl.c.id)
