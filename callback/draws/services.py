@@ -563,6 +563,11 @@ def _supersede(session: Session, old: Draw, now: datetime) -> None:
     session.flush()
 
 
+def drawn_sample(session: Session, draw: Draw) -> list[DrawnCase]:
+    """A draw's sample in draw order, numbers masked (the console's draw page)."""
+    return _result(session, draw, created=False).sample
+
+
 def _result(session: Session, draw: Draw, *, created: bool) -> DrawResult:
     rows = session.execute(
         select(Callback.id, Case.id, Case.case_no, Window.name, Contact.phone)

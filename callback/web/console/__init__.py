@@ -22,6 +22,18 @@ from callback.web.console import account, admin_users, auth, errors, home, i18n,
 from callback.web.console.blueprint import bp
 from callback.web.console.nav import nav_items
 
+# isort: split
+# issue 14 §6 (ledger, evaluator, draw) and §8 (administration): registers the pages
+from callback.web.console import (  # noqa: F401
+    admin_calendar,
+    admin_hall,
+    admin_prompts,
+    admin_tokens,
+    draw,
+    imports,
+    optout_lookup,
+)
+
 __all__ = ["bp", "csrf", "init_app"]
 
 csrf = CSRFProtect()
