@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_capacity.py"
 FIGURES = {
     "import": {"import.2000.seconds", "import.2000.peak_rss_mb", "import.10000.seconds", "import.10000.peak_rss_mb"},
-    "draw": {"draw.all.seconds", "draw.big.seconds", "draw.small.seconds"},
+    "draw": {"draw.all.seconds", "draw.big.seconds", "draw.big_among_province.seconds", "draw.small.seconds"},
     "dialer": {"dialer.calls_per_second", "dialer.most_in_one_second"},
     "webhook": {"webhook.p99_ms", "webhook.p50_ms", "webhook.max_ms", "webhook.errors", "webhook.app_cpu_ms",
                 "webhook.db_cpu_ms"},
