@@ -581,3 +581,35 @@ def test_read_ahead_closes_what_it_reads_when_the_caller_stops():
     ahead.close()  # the caller failed while working with item 0
     assert closed == [True]
     assert 2 <= len(made_in) <= 3 and all(name.startswith("ledger-read-ahead") for name in made_in)
+
+
+def test_reading_ahead_imports_what_reading_in_turn_imports(database_url, monkeypatch, tmp_path):
+    """The read-ahead thread changes when a chunk is validated, not what lands: the same file imported with
+    chunks read in turn (read_ahead replaced by iter) gives the same summaries and cases."""
+    from callback.halls.services import ensure_hall
+    from callback.ledger import importer
+    from callback.models import Hall
+
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 4)
+    first = write_csv(tmp_path / "a.csv", [_ledger_row(f"R{i:02d}") for i in range(10)])
+    second = write_csv(tmp_path / "b.csv", [_ledger_row(f"R{i:02d}", i % 3) for i in range(4, 16)] + [["", *ROWS[0][1:]]])
+    outcome = {}
+    for mode in ("ahead", "in turn"):
+        if mode == "in turn":
+            monkeypatch.setattr(importer, "read_ahead", iter)
+        summaries = []
+        for path in (first, second):
+            with session_factory(database_url).begin() as s:
+                summaries.append(importer.import_file(s, ensure_hall(s, mode.upper()), path).as_json())
+        with session_factory(database_url)() as s:
+            stored = s.execute(
+                select(Case.case_no, Case.item_name, Window.name, Contact.phone, Case.accepted_at)
+                .join(Hall, Hall.id == Case.hall_id).join(Window, Window.id == Case.window_id)
+                .join(Contact, Contact.id == Case.contact_id).where(Hall.code == mode.upper())
+                .order_by(Case.case_no)).all()
+        outcome[mode] = summaries, [tuple(row) for row in stored]
+    assert outcome["ahead"] == outcome["in turn"]
+    summaries, stored = outcome["ahead"]
+    assert [(s["imported"], s["updated"], s["unchanged"], len(s["rejected"])) for s in summaries] == [
+        (10, 0, 0, 0), (6, 4, 2, 1)]
+    assert len(stored) == 16
