@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from callback.accounts.roles import N_, Action
 from callback.db import db_session
@@ -65,7 +66,8 @@ class RecipientForm(FlaskForm):
     email = StringField(_l("电子邮箱"), validators=[Optional(), Length(max=254)],
                         render_kw={"inputmode": "email", "autocomplete": "off"})
     kinds = SelectMultipleField(_l("接收哪些提醒"), choices=[(key, _l(label)) for key, label in KIND_LABELS.items()],
-                                default=list(ALERT_KINDS))
+                                default=list(ALERT_KINDS), widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput())
 
 
 @bp.route("/admin/hall", methods=["GET", "POST"])

@@ -39,8 +39,15 @@ PURPOSES = {
     "opted_out": N_("退订确认"), "no_consent": N_("未同意参加"), "goodbye": N_("再见"),
     "sms.survey": N_("短信问卷（有事项名称）"), "sms.survey_no_item": N_("短信问卷（无事项名称）"),
     "sms.reminder": N_("短信提醒（有事项名称）"), "sms.reminder_no_item": N_("短信提醒（无事项名称）"),
+    "sms.more": N_("短信：请继续回复其余各项"), "sms.more_after_word": N_("短信：收到文字评价后请继续回复"),
+    "sms.more_scale": N_("短信：评分说明"), "sms.item.attitude": N_("短信题目名：服务态度"),
+    "sms.item.efficiency": N_("短信题目名：办事效率"), "sms.item.by_the_rules": N_("短信题目名：按章办事"),
+    "sms.item.in_hall": N_("短信题目名：体外循环"), "sms.item.integrity": N_("短信题目名：廉洁自律"),
+    "sms.item.overall": N_("短信题目名：总体评价"), "sms.separator": N_("短信题目名之间的分隔符"),
     "sms.thanks": N_("短信致谢"), "sms.thanks_comment": N_("短信致谢（含意见）"),
-    "sms.clarify": N_("短信回复无法识别时的追问"), "sms.opted_out": N_("短信退订确认"),
+    "sms.suggestion_thanks": N_("短信：收到意见建议后的致谢"), "sms.clarify": N_("短信回复无法识别时的追问"),
+    "sms.already_done": N_("短信：已完成后再回复"), "sms.opted_out": N_("短信退订确认"),
+    "sms.closed": N_("短信：回访已结束后再回复"), "sms.unknown": N_("短信：不在回访中的号码来信"),
 }
 
 

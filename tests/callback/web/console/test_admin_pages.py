@@ -400,3 +400,10 @@ def test_a_lookup_of_something_that_is_not_a_number(client: FlaskClient, db: Ses
     response = _lookup(client, "12345")
     assert response.status_code == 400 and "号码无效" in text_of(response.get_data(as_text=True))
     assert _events(db, "optout_lookup") == []
+
+
+def test_every_prompt_is_named_in_words() -> None:
+    from callback.web.console.admin_prompts import PURPOSES
+    from ivr.prompts import load_catalog
+
+    assert set(load_catalog().entries) <= set(PURPOSES)
