@@ -36,7 +36,7 @@ from callback.web.console import (  # noqa: F401
 
 # isort: split
 # issue 14 §2 (this week), §3 (callbacks) and §9 (audit log): registers the pages
-from callback.web.console import callbacks, dashboard  # noqa: F401
+from callback.web.console import audit_log, callbacks, dashboard  # noqa: F401
 
 __all__ = ["bp", "csrf", "init_app"]
 
