@@ -38,6 +38,7 @@ class TokenCreateForm(FlaskForm):
     label = StringField(_l("用途"), validators=[DataRequired(message=_l("请写明令牌的用途")), Length(max=LABEL_MAX)],
                         description=_l("对接的系统，例如 政务服务平台台账推送"), render_kw={"autocomplete": "off"})
     expires_days = IntegerField(_l("有效天数"), default=DEFAULT_EXPIRY_DAYS, validators=[
+        DataRequired(message=_l("请输入 1–%(max)d 之间的整数", max=MAX_EXPIRY_DAYS)),
         NumberRange(min=1, max=MAX_EXPIRY_DAYS, message=_l("请输入 1–%(max)d 之间的整数", max=MAX_EXPIRY_DAYS))],
         render_kw={"inputmode": "numeric"})
 

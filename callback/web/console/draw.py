@@ -18,7 +18,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import IntegerField, StringField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from callback.accounts.roles import N_, Action
 from callback.config import current_settings
@@ -60,6 +60,7 @@ VERIFY_LABELS = {
 
 class DrawRunForm(FlaskForm):
     size = IntegerField(_l("抽取人数"), default=20, validators=[
+        DataRequired(message=_l("请输入 1–%(max)d 之间的整数", max=MAX_SIZE)),  # also replaces "not an integer"
         NumberRange(min=1, max=MAX_SIZE, message=_l("请输入 1–%(max)d 之间的整数", max=MAX_SIZE))],
         description=_l("篇2 三(一)：每周 20 人"), render_kw={"inputmode": "numeric"})
     per_window = IntegerField(_l("改为每个窗口各抽（可选）"), validators=[

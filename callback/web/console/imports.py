@@ -42,7 +42,6 @@ from callback.web.console.auth import in_hall, permission_required
 from callback.web.console.blueprint import bp
 
 RECENT = 20
-UPLOAD_ENDPOINTS = frozenset({"console.import_ledger", "console.import_evaluator", "console.admin_calendar_load"})
 NAME_MAX = 120
 
 
@@ -71,11 +70,11 @@ class EvaluatorUploadForm(FlaskForm):
 
 
 @bp.url_value_preprocessor
-def _bound_uploads(endpoint: str | None, _values: dict[str, Any] | None) -> None:
-    """The upload limit, set before the CSRF check reads the form (url value preprocessors run before every
-    before-request function, the CSRF check's included)."""
-    if endpoint in UPLOAD_ENDPOINTS:
-        request.max_content_length = current_settings().max_content_length
+def _bound_the_body(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    """Every console request body — an upload here or on the calendar page, any form — is bounded by
+    MAX_CONTENT_LENGTH, set before the CSRF check reads the form (URL value preprocessors run before every
+    before-request function, the CSRF check's included); a larger one is 413 (``_too_large``)."""
+    request.max_content_length = current_settings().max_content_length
 
 
 @bp.errorhandler(RequestEntityTooLarge)

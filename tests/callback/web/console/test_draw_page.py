@@ -127,10 +127,13 @@ def test_a_redraw_needs_a_reason_and_keeps_it(supervisor: FlaskClient, db: Sessi
     assert live.reason == "台账补录后重新抽取"
 
 
-def test_a_bad_size_is_refused_on_the_form(supervisor: FlaskClient, db: Session) -> None:
-    response = _run(supervisor, size="0")
+@pytest.mark.parametrize("size", ["0", "abc", "201", ""])
+def test_a_bad_size_is_refused_on_the_form_in_one_chinese_line(supervisor: FlaskClient, db: Session,
+                                                                size: str) -> None:
+    response = _run(supervisor, size=size)
     assert response.status_code == 400
-    assert "请输入 1–200 之间的整数" in text_of(response.get_data(as_text=True))
+    text = text_of(response.get_data(as_text=True))
+    assert "请输入 1–200 之间的整数" in text and "整数。" not in text and "Not a valid" not in text
     assert db.scalar(select(func.count()).select_from(Draw)) == 0
 
 
