@@ -144,7 +144,7 @@ def results() -> Any:
 @permission_required(Action.RESULTS_VIEW)
 def results_month() -> Any:
     hall, now = _hall(), clock.now()
-    month = _asked(MONTH, month_of(now, _tz(hall)))
+    month = _asked(MONTH, _shift_month(month_of(now, _tz(hall)), -1))  # the month that ended last
     report = monthly_report(db_session(), hall, month, now)
     return _render(hall, MONTH, month, report, now, nav={
         "prev": _shift_month(month, -1), "next": _shift_month(month, 1), "current": month_of(now, _tz(hall)),

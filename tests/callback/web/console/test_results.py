@@ -151,3 +151,9 @@ def test_answers_of_the_item_table(console_app: Flask, people) -> None:  # noqa:
     # 市场监管's 服务态度: 4 满意 and 1 基本满意; nobody asked for anything (廉洁自律 否 ×5)
     assert f"{MARKET} 服务态度 4 1 0 — —" in page
     assert f"{MARKET} 廉洁自律（是＝有索要财物等） — — — 0 5" in page
+
+
+def test_the_month_page_opens_on_the_month_that_ended_last(console_app: Flask, people) -> None:  # noqa: ANN001
+    page = text_of(client_for(console_app, people[Role.SUPERVISOR]).get("/console/results/month")
+                   .get_data(as_text=True))
+    assert f"月度回访结果 {MONTH}" in page  # on Tuesday 11-03, October
