@@ -201,6 +201,8 @@ def test_entries_need_the_enter_permission_and_the_csrf_token(console_app: Flask
     assert supervisor.post(ENTRIES, data=data).status_code == 400  # no token
     entry = db.scalar(select(AssessmentEntry.id).where(AssessmentEntry.clause == "一1"))
     assert post(leader, f"/console/assessment/entries/{entry}/correct", {"reason": "x"}).status_code == 403
+    no_token = supervisor.post(f"/console/assessment/entries/{entry}/correct", data={"withdraw": "y", "reason": "x"})
+    assert no_token.status_code == 400 and active(db, "一1")[0].id == entry  # nothing corrected
     assert active(db, "二1") == []
 
 
