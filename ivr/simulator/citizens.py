@@ -29,6 +29,10 @@ pressed again):
 - `provider_error`: the first `times` attempts to place the call are refused with a transient ProviderError,
   then behaves as `answers_all` (for "a call that could not be placed does not use up an attempt").
 
+A staff call's second leg (`<Dial>`, a supervisor bridged to the citizen) rings the number's script the same way:
+busy, failed, no answer (`replies_by_sms` too), or answered — by a machine for `voicemail` — and then a conversation
+of `talk_seconds` (90 by default).
+
 Any behaviour may carry `sms_replies` (a list of turns: turn i answers the i-th message the citizen receives;
 a turn is one text or a list of texts sent in a row) and `sms_status` (`delivered`, `undelivered` or `failed`).
 `barge_in: true` presses during the prompt (Twilio stops speaking it).
@@ -84,6 +88,7 @@ class Citizen:
     speech: str = DEFAULT_SPEECH
     confidence: float = 0.9
     record_seconds: int = 4
+    talk_seconds: int = 90  # on a staff call bridged to them (<Dial>): how long they talk
     barge_in: bool = False
     sms_replies: tuple[SmsTurn, ...] = ()
     sms_status: str = "delivered"

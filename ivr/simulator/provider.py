@@ -41,7 +41,7 @@ from ivr.simulator.agents import Agent, ScriptedAgent
 from ivr.simulator.citizens import Citizen, CitizenRegistry, as_citizen
 from ivr.simulator.sms import SmsMessage, SmsNetwork
 from ivr.simulator.state import StateStore
-from ivr.simulator.voice import CallRun, LogEntry, SimCall
+from ivr.simulator.voice import CallRun, DialLeg, DialRequest, LogEntry, SimCall, play_leg
 from ivr.simulator.webhooks import Webhooks
 
 if TYPE_CHECKING:
@@ -216,9 +216,27 @@ class SimulatorProvider:
                 time_scale=self.time_scale,
                 max_requests=self.max_requests,
                 strict=self.strict_twiml,
+                dialer=self._dial_leg,
             ).run()
         finally:
             webhooks.close()
+
+    def _dial_leg(self, parent: SimCall, request: DialRequest) -> DialLeg:
+        """The second leg a `<Dial>` places (a staff call bridged to a citizen): a call of its own to the number,
+        answered or not as that number's script says, talking for its ``talk_seconds``; on record in `state_dir`
+        with its parent's sid, like any call (`calls(phone)` lists it)."""
+        attempt = self.store.bump("calls", request.number)
+        citizen = self.registry.get(request.number)
+        outcome = "human" if request.number in self._agents else _outcome(citizen, attempt)
+        leg = SimCall(sid="CA" + uuid.uuid4().hex, account_sid=self.account_sid, to=request.number,
+                      from_=request.caller_id, url="", status_callback="", timeout_seconds=request.timeout,
+                      machine_detection=False, owner_pid=os.getpid(), owner_host=socket.gethostname(),
+                      parent_sid=parent.sid)
+        result = play_leg(leg, outcome, citizen.talk_seconds, request)
+        with self._lock:
+            self._calls[leg.sid] = leg
+        self.store.save_call(leg.sid, leg.to_json())
+        return result
 
     def send_sms(self, request: SmsRequest) -> SentSms:
         if not is_e164(request.to):

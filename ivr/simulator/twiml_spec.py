@@ -1,7 +1,8 @@
 """What Twilio documents for the TwiML we use, and a checker: `check_twiml(xml) -> list[str]` (empty = fine).
 
 Voice: `<Response>` with `<Say>`, `<Play>`, `<Pause>`, `<Gather>` (nesting `<Say>`, `<Play>`, `<Pause>`),
-`<Record>`, `<Redirect>`, `<Hangup>`. Messaging: `<Response>` with `<Message>` (text, or `<Body>`/`<Media>`) and
+`<Record>`, `<Dial>` (one `<Number>`, or the number as its text; the attributes the simulator plays: `action`,
+`method`, `timeout`, `callerId`, `timeLimit`), `<Redirect>`, `<Hangup>`. Messaging: `<Response>` with `<Message>` (text, or `<Body>`/`<Media>`) and
 `<Redirect>`. Attribute names and values follow Twilio's TwiML reference (twilio.com/docs/voice/twiml/<verb>,
 twilio.com/docs/messaging/twiml/message). Anything else — another verb, an unknown or misspelt attribute
 (`numdigits`), a value out of range, a verb nested where it cannot be, a verb after `<Hangup>`/`<Redirect>` (never
@@ -45,6 +46,7 @@ def _url(value: str) -> str | None:
     return None
 
 
+_PHONE = re.compile(r"^\+?[0-9]{3,15}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _VOICE = re.compile(r"^(man|woman|alice|Polly\.[A-Za-z-]+|Google\.[A-Za-z0-9-]+)$")
 
@@ -137,9 +139,12 @@ VOICE_VERBS: dict[str, dict[str, Check]] = {
         "transcribeCallback": _url,
         "trim": _choice("trim-silence", "do-not-trim"),
     },
+    "Dial": {"action": _url, "method": METHOD, "timeout": _integer(1), "timeLimit": _integer(1),
+             "callerId": lambda v: None if _PHONE.match(v) else "must be a phone number such as '+861080000000'"},
     "Redirect": {"method": METHOD},
     "Hangup": {},
 }
+DIAL_NOUNS: dict[str, dict[str, Check]] = {"Number": {}}
 MESSAGING_VERBS: dict[str, dict[str, Check]] = {
     "Message": {
         "to": lambda v: None,
@@ -280,6 +285,26 @@ def _gather_body(verb: ET.Element, where: str) -> list[str]:
     )
 
 
+def _dial_body(verb: ET.Element, where: str) -> list[str]:
+    """One `<Number>` holding the number, or the number as the `<Dial>`'s own text — not both, not neither."""
+    problems = _check_children(verb, where, DIAL_NOUNS, top_level=False)
+    numbers = [c for c in verb if c.tag == "Number"]
+    text = (verb.text or "").strip()
+    if len(numbers) > 1:
+        problems.append(f"{where}: more than one <Number> (the simulator rings one)")
+    if numbers and text:
+        problems.append(f"{where}: a number as text and a <Number> both")
+    for number in numbers or [verb]:
+        value = _text(number) if number is not verb else text
+        if not _PHONE.match(value):
+            problems.append(f"{where}: the number to dial must be a phone number")  # never echoed: personal data
+    return problems
+
+
+def _number_body(verb: ET.Element, where: str) -> list[str]:
+    return [f"{where}: <Number> takes no nested elements" for _ in list(verb)[:1]]
+
+
 def _message_body(verb: ET.Element, where: str) -> list[str]:
     children = {c.tag for c in verb}
     problems = [
@@ -302,5 +327,7 @@ _BODY_CHECKS: dict[str, Callable[[ET.Element, str], list[str]]] = {
     "Play": _play_body,
     "Redirect": _redirect_body,
     "Gather": _gather_body,
+    "Dial": _dial_body,
+    "Number": _number_body,
     "Message": _message_body,
 }

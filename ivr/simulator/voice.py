@@ -12,6 +12,10 @@ fetched and its TwiML interpreted:
   `actionOnEmptyResult="true"` posts to the action without them, otherwise the next verb runs, as Twilio does;
 - `<Record>`: posts `RecordingUrl`, `RecordingSid`, `RecordingDuration` to the action (an empty recording skips
   the action and continues, as Twilio does); `recordingStatusCallback` gets `RecordingStatus=completed`;
+- `<Dial>` with one `<Number>` (or the number as its text), `callerId`, `timeout`, `timeLimit`, `action`/`method`:
+  a second leg to that number (`dialer`, given by the provider: its own `SimCall` with `parent_sid`, answered or not
+  as that number's script says); the call waits while they talk, then posts `DialCallStatus`, `DialCallSid` and
+  `DialCallDuration` to the action, or runs the next verb when there is none, as Twilio does;
 - `<Redirect method>`, `<Hangup/>`, `<Reject/>`; the end of the document hangs up.
 Anything else, an unparseable body or a non-2xx answer is an application error: the call hangs up, as on Twilio.
 With `strict` (the default) so is any document `ivr.simulator.twiml_spec.check_twiml` faults — an undocumented attribute,
@@ -54,8 +58,9 @@ class LogEntry:
     """One thing that happened on the call. `at`: virtual seconds since the call was placed.
 
     kinds: status, request (text = url path), heard (a <Say>), played (a <Play> url), pause, pressed (digits),
-    said (speech, data.confidence), silence, recorded (text = what was said, data.url/.duration), hangup
-    (text = who: citizen | twiml | end-of-document | application-error | loop-guard), error."""
+    said (speech, data.confidence), silence, recorded (text = what was said, data.url/.duration), dial (the number
+    masked; data.leg = the second leg's sid), dialed (how that leg ended, data.duration), talked (on a second leg:
+    seconds), hangup (text = who: citizen | twiml | end-of-document | application-error | loop-guard), error."""
 
     at: float
     kind: str
@@ -80,6 +85,7 @@ class SimCall:
     owner_pid: int = 0
     owner_host: str = ""
     log: list[LogEntry] = field(default_factory=list)
+    parent_sid: str | None = None  # a second leg placed by the <Dial> of this call
 
     @property
     def final(self) -> bool:
@@ -107,6 +113,53 @@ class SimCall:
 
     def __repr__(self) -> str:
         return f"<SimCall {self.sid} to={mask_phone(self.to)} status={self.status}>"
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    """What a `<Dial>` asks the network for: a second leg to ``number``."""
+
+    number: str
+    caller_id: str
+    timeout: int  # ring seconds
+    time_limit: int  # longest conversation, seconds
+
+
+@dataclass(frozen=True)
+class DialLeg:
+    """How the second leg ended: Twilio's DialCallStatus, its sid, the talk time (None unless answered), and the
+    virtual seconds the parent waited (ringing and talking)."""
+
+    sid: str
+    status: str  # completed | busy | no-answer | failed
+    duration: int | None
+    elapsed: float
+
+
+Dialer = Callable[[SimCall, DialRequest], DialLeg]
+
+
+def play_leg(leg: SimCall, outcome: str, talk_seconds: int, request: DialRequest) -> DialLeg:
+    """Play a second leg to its end in virtual time: ``outcome`` as `_outcome` gives it for the number (busy,
+    failed, no-answer, or answered by a human or a machine, who then talks for ``talk_seconds``, at most the
+    Dial's ``timeLimit``). Fills the leg's status, duration and log."""
+    at, talk, answered = 1.0, 0, outcome not in ("busy", "failed", "refused", "no-answer")
+    leg.log.append(LogEntry(0.0, "status", "initiated"))
+    if outcome in ("busy", "failed", "refused"):
+        status = "failed" if outcome == "refused" else outcome
+    else:
+        leg.log.append(LogEntry(at, "status", "ringing"))
+        at += request.timeout if outcome == "no-answer" else 4
+        status = "no-answer" if outcome == "no-answer" else "completed"
+    if answered:
+        leg.answered_by = "machine_start" if outcome == "machine" else "human"
+        leg.log.append(LogEntry(at, "status", "in-progress"))
+        talk = max(1, min(talk_seconds, request.time_limit))
+        at += talk
+        leg.log.append(LogEntry(at, "talked", str(talk)))
+    leg.status, leg.duration = status, talk
+    leg.log.append(LogEntry(at, "status", status))
+    return DialLeg(leg.sid, status, talk if answered else None, at)
 
 
 class _Navigate(Exception):
@@ -137,8 +190,10 @@ class CallRun:
         max_requests: int = 200,
         strict: bool = True,
         lock: threading.Lock | None = None,
+        dialer: Dialer | None = None,
     ) -> None:
         self.call, self.outcome, self.agent = call, outcome, agent
+        self.dialer = dialer
         self.webhooks, self.store = webhooks, store
         self.recording_url = recording_url
         self.time_scale, self.max_requests = time_scale, max_requests
@@ -374,6 +429,25 @@ class CallRun:
         self.advance(1)
         self.note("pressed", digits)
         return {"Digits": digits, "FinishedOnKey": finished} if digits else None
+
+    def _verb_dial(self, verb: ET.Element, url: str) -> None:
+        numbers = [c for c in verb if c.tag == "Number"]
+        number = "".join(numbers[0].itertext()).strip() if numbers else (verb.text or "").strip()
+        if self.dialer is None or not number:
+            self.note("error", "<Dial> without a number, or no network to place a second leg")
+            raise _Hangup("application-error")
+        request = DialRequest(number, verb.get("callerId") or self.call.from_, int(verb.get("timeout", "30") or 30),
+                              int(verb.get("timeLimit", "14400") or 14400))
+        self.note("dial", mask_phone(number), timeout=request.timeout)
+        leg = self.dialer(self.call, request)
+        self.advance(leg.elapsed)
+        self.note("dialed", leg.status, leg=leg.sid, duration=leg.duration)
+        if not verb.get("action"):
+            return  # Twilio runs the next verb
+        params = {"DialCallStatus": leg.status, "DialCallSid": leg.sid}
+        if leg.duration is not None:
+            params["DialCallDuration"] = str(leg.duration)
+        raise _Navigate(urljoin(url, verb.get("action", "")), verb.get("method", "POST"), params)
 
     def _verb_record(self, verb: ET.Element, url: str) -> None:
         context = RecordContext(

@@ -18,7 +18,18 @@ from flask_wtf.csrf import CSRFProtect
 
 from callback.db import db_session
 from callback.models import Hall
-from callback.web.console import account, admin_users, assessment, auth, errors, home, i18n, rectifications, results  # noqa: F401  (registers the pages)
+from callback.web.console import (  # noqa: F401  (registers the pages)
+    account,
+    admin_users,
+    assessment,
+    auth,
+    errors,
+    home,
+    i18n,
+    rectifications,
+    results,
+    staff_calls,
+)
 from callback.web.console.blueprint import bp
 from callback.web.console.nav import nav_items
 

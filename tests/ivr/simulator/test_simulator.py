@@ -497,7 +497,7 @@ def test_say_loop_pause_and_play(provider: SimulatorProvider, server: TwimlServe
 @pytest.mark.parametrize(
     "body",
     [
-        "<Response><Dial>+8613800000009</Dial></Response>",  # a verb the flow never uses
+        "<Response><Enqueue>support</Enqueue></Response>",  # a verb the flow never uses
         "<Response><Say>未闭合",  # does not parse
         "<Say>没有 Response</Say>",
     ],
@@ -510,6 +510,61 @@ def test_bad_twiml_is_an_application_error_and_the_call_ends(
     sid = call(provider, server)
     assert provider.call(sid).heard()[-1] == "(application error)"
     assert provider.fetch_call(sid).status == "completed"
+
+
+def test_dial_plays_a_second_leg_and_posts_to_the_action(provider: SimulatorProvider, server: TwimlServer):
+    """A staff call's bridge (篇2 四): <Dial><Number> rings the number as its script says, the call waits while they
+    talk, then Twilio's DialCallStatus/DialCallSid/DialCallDuration go to the action, signed."""
+    other = "+8613800000042"
+    response = VoiceResponse()
+    response.say("正在接通")
+    dial = response.dial(caller_id=OURS, timeout=20, action="/dialed")
+    dial.number(other)
+    server.twiml("/voice", response)
+    server.twiml("/dialed", only("hangup"))
+    provider.script(PHONE, citizens.answers_all())
+    provider.script(other, citizens.answers_all(talk_seconds=75))
+    sid = call(provider, server, machine_detection=False)
+    [leg] = provider.calls(other)
+    assert (leg.parent_sid, leg.from_, leg.status, leg.duration, leg.answered_by) == (sid, OURS, "completed", 75,
+                                                                                      "human")
+    [hit] = server.hits_to("/dialed")
+    assert hit.signed_ok and hit.form["CallSid"] == sid
+    assert (hit.form["DialCallStatus"], hit.form["DialCallSid"], hit.form["DialCallDuration"]) == ("completed",
+                                                                                                    leg.sid, "75")
+    log = provider.call_log(sid)
+    assert [e.text for e in log if e.kind == "dial"] == ["138****0042"]  # the number is masked in the log
+    assert provider.fetch_call(sid).duration >= 75  # the first leg waited while they talked
+    assert provider.fetch_call(leg.sid).status == "completed"  # on record like any call
+
+
+@pytest.mark.parametrize(("script", "status"), [(citizens.busy(), "busy"), (citizens.no_answer(), "no-answer"),
+                                                (citizens.failed(), "failed"),
+                                                (citizens.replies_by_sms("1"), "no-answer")])
+def test_dial_to_a_number_that_does_not_answer(provider: SimulatorProvider, server: TwimlServer,
+                                               script: Citizen, status: str):
+    other = "+8613800000043"
+    response = VoiceResponse()
+    response.dial(action="/dialed", timeout=15).number(other)
+    server.twiml("/voice", response)
+    server.twiml("/dialed", only("hangup"))
+    provider.script(PHONE, citizens.answers_all())
+    provider.script(other, script)
+    call(provider, server)
+    [hit] = server.hits_to("/dialed")
+    assert hit.form["DialCallStatus"] == status and "DialCallDuration" not in hit.form
+    assert [c.status for c in provider.calls(other)] == [status]
+
+
+def test_dial_without_an_action_runs_the_next_verb(provider: SimulatorProvider, server: TwimlServer):
+    response = VoiceResponse()
+    response.dial("+8613800000044")
+    response.say("通话已结束")
+    server.twiml("/voice", response)
+    provider.script(PHONE, citizens.answers_all())
+    sid = call(provider, server)
+    assert provider.call(sid).heard() == ["通话已结束"]
+    assert [c.status for c in provider.calls("+8613800000044")] == ["completed"]
 
 
 def test_strict_twiml_refuses_an_undocumented_attribute(provider: SimulatorProvider, server: TwimlServer):

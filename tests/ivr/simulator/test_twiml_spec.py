@@ -59,6 +59,17 @@ def test_speech_record_and_goodbye_pass() -> None:
     assert check_twiml(str(response)) == []
 
 
+def test_a_staff_calls_bridge_passes() -> None:
+    """What ivr.voice answers when a supervisor's desk phone is answered (篇2 四): <Dial> the citizen."""
+    response = VoiceResponse()
+    response.say("正在为您接通回访对象，请稍候。", voice="Polly.Zhiyu", language="cmn-CN")
+    dial = response.dial(caller_id="+861080000000", timeout=30, time_limit=3600,
+                         action="https://hall.example.cn/ivr/staff/k3Xq/dialed", method="POST")
+    dial.number("+8613800000000")
+    assert check_twiml(str(response), kind="voice") == []
+    assert check_twiml("<Response><Dial>+8613800000000</Dial></Response>") == []
+
+
 def test_ssml_inside_say_passes() -> None:
     response = VoiceResponse()
     say = response.say("您好", voice="Polly.Zhiyu")
@@ -85,7 +96,13 @@ def test_messaging_documents_pass() -> None:
         ("<Response><Say>你好", "not well-formed XML"),
         ("<Say>你好</Say>", "root element must be <Response>"),
         ('<Response lang="x"/>', "Response: unknown attribute 'lang'"),
-        ("<Response><Dial>+8613800000000</Dial></Response>", "Response/Dial[1]: <Dial> is not allowed here"),
+        ("<Response><Enqueue>support</Enqueue></Response>", "Response/Enqueue[1]: <Enqueue> is not allowed here"),
+        ('<Response><Dial record="true">+8613800000000</Dial></Response>', "Response/Dial[1]: unknown attribute 'record'"),
+        ("<Response><Dial><Number>+8613800000000</Number><Number>+8613800000001</Number></Dial></Response>",
+         "Response/Dial[1]: more than one <Number>"),
+        ("<Response><Dial>转人工</Dial></Response>", "Response/Dial[1]: the number to dial must be a phone number"),
+        ("<Response><Dial><Say>x</Say></Dial></Response>", "Response/Dial[1]/Say[1]: <Say> is not allowed here"),
+        ('<Response><Dial callerId="hall">+8613800000000</Dial></Response>', "callerId must be a phone number"),
         (
             '<Response><Gather numdigits="1"><Say>请按键</Say></Gather></Response>',
             "Response/Gather[1]: unknown attribute 'numdigits' (did you mean 'numDigits'?)",
