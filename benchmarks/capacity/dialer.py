@@ -10,8 +10,10 @@ creation). The measured span starts at the first call. Baseline: the configured 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +22,15 @@ import pgdb
 from callback.config import Settings
 from capacity.draws import wait_ready
 from capacity.figures import Figure, judged
-from capacity.processes import free_port, redis_database, start_celery_worker, start_gunicorn, stop_group
+from capacity.processes import (
+    CpuSampler,
+    busy_seconds,
+    free_port,
+    redis_database,
+    start_celery_worker,
+    start_gunicorn,
+    stop_group,
+)
 from capacity.seeding import OPEN_ALL_DAY, OPEN_ALL_DAY_ENV, drawn_callbacks
 
 DB_NAME = pgdb.unique_name("cb_bench_dialer")
@@ -81,7 +91,15 @@ def play_beat(app, state_dir: Path, seconds: float) -> float:  # noqa: ANN001
     return first
 
 
-def run_dialers(url: str, out_dir: Path, seconds: float) -> tuple[list[float], float, int]:
+@dataclass(frozen=True)
+class Run:
+    window: list[float]  # start times of the calls in the measured span
+    calls: int  # calls started during the whole run
+    with_errors: int
+    cpu: dict[str, float]  # CPU seconds over the run: web, workers, db, machine (every process), wall (seconds)
+
+
+def run_dialers(url: str, out_dir: Path, seconds: float) -> Run:
     from worker.celery_app import create_celery
 
     state_dir = out_dir / "dialer-simulator"
@@ -96,12 +114,28 @@ def run_dialers(url: str, out_dir: Path, seconds: float) -> tuple[list[float], f
         try:
             app = create_celery(Settings(database_url=url, redis_url=redis_url, **OPEN_ALL_DAY))
             wait_ready(app, len(workers))
-            first = play_beat(app, state_dir, seconds)
+            groups = {"web": web.pid, **{f"worker{n}": w.pid for n, w in enumerate(workers)}}
+            machine, started = busy_seconds(), time.monotonic()
+            with CpuSampler(groups, DB_NAME) as sampler:
+                first = play_beat(app, state_dir, seconds)
+            cpu = {"web": sampler.spent("web"), "workers": sampler.spent("worker0") + sampler.spent("worker1"),
+                   "db": sampler.spent("db"), "machine": busy_seconds() - machine,
+                   "wall": time.monotonic() - started}
         finally:
             for process in [*workers, web]:
                 stop_group(process)
     times, with_errors = started_calls(state_dir)
-    return [t for t in times if first <= t < first + seconds], first, with_errors
+    return Run([t for t in times if first <= t < first + seconds], len(times), with_errors, cpu)
+
+
+def _cpu_note(run: Run) -> str:
+    per_call = {k: run.cpu[k] / max(run.calls, 1) * 1000 for k in ("web", "workers", "db")}
+    ours = sum(run.cpu[k] for k in ("web", "workers", "db"))
+    cores = os.cpu_count() or 1
+    return (f"CPU a call: webhooks {per_call['web']:.0f} ms, workers (dialing and the simulated call) "
+            f"{per_call['workers']:.0f} ms, PostgreSQL {per_call['db']:.0f} ms; the cores were "
+            f"{run.cpu['machine'] / run.cpu['wall'] / cores:.0%} busy, {ours / run.cpu['wall'] / cores:.0%} "
+            f"by these processes")
 
 
 def measure(out_dir: Path, quick: bool) -> list[Figure]:
@@ -109,13 +143,14 @@ def measure(out_dir: Path, quick: bool) -> list[Figure]:
     url = pgdb.create_database(DB_NAME)
     try:
         drawn = drawn_callbacks(url, "DIAL", int(RATE * seconds * 1.15) + 20, out_dir)
-        times, _, with_errors = run_dialers(url, out_dir, seconds)
+        run = run_dialers(url, out_dir, seconds)
     finally:
         pgdb.drop_database(DB_NAME)
+    times = run.window
     rate = len(times) / seconds
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     note = (f"{len(times):,} calls in {seconds:.0f} s of {drawn:,} due; calls whose webhooks answered an error: "
-            f"{with_errors}")
+            f"{run.with_errors}; {_cpu_note(run)}")
     window_note = (f"most in a clock second {most_in_a_clock_second(times)}; gaps between calls "
                    f"{min(gaps, default=0) * 1000:.0f}–{max(gaps, default=0) * 1000:.0f} ms (limiter slots are "
                    f"{1000 / RATE:.0f} ms apart)")

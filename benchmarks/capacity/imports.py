@@ -17,7 +17,7 @@ import pgdb
 
 from capacity.figures import Figure, judged
 from capacity.ledger_files import monthly_ledger
-from capacity.processes import BIN, NO_GROUP, CpuSampler, Sampled, run_sampled
+from capacity.processes import BIN, CpuSampler, Sampled, run_sampled
 
 BARE_PARSE = ("import csv, sys\n"
               "with open(sys.argv[1], encoding='utf-8', newline='') as f:\n"
@@ -38,7 +38,7 @@ def import_once(path: Path, rows: int) -> tuple[Sampled, dict, float]:
     url = pgdb.create_database(name)
     try:
         command = [str(BIN / "callback"), "import-ledger", str(path), "--hall", f"IMP{rows}", "--json"]
-        with CpuSampler(NO_GROUP, name) as cpu:
+        with CpuSampler({}, name) as cpu:
             run = run_sampled(command, {"DATABASE_URL": url})
     finally:
         pgdb.drop_database(name)

@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 REDIS_SERVER = os.environ.get("BENCH_REDIS_SERVER", os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379"))
 SAMPLE_SECONDS = 0.05
-NO_GROUP = -1  # CpuSampler: count only the database's backends
 
 
 def free_port() -> int:
@@ -173,15 +172,24 @@ def _cpu(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def cpu_snapshot(group_leader: int, database: str) -> dict[str, dict[int, float]]:
-    """CPU seconds by pid now: the process group ``group_leader`` leads (the app) and the PostgreSQL backends
-    serving ``database``. CPU time per request, unlike latency, hardly depends on what else the machine does."""
-    found: dict[str, dict[int, float]] = {"app": {}, "db": {}}
+def busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy so far (every process, ours or not)."""
+    times = psutil.cpu_times()
+    return times.user + times.nice + times.system + getattr(times, "irq", 0.0) + getattr(times, "softirq", 0.0)
+
+
+def cpu_snapshot(groups: dict[str, int], database: str) -> dict[str, dict[int, float]]:
+    """CPU seconds by pid now: of each named process group (by its leader's pid, e.g. {"app": gunicorn.pid}) and,
+    under "db", of the PostgreSQL backends serving ``database``. CPU time per request, unlike latency, hardly
+    depends on what else the machine is doing."""
+    found: dict[str, dict[int, float]] = {name: {} for name in [*groups, "db"]}
+    by_leader = {leader: name for name, leader in groups.items()}
     for process in psutil.process_iter(["pid", "cmdline"]):
         try:
             command = " ".join(process.info["cmdline"] or ())
-            if os.getpgid(process.pid) == group_leader:
-                found["app"][process.pid] = _cpu(process)
+            group = by_leader.get(os.getpgid(process.pid))
+            if group is not None:
+                found[group][process.pid] = _cpu(process)
             elif command.startswith("postgres:") and f" {database} " in f"{command} ":
                 found["db"][process.pid] = _cpu(process)
         except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
@@ -190,19 +198,19 @@ def cpu_snapshot(group_leader: int, database: str) -> dict[str, dict[int, float]
 
 
 class CpuSampler:
-    """CPU seconds spent by the app's processes and the database's backends while it runs, snapshotted every
-    250 ms: a process that exits meanwhile (gunicorn recycles a worker after max_requests, and its database
-    connections close with it) keeps what it had spent by its last snapshot; one that starts counts from zero."""
+    """CPU seconds spent by process groups and the database's backends while it runs, snapshotted every 250 ms:
+    a process that exits meanwhile (gunicorn recycles a worker after max_requests, and its database connections
+    close with it) keeps what it had spent by its last snapshot; one that starts counts from zero."""
 
-    def __init__(self, group_leader: int, database: str) -> None:
-        self.group_leader, self.database = group_leader, database
-        self.first = cpu_snapshot(group_leader, database)
+    def __init__(self, groups: dict[str, int], database: str) -> None:
+        self.groups, self.database = groups, database
+        self.first = cpu_snapshot(groups, database)
         self.last = {kind: dict(pids) for kind, pids in self.first.items()}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _take(self) -> None:
-        for kind, pids in cpu_snapshot(self.group_leader, self.database).items():
+        for kind, pids in cpu_snapshot(self.groups, self.database).items():
             self.last[kind].update(pids)
 
     def _run(self) -> None:

@@ -16,6 +16,8 @@ divided by the requests: unlike latency, it hardly depends on what else the mach
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +33,7 @@ from callback.telephony import MockProvider
 from capacity import floor_app
 from capacity.figures import Figure, judged
 from capacity.paced import LoadResult, Request, offer
-from capacity.processes import CpuSampler, free_port, start_gunicorn, stop_group
+from capacity.processes import CpuSampler, busy_seconds, free_port, start_gunicorn, stop_group
 from capacity.seeding import OPEN_ALL_DAY, drawn_callbacks
 from ivr.dialer import dial_due
 from ivr.ratelimit import NoLimit
@@ -57,6 +59,8 @@ class Served:
     load: LoadResult
     app_cpu_ms: float  # per request
     db_cpu_ms: float
+    machine_busy: float = 0.0  # share of all cores busy during the run, every process counted
+    ours_busy: float = 0.0  # share of all cores taken by the app, its database backends and the load generator
 
 
 def calls_in_progress(url: str, base: str, count: int, out_dir: Path) -> list[Call]:
@@ -100,12 +104,16 @@ def serve(app: str, env: dict[str, str], port: int, log: Path, warmup: list[Requ
         warm = offer(port, warmup, RATE)
         if warm.errors:
             raise RuntimeError(f"{warm.errors} of {warm.requests} warm-up requests failed; see {log}")
-        with CpuSampler(process.pid, database) as cpu:
+        machine, generator, started = busy_seconds(), time.process_time(), time.monotonic()
+        with CpuSampler({"app": process.pid}, database) as cpu:
             result = offer(port, load, RATE)
+        capacity = (time.monotonic() - started) * (os.cpu_count() or 1)
+        ours = cpu.spent("app") + cpu.spent("db") + time.process_time() - generator
+        machine = (busy_seconds() - machine) / capacity
     finally:
         stop_group(process)
     per_request = 1000 / max(result.requests, 1)
-    return Served(result, cpu.spent("app") * per_request, cpu.spent("db") * per_request)
+    return Served(result, cpu.spent("app") * per_request, cpu.spent("db") * per_request, machine, ours / capacity)
 
 
 def count_rows(url: str, table: str) -> int:
@@ -150,7 +158,9 @@ def _figures(webhook: Served, floor: Served, saved: int, floor_rows: int, total:
                target=f"≤ {P99_LIMIT_MS:.0f} ms", ok=lambda v: v <= P99_LIMIT_MS, quick=quick,
                baseline=f.percentile_ms(99), baseline_label=floor_label,
                note=f"{w.requests:,} requests in {w.seconds:.1f} s; {saved:,} answers saved; retried on a "
-                    f"recycled connection {w.retried}; sent late {w.late_sends}"),
+                    f"recycled connection {w.retried}; sent late {w.late_sends}; the cores were "
+                    f"{webhook.machine_busy:.0%} busy, {webhook.ours_busy:.0%} by the app, its database and the "
+                    f"load generator (floor run: {floor.machine_busy:.0%}, {floor.ours_busy:.0%})"),
         Figure("webhook.p50_ms", "  p50 latency", w.percentile_ms(50), "ms", baseline=f.percentile_ms(50),
                baseline_label="floor"),
         Figure("webhook.max_ms", "  max latency", w.percentile_ms(100), "ms", baseline=f.percentile_ms(100),
