@@ -2,16 +2,20 @@
 
 Import the bundled ledger and the windows' evaluator export → draw week 2026-W48 → call everyone through the
 simulator over real HTTP (retries on a fast clock) → SMS for those never reached → rectification cases opened,
-most fed back in time and one late → the weekly report. Everything a person sees is masked; nothing leaves this machine.
+most fed back in time and one late → a paper on-site form → the weekly report → November's 篇3 bulletin → one
+console account per role (passwords generated here, printed once, stored only as hashes) and how to open the
+console on the demo data. Everything a person sees is masked; nothing leaves this machine.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+import shlex
 import shutil
 import sys
-from dataclasses import asdict, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +23,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.orm import Session
 
-from callback.clitools import pass_settings
+from callback.clitools import fail, pass_settings
 from callback.config import DEFAULT_INSTANCE, Settings
 from callback.db import dispose_all, session_factory, transaction
 
@@ -29,6 +33,13 @@ DEMO_WEEK = "2026-W48"
 DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 Asia/Shanghai, when beat draws the week
 EVALUATOR_EXPORTED = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # Friday 18:00 Asia/Shanghai: the month so far
 FEEDBACK_TEXT = "您反映的问题已整改：窗口已加强业务培训并公开办事流程，感谢您的监督。"
+# A paper 征求意见表 (篇2 三(二)) filled in at the comprehensive window on the Wednesday; its 基本满意 on 按章办事
+# opens a case that window's lead (a demo account below) answers in the console.
+ONSITE_WINDOW = "综合受理窗口"
+ONSITE_DAY = date(2026, 11, 25)
+ONSITE_ANSWERS = "112111"
+ONSITE_SUGGESTION = "材料清单能不能写得再细一点，第一次来没带齐。"
+DEMO_ACTOR = "督查科（演示）"
 
 
 def _heading(text: str) -> None:
@@ -63,12 +74,31 @@ def demo(settings: Settings) -> None:
     own_database = not os.environ.get("DATABASE_URL")
     settings = _demo_settings(settings)
     upgrade_to_head(settings.database_url)
+    _refuse_a_second_week(settings)
     _import_sample(settings)
     import_evaluator_sample(settings)
     _run_week(settings)
     assessment_bulletin(settings)
+    accounts = demo_accounts(settings)
     dispose_all()
     _next_steps(settings, own_database)
+    _console_steps(settings, own_database, accounts)
+
+
+def _refuse_a_second_week(settings: Settings) -> None:
+    """A database given by DATABASE_URL that already holds the demo week cannot run it again (its cases are
+    drawn, its rectifications answered): one line and exit 2, nothing written."""
+    from sqlalchemy import select
+
+    from callback.models import Callback, Hall
+
+    with session_factory(settings.database_url)() as session:
+        held = session.scalar(select(Callback.id).join(Hall, Hall.id == Callback.hall_id)
+                              .where(Hall.code == settings.default_hall, Callback.week == DEMO_WEEK).limit(1))
+    if held is not None:
+        dispose_all()
+        fail(f"该数据库已有演示周 {DEMO_WEEK} 的数据，请换一个空数据库或不设 DATABASE_URL "
+             f"(the database already holds the demo week)")
 
 
 def _import_sample(settings: Settings) -> None:
@@ -117,6 +147,7 @@ def _run_week(settings: Settings) -> None:
         _calls(session, provider, settings, clock, ids)
         _outcomes(session, drawn, ids)
         _rectifications(session, settings, provider, clock)
+        _onsite_form(session, settings, clock.now())
         _report(session, settings, clock.now())
 
 
@@ -194,6 +225,27 @@ def _note(row: dict[str, Any]) -> str:
     return "【超期反馈】" if row.get("deadline") == "late" else ""
 
 
+def _onsite_form(session: Session, settings: Settings, now: datetime) -> None:
+    """One paper form of the week entered by the supervision office, through the same services as a call's
+    answers (callback.responses.onsite); the report counts it against the target of 5."""
+    from callback.halls.services import get_hall
+    from callback.responses.entry import read_answers
+    from callback.responses.onsite import ONSITE_TARGET, OnsiteForm, add_form
+    from callback.responses.states import OUTCOME_LABELS
+    from survey.privacy import mask_text
+
+    _heading("5b. 现场征求意见表 (an on-site form, 篇2 三(二))")
+    hall = get_hall(session, settings.default_hall)
+    day = min(ONSITE_DAY, now.astimezone(ZoneInfo(settings.timezone)).date())
+    form = OnsiteForm(ONSITE_WINDOW, day, read_answers(ONSITE_ANSWERS, ONSITE_SUGGESTION))
+    result = add_form(session, hall, form, now, actor=DEMO_ACTOR)
+    session.commit()
+    click.echo(f"{result.window} {result.day:%m月%d日} 纸质征求意见表：答案 {result.keys}，"
+               f"意见“{mask_text(ONSITE_SUGGESTION)}” → {OUTCOME_LABELS[result.outcome]}（现场，本周目标 {ONSITE_TARGET} 份）")
+    if result.rectification_id is not None:
+        click.echo(f"  有“基本满意”，开立整改#{result.rectification_id}：{result.window}负责人 3 个工作日内反馈")
+
+
 def _report(session: Session, settings: Settings, now: datetime) -> None:
     from callback.halls.services import get_hall
     from callback.results.cli_report import print_report
@@ -242,6 +294,69 @@ def assessment_bulletin(settings: Settings) -> None:
     click.echo(f"  {html}")
 
 
+@dataclass(frozen=True)
+class DemoAccount:
+    """A console account the demo made, with the password generated for it (shown once, never stored)."""
+
+    username: str
+    role_label: str
+    name: str
+    window: str | None
+    password: str
+
+
+DEMO_ACCOUNTS = (  # username, role, display name; the window lead answers for ONSITE_WINDOW
+    ("demo-supervisor", "supervisor", "张督查"),
+    ("demo-window", "window_lead", "李窗口"),
+    ("demo-leader", "leader", "王主任"),
+    ("demo-admin", "admin", "赵管理"),
+)
+
+
+def demo_accounts(settings: Settings) -> list[DemoAccount]:
+    """One console account per role in the demo hall, each with a new random password (issue 14: the demo ends
+    on the console)."""
+    from callback.accounts.roles import ROLE_LABELS, Role
+    from callback.halls.services import get_hall
+
+    made: list[DemoAccount] = []
+    with transaction(settings.database_url) as session:
+        hall = get_hall(session, settings.default_hall)
+        for username, role_name, name in DEMO_ACCOUNTS:
+            role = Role(role_name)
+            window = ONSITE_WINDOW if role is Role.WINDOW_LEAD else None
+            password = _new_password()
+            if _put_account(session, hall, username, role, name, window, password):
+                made.append(DemoAccount(username, ROLE_LABELS[role], name, window, password))
+    return made
+
+
+def _put_account(session: Session, hall: Any, username: str, role: Any, name: str, window: str | None,
+                 password: str) -> bool:
+    """Create the account through callback.accounts (scrypt hash, audit row); a name already taken in this
+    database is left alone."""
+    from callback.accounts.services import NewUser, create_user, get_user
+
+    if get_user(session, username) is not None:
+        click.echo(f"账号 {username} 已存在，未改动 (account exists; left alone)", err=True)
+        return False
+    create_user(session, hall, NewUser(username, password, role, display_name=name, window=window),
+                actor=DEMO_ACTOR, at=datetime.now(UTC))
+    return True
+
+
+def _new_password() -> str:
+    """16 random URL-safe characters (about 96 bits), generated for this run only."""
+    from callback.accounts.services import AccountError, check_password
+
+    while True:
+        password = secrets.token_urlsafe(12)
+        try:
+            return check_password(password)
+        except AccountError:  # too few distinct characters: astronomically rare, draw again
+            continue
+
+
 def excluded_line(excluded: dict[str, int]) -> str:
     """The draw's exclusions in words, every reason with its count (the labels of `callback draw`)."""
     from callback.draws.cli import REASON_LABELS
@@ -276,6 +391,35 @@ def _next_steps(settings: Settings, own_database: bool) -> None:
         click.echo(f"  {pad(command, width)}# {what}")
 
 
+CONSOLE_URL = "http://127.0.0.1:5000/console/"
+
+
+def _console_steps(settings: Settings, own_database: bool, accounts: list[DemoAccount]) -> None:
+    """How to open the console on the demo data: `callback serve` with the demo's database, the simulator's
+    folder (the recordings play from there) and a SECRET_KEY of this run's own — not needed on loopback with the
+    simulator, where the development key is accepted, but then no one can sign a session with the published
+    key — the URL, and each account's password, shown this once."""
+    from callback.display import pad
+
+    _heading("监督工作台：用演示数据打开 (open the console on the demo data)")
+    env = {"DATABASE_URL": settings.database_url} if own_database else {}
+    env |= {"SIMULATOR_STATE_DIR": os.environ["SIMULATOR_STATE_DIR"], "SECRET_KEY": secrets.token_hex(32)}
+    click.echo("在另一个终端里启动 Web 服务" + ("" if own_database else "（使用当前的 DATABASE_URL）") + "：")
+    for name, value in env.items():
+        click.echo(f"  {name}={shlex.quote(value)} \\")
+    click.echo(f"  {_program()} serve")
+    click.echo("然后用浏览器打开：")
+    click.echo(f"  {CONSOLE_URL}")
+    click.echo(f"  {CONSOLE_URL}week?week={DEMO_WEEK}    # 演示周 {DEMO_WEEK} 的本周概况")
+    if not accounts:
+        return
+    click.echo("演示账号（密码为本次随机生成，只显示这一次；数据库中只保存其散列值）：")
+    for account in accounts:
+        where = f"  {account.window}" if account.window else ""
+        click.echo(f"  {pad(account.role_label, 12)}{pad(account.name, 8)}用户名 {pad(account.username, 17)}"
+                   f"密码 {account.password}{where}")
+
+
 def _program() -> str:
     """How to call this CLI again: ``callback`` when that is on PATH, else the path it was started by (``make
     demo`` runs .venv/bin/callback without activating the virtualenv)."""
@@ -283,7 +427,6 @@ def _program() -> str:
     if started.name != "callback" or (found and Path(found).resolve() == started.resolve()):
         return "callback"
     return str(started)
-
 
 
 COMMANDS = [demo]
