@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -61,6 +62,15 @@ ENTITIES: dict[str, str] = {
     "token": N_("接口令牌"), "staff": N_("工作人员"), "prompt": N_("语音提示"), "calendar": N_("工作日历"),
     "alert_recipient": N_("提醒接收人"), "assessment_entry": N_("考核记录"), "import_batch": N_("导入批次"),
 }
+
+# What the keys of a detail are called (message ids); another key is shown as it is stored.
+DETAIL_KEYS: dict[str, str] = {
+    "username": N_("用户名"), "reason": N_("理由"), "field": N_("内容"), "item": N_("题目"), "old": N_("原值"),
+    "new": N_("新值"), "old_key": N_("原按键"), "new_key": N_("新按键"), "original": N_("市民原答案"), "via": N_("途径"),
+    "week": N_("周次"), "source": N_("来源"), "role": N_("角色"), "callback_id": N_("回访"), "failures": N_("失败次数"),
+    "until": N_("锁定至"), "window": N_("窗口"), "date": N_("日期"), "keys": N_("答案"),
+}
+DETAIL_VALUES: dict[str, str] = {"phone": N_("号码"), "suggestion": N_("意见建议"), "console": N_("监督工作台")}
 
 
 @dataclass(frozen=True)
@@ -128,7 +138,9 @@ def shown_detail(detail: dict[str, Any] | None) -> list[tuple[str, str]]:
     for key, value in (detail or {}).items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         text = mask_text(text)
-        out.append((str(key), text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"))
+        text = _(DETAIL_VALUES[text]) if text in DETAIL_VALUES else text
+        name = _(DETAIL_KEYS[key]) if key in DETAIL_KEYS else str(key)
+        out.append((name, text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"))
     return out
 
 

@@ -372,7 +372,8 @@ def _answer_row(item: Any, answer: Answer | None) -> dict[str, Any]:
     if answer is None:
         return row
     return row | {"value": answer.value, "key": answer.key, "meaning": meaning(answer.value),
-                  "good": answer.key == "1", "channel": answer.channel,
+                  "tone": "good" if answer.key == "1" else "warn" if answer.value == "B" else "bad",
+                  "channel": answer.channel,
                   "original": meaning(answer.original_value), "original_key": answer.original_key,
                   "corrected_at": answer.corrected_at, "corrected_by": answer.corrected_by,
                   "correction_reason": answer.correction_reason}

@@ -71,38 +71,46 @@ def _short(label: str, chars: int) -> str:
 
 def bar_chart(bars: Sequence[Bar], *, title: str, desc: str, maximum: float = 100.0,
               marks: Sequence[Mark] = ()) -> Markup:
-    """Horizontal bars from 0 to ``maximum``, one row per bar, labels on the left (long names shortened; the
-    row's tooltip has the whole name), ``marks`` as dashed vertical lines."""
-    row, top, left, right = 30, 22, 150, WIDTH - 64
-    height = top + row * max(len(bars), 1) + 6
+    """Horizontal bars from 0 to ``maximum``, one row per bar: the label and the value's text on a line, the bar
+    on a track under them (full width, so a phone keeps the text readable; long names are shortened, the row's
+    tooltip has the whole name); ``marks`` as dashed vertical lines labelled above the first row."""
+    row, top = 46, 26
+    height = top + row * max(len(bars), 1)
     head, tail = _open(title, desc, height, "bars")
-    span = right - left
-    parts = [head, f'<line class="axis" x1="{left}" y1="{top - 4}" x2="{left}" y2="{height - 4}"/>']
-    for mark in marks:
-        x = left + span * mark.value / maximum
-        parts.append(f'<line class="mark" x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 4}"/>'
-                     f'<text class="mark-label" x="{x:.1f}" y="{top - 8}" text-anchor="middle" font-size="11">'
+    parts = [head]
+    xs = [(WIDTH * mark.value / maximum, mark) for mark in marks]
+    for x, mark in xs:
+        parts.append(f'<text class="mark-label" x="{x:.1f}" y="{top - 10}" text-anchor="middle" font-size="13">'
                      f'{escape(mark.label)}</text>')
     for i, bar in enumerate(bars):
         y = top + i * row
         tip = f"{bar.label}：{bar.text}" if bar.text else bar.label
         parts.append(f'<g class="row {escape(bar.css)}"><title>{escape(tip)}</title>'
-                     f'<text class="label" x="{left - 8}" y="{y + 19}" text-anchor="end" font-size="14">'
-                     f'{escape(_short(bar.label, 9))}</text>')
+                     f'<text class="label" x="0" y="{y + 17}" font-size="17">{escape(_short(bar.label, 13))}</text>'
+                     f'<text class="value" x="{WIDTH}" y="{y + 17}" text-anchor="end" font-size="16">'
+                     f'{escape(bar.text or "—")}</text>'
+                     f'<rect class="track" x="0" y="{y + 24}" width="{WIDTH}" height="14" rx="3"/>')
         if bar.value is not None:
-            w = max(span * min(bar.value, maximum) / maximum, 1.5)
-            parts.append(f'<rect class="bar" x="{left}" y="{y + 5}" width="{w:.1f}" height="{row - 10}" rx="3"/>')
-        end = left + (span * min(bar.value, maximum) / maximum if bar.value is not None else 0)
-        parts.append(f'<text class="value" x="{end + 6:.1f}" y="{y + 19}" font-size="13">'
-                     f'{escape(bar.text or "—")}</text></g>')
+            w = max(WIDTH * min(bar.value, maximum) / maximum, 2)
+            parts.append(f'<rect class="bar" x="0" y="{y + 24}" width="{w:.1f}" height="14" rx="3"/>')
+        parts.extend(f'<line class="mark" x1="{x:.1f}" y1="{y + 21}" x2="{x:.1f}" y2="{y + 41}"/>' for x, _m in xs)
+        parts.append("</g>")
     parts.append(tail)
     return Markup("".join(parts))
 
 
+def axis_floor(values: Sequence[float | None], marks: Sequence[Mark] = ()) -> float:
+    """Where a score axis starts: 10 below the lowest value or mark, in tens, never below 0 — so scores in the 80s
+    and 90s are not squashed against the top of a 0–100 axis."""
+    lowest = min([v for v in values if v is not None] + [m.value for m in marks], default=0.0)
+    return max(0.0, (lowest // 10) * 10 - 10)
+
+
 def line_chart(points: Sequence[Point], *, title: str, desc: str, maximum: float = 100.0, minimum: float = 0.0,
                marks: Sequence[Mark] = ()) -> Markup:
-    """A line over evenly spaced x labels from ``minimum`` to ``maximum``; a None value breaks the line."""
-    height, top, bottom, left, right = 220, 14, 190, 34, WIDTH - 14
+    """A line over evenly spaced x labels from ``minimum`` to ``maximum``; a None value breaks the line; ``marks``
+    as dashed horizontal lines labelled in the right margin."""
+    height, top, bottom, left, right = 240, 12, 206, 40, WIDTH - 44
     head, tail = _open(title, desc, height, "line")
     step = (right - left) / max(len(points) - 1, 1)
 
@@ -112,20 +120,20 @@ def line_chart(points: Sequence[Point], *, title: str, desc: str, maximum: float
 
     parts = [head, f'<line class="axis" x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}"/>']
     for value in (minimum, maximum):
-        parts.append(f'<text class="tick" x="{left - 6}" y="{y_of(value) + 4:.1f}" text-anchor="end" '
-                     f'font-size="11">{value:g}</text>')
+        parts.append(f'<text class="tick" x="{left - 6}" y="{y_of(value) + 5:.1f}" text-anchor="end" '
+                     f'font-size="14">{value:g}</text>')
     for mark in marks:
         y = y_of(mark.value)
         parts.append(f'<line class="mark" x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}"/>'
-                     f'<text class="mark-label" x="{right}" y="{y - 3:.1f}" text-anchor="end" font-size="11">'
+                     f'<text class="mark-label" x="{right + 5}" y="{y + 5:.1f}" font-size="13">'
                      f'{escape(mark.label)}</text>')
     xy = [(left + i * step, y_of(p.value) if p.value is not None else None) for i, p in enumerate(points)]
     parts.extend(_segments(xy))
     for (x, y), point in zip(xy, points, strict=True):
-        parts.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 18}" text-anchor="middle" font-size="11">'
+        parts.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 22}" text-anchor="middle" font-size="14">'
                      f'{escape(point.label)}</text>')
         if y is not None:
-            parts.append(f'<circle class="dot {escape(point.css)}" cx="{x:.1f}" cy="{y:.1f}" r="5">'
+            parts.append(f'<circle class="dot {escape(point.css)}" cx="{x:.1f}" cy="{y:.1f}" r="6">'
                          f'<title>{escape(point.tooltip or point.label)}</title></circle>')
     parts.append(tail)
     return Markup("".join(parts))
@@ -145,7 +153,7 @@ def _segments(xy: Sequence[tuple[float, float | None]]) -> list[str]:
 
 def stacked_bar(parts: Sequence[Part], *, title: str, desc: str) -> Markup:
     """One bar split in proportion to the counts (the week's callbacks by state); empty when all are 0."""
-    height, total = 28, sum(p.count for p in parts)
+    height, total = 22, sum(p.count for p in parts)
     head, tail = _open(title, desc, height, "stack")
     out, x = [head, f'<rect class="track" x="0" y="2" width="{WIDTH}" height="{height - 4}" rx="4"/>'], 0.0
     for part in parts:

@@ -43,7 +43,7 @@ from callback.web.console import clock
 from callback.web.console.auth import permission_required
 from callback.web.console.blueprint import bp
 from callback.web.console.callbacks import GROUPS, current_week, hall_weeks, hall_zone, read_week, week_label
-from callback.web.console.charts import Bar, Mark, Part, Point, bar_chart, line_chart, stacked_bar
+from callback.web.console.charts import Bar, Mark, Part, Point, axis_floor, bar_chart, line_chart, stacked_bar
 from survey.scoring import DEFAULT_THRESHOLDS
 from survey.weeks import week_bounds, week_dates
 
@@ -216,7 +216,9 @@ def trend_chart(trend: list[dict[str, Any]]) -> Markup:
     points = [Point(t["week"][-3:], t["score"], _trend_tip(t), GRADE_CSS.get(t["grade"] or "", "")) for t in trend]
     scored = [t for t in trend if t["score"] is not None]
     desc = "；".join(f"{t['week']} {t['score']:.1f}" for t in scored) or _("最近 12 周还没有得分")
-    return line_chart(points, title=_("最近 12 周全中心得分"), desc=desc, marks=_marks(), minimum=0)
+    marks = _marks()
+    return line_chart(points, title=_("最近 12 周全中心得分"), desc=desc, marks=marks,
+                      minimum=axis_floor([t["score"] for t in trend], marks))
 
 
 def _trend_tip(t: dict[str, Any]) -> str:

@@ -49,7 +49,7 @@ def answered(session: Session, hall: Hall, window: Window, keys: str = "111111",
     record_entry(session, callback, read_answers(keys, suggestion), channel=channel, now=at, actor="ivr",
                  heading="语音回访")
     callback.suggestion_confidence = 0.87 if suggestion else None
-    callback.recording_url, callback.recording_duration = (recording, 4) if recording else (None, None)
+    callback.recording_url, callback.recording_duration = (recording, 3) if recording else (None, None)
     session.flush()
     return callback
 

@@ -138,7 +138,8 @@ def test_nothing_found_says_so(as_user) -> None:  # noqa: ANN001
     assert "没有符合条件的记录" in text
 
 
-def test_details_are_masked_and_cut_short() -> None:
-    shown = dict(shown_detail({"reason": "回电 13912345678", "ids": [1, 2], "long": "长" * 300}))
-    assert shown["reason"] == "回电 139****5678" and shown["ids"] == "[1, 2]"
+def test_details_are_masked_and_cut_short(console_app: Flask) -> None:
+    with console_app.test_request_context():
+        shown = dict(shown_detail({"reason": "回电 13912345678", "ids": [1, 2], "long": "长" * 300, "field": "phone"}))
+    assert shown["理由"] == "回电 139****5678" and shown["ids"] == "[1, 2]" and shown["内容"] == "号码"
     assert len(shown["long"]) == 120 and shown["long"].endswith("…")
