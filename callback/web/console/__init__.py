@@ -26,6 +26,7 @@ from callback.web.console import (  # noqa: F401  (registers the pages)
     errors,
     home,
     i18n,
+    onsite,
     rectifications,
     results,
     staff_calls,
