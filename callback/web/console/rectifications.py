@@ -309,15 +309,20 @@ EVENT_LABELS = {
     "revisit_linked": _l("二次回访结果"), "revisit_not_possible": _l("无法二次回访"),
     "deadline_recomputed": _l("按工作日历重算期限"),
 }
-EVENT_TEXT = ("action", "text", "reason", "note")  # what an event's detail says in words, in this order
+EVENT_TEXT = ("reason", "action", "text", "note")  # what an event's detail says in words, in this order
+# the 二次回访 and its result count in the staff's 篇3 scores: supervisors' business, not the window's
+NOT_FOR_THE_WINDOW = frozenset({"revisit_scheduled", "revisit_linked", "revisit_not_possible"})
 
 
 def _events(case: Rectification) -> list[dict[str, Any]]:
-    """The case's history; a window lead sees only the events meant for the window (never an escalation)."""
+    """The case's history; a window lead sees only the events meant for the window (never an escalation, never
+    the 二次回访)."""
     everything = current_user.can(Action.INTEGRITY_VIEW)
-    return [{"at": e.at, "actor": e.actor, "label": EVENT_LABELS.get(e.action, e.action),
+    return [{"at": e.at, "actor": _("系统") if e.actor == svc.SYSTEM else e.actor,
+             "label": EVENT_LABELS.get(e.action, e.action),
              "text": next((str(e.detail[k]) for k in EVENT_TEXT if e.detail.get(k)), "")}
-            for e in case.events if everything or e.audience == "window"]
+            for e in case.events
+            if everything or (e.audience == "window" and e.action not in NOT_FOR_THE_WINDOW)]
 
 
 # --- changes ----------------------------------------------------------------------------------------------------------

@@ -273,6 +273,9 @@ def test_measures_first_feedback_later(console_app: Flask, db: Session, cases: C
     assert post(lead, cases.market, "respond", action="调整了排班", feedback="", via="phone").status_code == 302
     assert reload(db, cases.market).state == "rectified"
     assert post(lead, cases.market, "respond", action="调整了排班", feedback="已电话说明", via="phone").status_code == 302
+    history = text_of(page(lead, case_url(cases.market))).split("办理经过")[1]
+    assert "安排二次回访" not in history and "系统" in history  # the 二次回访 counts in 篇3: not the window's
+    assert "安排二次回访" in text_of(page(client_for(console_app, "zhang"), case_url(cases.market)))
     case = reload(db, cases.market)
     assert case.state == "feedback_given"
     actions = [e.action for e in db.scalars(select(RectificationEvent).where(
@@ -337,6 +340,7 @@ def test_the_supervisor_returns_an_answer_and_the_lead_reads_why(console_app: Fl
     assert case.state == "open" and case.feedback is None
     text = text_of(page(lead, case_url(case)))
     assert "督查科已退回，请重新整改并反馈" in text and "措施太笼统，请写明具体怎么改的" in text
+    assert "退回窗口 张督查 (console:zhang) 措施太笼统" in text  # the history says why, not the old measures
     queue = page(lead, "/console/rectifications")
     assert "已退回" in text_of(queue) and "state-returned" in queue
     assert [e.detail["reason"] for e in audits(db, "rectification_returned")] == ["措施太笼统，请写明具体怎么改的"]
