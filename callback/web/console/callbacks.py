@@ -44,6 +44,7 @@ from callback.responses.states import (
     OUTCOME_LABELS,
     PENDING,
     STATE_LABELS,
+    CallbackFlags,
     CallbackState,
     flags_of,
 )
@@ -194,20 +195,62 @@ class Row:
 
 
 def find_callbacks(session: Session, hall: Hall, f: Filters) -> tuple[list[Row], int]:
-    """The page of rows the filters select, newest first, and how many rows match in all."""
+    """The page of rows the filters select, newest first, and how many rows match in all. Filters on the answers
+    and flags read only the columns they need for every candidate; whole rows are built for one page."""
     query = _query(hall, f).order_by(Callback.id.desc())
     if not f.in_python:
         total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
         page = list(session.scalars(query.limit(PAGE_SIZE).offset((f.page - 1) * PAGE_SIZE)))
         return build_rows(session, page), total
-    rows = [r for r in build_rows(session, list(session.scalars(query))) if _matches(r, f)]
-    return rows[(f.page - 1) * PAGE_SIZE: f.page * PAGE_SIZE], len(rows)
+    candidates = session.execute(query.with_only_columns(Callback.id, Callback.flags)).all()
+    values = _answer_values(session, [cid for cid, _flags in candidates])
+    matching = [cid for cid, flags in candidates if _matches(Facts.of(flags, values.get(cid, {})), f)]
+    wanted = matching[(f.page - 1) * PAGE_SIZE: f.page * PAGE_SIZE]
+    page = sorted(session.scalars(select(Callback).where(Callback.id.in_(wanted))), key=lambda c: -c.id)
+    return build_rows(session, page), len(matching)
 
 
-def _matches(row: Row, f: Filters) -> bool:
-    if f.rating and (row.rating or "none") != f.rating:
+@dataclass(frozen=True)
+class Facts:
+    """What the answers and flags say about a callback: its overall rating (S/B/U or None), a complaint, an
+    integrity problem (有 on 廉洁自律, integrity words, an alert or a person's mark)."""
+
+    rating: str | None
+    complaint: bool
+    integrity: bool
+
+    @classmethod
+    def of(cls, flags_json: dict[str, Any] | None, values: dict[str, str]) -> Facts:
+        flags = CallbackFlags.from_json(flags_json)
+        stored = [_Stored(item, value) for item, value in values.items()]
+        rating = overall_rating(item_answers(stored))  # type: ignore[arg-type]
+        integrity = (flags.integrity_alert or flags.integrity or flags.integrity_in_suggestion
+                     or values.get("integrity") == "Y")
+        return cls(rating.value if rating else None, flags.complaint, integrity)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """An answer's item and value, as `item_answers` reads a stored answer."""
+
+    item: str
+    value: str
+
+
+def _answer_values(session: Session, ids: list[int]) -> dict[int, dict[str, str]]:
+    out: dict[int, dict[str, str]] = defaultdict(dict)
+    for chunk in (ids[i:i + 5000] for i in range(0, len(ids), 5000)):
+        rows = session.execute(select(Answer.callback_id, Answer.item, Answer.value)
+                               .where(Answer.callback_id.in_(chunk)))
+        for callback_id, item, value in rows:
+            out[callback_id][item] = value
+    return out
+
+
+def _matches(facts: Facts, f: Filters) -> bool:
+    if f.rating and (facts.rating or "none") != f.rating:
         return False
-    return (not f.complaint or row.complaint) and (not f.integrity or row.integrity)
+    return (not f.complaint or facts.complaint) and (not f.integrity or facts.integrity)
 
 
 def build_rows(session: Session, callbacks: Sequence[Callback]) -> list[Row]:
@@ -224,14 +267,10 @@ def build_rows(session: Session, callbacks: Sequence[Callback]) -> list[Row]:
 def _row(c: Callback, answers: list[Answer], case: Case | None, contact: Contact | None,
          window: Window | None) -> Row:
     given = {a.item: a for a in answers}
-    rating = overall_rating(item_answers(answers))
-    flags = flags_of(c)
-    integrity = (flags.integrity_alert or flags.integrity or flags.integrity_in_suggestion
-                 or getattr(given.get("integrity"), "value", None) == "Y")
+    facts = Facts.of(c.flags, {a.item: a.value for a in answers})
     return Row(c, window.name if window else "—", case.case_no if case else None, case.item_name if case else None,
                shown_phone(contact), "".join(given[i.code].key or "?" if i.code in given else "-" for i in ITEMS),
-               rating.value if rating else None, flags.complaint, integrity,
-               any(a.original_value is not None for a in answers))
+               facts.rating, facts.complaint, facts.integrity, any(a.original_value is not None for a in answers))
 
 
 def shown_phone(contact: Contact | None) -> str:

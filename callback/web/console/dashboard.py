@@ -38,7 +38,7 @@ from callback.responses.onsite import week_forms
 from callback.responses.states import flags_of
 from callback.results.deadlines import LATE, PUBLISH_WITHIN, publication_deadlines
 from callback.results.publication import latest_published
-from callback.results.report import weekly_report
+from callback.results.report import weekly_report, weekly_totals
 from callback.web.console import clock
 from callback.web.console.auth import permission_required
 from callback.web.console.blueprint import bp
@@ -87,7 +87,7 @@ def week_view(session: Session, hall: Hall, week: str, now: datetime) -> dict[st
         "publication": publication_status(session, hall, week, now, bool(progress["drawn"] or report["onsite"]["forms"])),
         "onsite": week_forms(session, hall, week), "evaluator": evaluator_week(session, hall, week),
         "report": report, "window_chart": window_chart(report),
-        "trend": (trend := score_trend(session, hall, week, now)), "trend_chart": trend_chart(trend),
+        "trend": (trend := score_trend(session, hall, week, now, report)), "trend_chart": trend_chart(trend),
         "has_trend": any(t["score"] is not None for t in trend),
     }
 
@@ -202,13 +202,16 @@ def window_chart(report: dict[str, Any]) -> Markup:
 def _score_text(row: dict[str, Any]) -> str:
     if row["score"] is None:
         return _("无数据")
-    return _("%(score).1f 分 %(grade)s（%(n)d）", score=row["score"], grade=_(row["grade"] or ""), n=row["n"])
+    return _("%(score).1f 分 %(grade)s（%(n)d）", score=row["score"], grade=_grade(row["grade"]), n=row["n"])
 
 
-def score_trend(session: Session, hall: Hall, week: str, now: datetime) -> list[dict[str, Any]]:
-    """The hall's score, grade and sample in each of the 12 weeks up to ``week`` (the weekly report's totals)."""
+def score_trend(session: Session, hall: Hall, week: str, now: datetime,
+                report: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The hall's score, grade and sample in each of the 12 weeks up to ``week`` (the weekly report's totals;
+    ``report``: the week's own, already made)."""
     weeks = [shift(week, -i) for i in range(TREND_WEEKS - 1, -1, -1)]
-    totals = [weekly_report(session, hall, w, now)["totals"] for w in weeks]
+    earlier = weekly_totals(session, hall, weeks[:-1], now)  # one statement per kind of row for the 11 weeks
+    totals = [*earlier, (report or weekly_report(session, hall, week, now))["totals"]]
     return [{"week": w, "score": t["score"], "grade": t["grade"], "n": t["n"]} for w, t in zip(weeks, totals, strict=True)]
 
 
@@ -225,4 +228,8 @@ def _trend_tip(t: dict[str, Any]) -> str:
     if t["score"] is None:
         return _("%(week)s：无数据", week=t["week"])
     return _("%(week)s：%(score).1f 分 %(grade)s（样本 %(n)d）", week=t["week"], score=t["score"],
-             grade=_(t["grade"] or ""), n=t["n"])
+             grade=_grade(t["grade"]), n=t["n"])
+
+
+def _grade(grade: str | None) -> str:
+    return _(grade) if grade else ""  # never _(""): gettext answers the catalog's header for an empty id
