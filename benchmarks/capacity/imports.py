@@ -10,6 +10,7 @@ sampled the same way, run just before each import.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pgdb
 
 from capacity.figures import Figure, judged
 from capacity.ledger_files import monthly_ledger
-from capacity.processes import BIN, CpuSampler, Sampled, run_sampled
+from capacity.processes import BIN, CpuSampler, Sampled, busy_seconds, run_sampled
 
 BARE_PARSE = ("import csv, sys\n"
               "with open(sys.argv[1], encoding='utf-8', newline='') as f:\n"
@@ -31,18 +32,20 @@ def bare_parse(path: Path) -> Sampled:
     return run_sampled([sys.executable, "-c", BARE_PARSE, str(path)], {})
 
 
-def import_once(path: Path, rows: int) -> tuple[Sampled, dict, float]:
+def import_once(path: Path, rows: int) -> tuple[Sampled, dict, float, float]:
     """Import into a fresh database: the run, sampled; the CLI's --json summary; the CPU seconds its database's
-    PostgreSQL backends spent meanwhile."""
+    PostgreSQL backends spent meanwhile; how busy the machine's cores were (every process counted)."""
     name = pgdb.unique_name(f"cb_bench_import_{rows}")
     url = pgdb.create_database(name)
     try:
         command = [str(BIN / "callback"), "import-ledger", str(path), "--hall", f"IMP{rows}", "--json"]
+        machine = busy_seconds()
         with CpuSampler({}, name) as cpu:
             run = run_sampled(command, {"DATABASE_URL": url})
+        busy = min(1.0, (busy_seconds() - machine) / (run.seconds * (os.cpu_count() or 1)))
     finally:
         pgdb.drop_database(name)
-    return run, json.loads(run.stdout), cpu.spent("db")
+    return run, json.loads(run.stdout), cpu.spent("db"), busy
 
 
 def _label(rows: int) -> str:
@@ -54,9 +57,11 @@ def measure(out_dir: Path, quick: bool) -> list[Figure]:
     for rows, limit in SIZES[quick]:
         path = monthly_ledger(out_dir / f"ledger-{rows}.csv", rows)
         parse = bare_parse(path)
-        run, summary, db_cpu = import_once(path, rows)
+        run, summary, db_cpu, busy = import_once(path, rows)
+        ours = (run.cpu_seconds + db_cpu) / (run.seconds * (os.cpu_count() or 1))
         note = (f"{summary['imported']:,} rows imported, {len(summary['rejected']):,} rejected; CPU: import "
-                f"process {run.cpu_seconds:.1f} s, PostgreSQL {db_cpu:.1f} s")
+                f"process {run.cpu_seconds:.1f} s, PostgreSQL {db_cpu:.1f} s; the cores were {busy:.0%} busy, "
+                f"{ours:.0%} by the import")
         figures.append(judged(f"import.{rows}.seconds", f"import {_label(rows)}, fresh hall", run.seconds, "s",
                               target=f"≤ {limit:.0f} s", ok=lambda v, lim=limit: v <= lim, quick=quick,
                               baseline=parse.seconds, baseline_label="bare csv parse of the file", note=note))
