@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from callback.db import dispose_all, session_factory
 from callback.models import Answer, Callback, Hall, Window
-from callback.models.rectification import Rectification
 from callback.rectification.services import open_for_callback
 from tests.browser.conftest import Server, log_in
 from tests.factories import make_case
@@ -128,3 +127,55 @@ def test_the_on_site_form_page_on_a_phone(phone: Any, console_server: Server, sh
     assert "已录入 1 份，目标每周 5 份，还差 4 份" in phone.locator("main").inner_text()
     assert _fits(phone)
     shot(phone, "18-onsite-week-phone")
+
+
+STAFF_CALL_PHONE = "+8613911223344"
+
+
+@pytest.fixture(scope="module")
+def drawn(console_server: Server) -> int:
+    """A drawn callback whose citizen answers a staff call, and the supervisors' desk phone, scripted for the
+    simulator the server runs (its registry file under CALLBACK_INSTANCE)."""
+    from ivr.simulator import CitizenRegistry, citizens
+
+    registry = CitizenRegistry(console_server.log.parent / "simulator" / "citizens.json")
+    registry.set("+865368881234", citizens.answers_all())
+    registry.set(STAFF_CALL_PHONE, citizens.answers_all(talk_seconds=60))
+    url = f"sqlite:///{console_server.log.parent / 'console.sqlite3'}"
+    with session_factory(url).begin() as session:
+        hall = session.scalar(select(Hall).where(Hall.code == "WF01"))
+        window = session.scalar(select(Window).where(Window.hall_id == hall.id, Window.name == "税务窗口"))
+        case = make_case(session, hall, window, phone=STAFF_CALL_PHONE)
+        callback = Callback(hall_id=hall.id, case_id=case.id, contact_id=case.contact_id, window_id=window.id,
+                            week="2026-W49", state="unreachable", token=secrets.token_hex(16), flags={})
+        session.add(callback)
+        session.flush()
+        made = callback.id
+    dispose_all()
+    return made
+
+
+def test_a_staff_call_from_the_console(page: Any, console_server: Server, drawn: int, shot) -> None:  # noqa: ANN001
+    log_in(page, console_server, "zhang")
+    page.goto(console_server.url(f"/console/callbacks/{drawn}/staff-call"))
+    assert "139****3344" in page.locator("dl.facts").inner_text()
+    shot(page, "19-staff-call")
+    page.get_by_role("button", name="拨打").click()
+    assert page.get_by_role("status").filter(has_text="正在呼叫您的座机").is_visible()
+    for _ in range(50):  # the simulator rings the desk phone, then the citizen, over real HTTP
+        if "已接通申请人" in page.locator("#call").inner_text():
+            break
+        page.wait_for_timeout(200)
+        page.get_by_role("button", name="刷新通话状态").click()
+    assert "已接通申请人（通话 60 秒）" in page.locator("#call").inner_text()
+    shot(page, "20-staff-call-connected")
+    contents = [page.content()]
+    for item in ("attitude", "efficiency", "by_the_rules", "overall"):
+        page.locator(f"#{item}").get_by_label("满意", exact=True).check()
+    page.locator("#in_hall").get_by_label("是", exact=True).check()
+    page.locator("#integrity").get_by_label("没有", exact=True).check()
+    page.get_by_role("button", name="保存回访结果").click()
+    assert page.get_by_role("status").filter(has_text="已保存专人回访结果：完成").is_visible()
+    contents.append(page.content())
+    assert all("13911223344" not in html and "1122" not in html for html in contents)
+    assert "13911223344" not in console_server.log.read_text()  # nor in the server's output
