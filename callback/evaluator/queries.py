@@ -8,10 +8,11 @@ end`` (aware datetimes; the caller turns its week or month in Asia/Shanghai into
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from callback.models import EvaluatorPress
@@ -22,6 +23,27 @@ def presses_by_window(session: Session, hall_id: int, start: datetime, end: date
     """{window id: Counter({Rating.S: n, Rating.B: n, Rating.U: n})} of the hall's presses in [start, end).
     Windows without presses are absent; a Counter has no entry for a rating nobody pressed."""
     return _counted(session, EvaluatorPress.window_id, hall_id, start, end)
+
+
+def presses_by_window_per_period(session: Session, hall_id: int,
+                                 periods: Sequence[tuple[datetime, datetime]]) -> list[dict[int, Counter[Rating]]]:
+    """`presses_by_window` for each of ``periods`` (``[start, end)`` pairs that do not overlap, e.g. the weeks of
+    the console's trend), in their order, with one statement for all of them."""
+    if not periods:
+        return []
+    period = case(*((and_(EvaluatorPress.pressed_at >= start, EvaluatorPress.pressed_at < end), i)
+                    for i, (start, end) in enumerate(periods)), else_=None)
+    pressed = (select(period.label("period"), EvaluatorPress.window_id, EvaluatorPress.rating)
+               .where(EvaluatorPress.hall_id == hall_id, EvaluatorPress.pressed_at >= min(s for s, _ in periods),
+                      EvaluatorPress.pressed_at < max(e for _, e in periods))
+               .subquery())
+    rows = session.execute(select(pressed.c.period, pressed.c.window_id, pressed.c.rating, func.count())
+                           .where(pressed.c.period.is_not(None))
+                           .group_by(pressed.c.period, pressed.c.window_id, pressed.c.rating))
+    counts: list[dict[int, Counter[Rating]]] = [{} for _ in periods]
+    for index, window_id, rating, n in rows:
+        counts[index].setdefault(window_id, Counter())[Rating(rating)] = n
+    return counts
 
 
 def presses_by_staff(session: Session, hall_id: int, start: datetime, end: datetime) -> dict[int, Counter[Rating]]:

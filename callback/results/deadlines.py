@@ -3,7 +3,7 @@ waiting for their publication, and which are late.
 
 A week with calls (any first callback of the hall's ISO week: phone, SMS, manual or on-site) is *due* for
 publication once it has ended (Monday 00:00 in the hall's time zone after it) and *late* once 7 days have passed
-since its end with no `PublishedReport` of the week (`callback.results.publication.latest_published`). A
+since its end with no `PublishedReport` of the week (`callback.results.publication.published_weeks`). A
 published week drops out. `callback deadlines` prints them; the console's dashboard will call
 `publication_deadlines` too.
 """
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.models import Callback, Hall
-from callback.results.publication import latest_published
+from callback.results.publication import published_weeks
 from survey.weeks import week_bounds
 
 PUBLISH_WITHIN = timedelta(days=7)  # 篇2 六: 最长不超过一周
@@ -58,9 +58,10 @@ def publication_deadlines(session: Session, hall: Hall, now: datetime) -> list[P
         raise ValueError("now must be timezone-aware")
     tz = ZoneInfo(hall.timezone or "Asia/Shanghai")
     found = []
+    published = set(published_weeks(session, hall))
     for week in weeks_with_calls(session, hall):
         ended = week_bounds(week, tz)[1]
-        if ended > now or latest_published(session, hall, week) is not None:
+        if ended > now or week in published:
             continue
         publish_by = ended + PUBLISH_WITHIN
         late = now >= publish_by

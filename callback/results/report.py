@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.display import display_width
-from callback.evaluator.queries import presses_by_window
+from callback.evaluator.queries import presses_by_window, presses_by_window_per_period
 from callback.models import Answer, Callback, Hall, Window
 from callback.models.rectification import Rectification
 from callback.rectification.services import REASON_LABELS, STATE_LABELS, deadline_status, item_answers
@@ -192,14 +192,14 @@ def _cases(session: Session, ids: list[int]) -> list[Rectification]:
     return list(session.scalars(query))
 
 
-def _collect(session: Session, callbacks: Sequence[Callback], presses: Presses) -> tuple[dict[int, _Bucket], _Bucket]:
-    """Every callback and press into its window's bucket and the hall's."""
-    answers = _answers_by_callback(session, [c.id for c in callbacks])
+def _collect(callbacks: Sequence[Callback], answers: Mapping[int, Sequence[Answer]],
+             presses: Presses) -> tuple[dict[int, _Bucket], _Bucket]:
+    """Every callback (with its answers) and press into its window's bucket and the hall's."""
     buckets: dict[int, _Bucket] = defaultdict(_Bucket)
     total = _Bucket()
     for callback in callbacks:
         for bucket in (buckets[callback.window_id], total):
-            _add_callback(bucket, callback, answers[callback.id])
+            _add_callback(bucket, callback, answers.get(callback.id, ()))
     for window_id, given in presses.items():
         ratings = _ratings(given)
         if ratings:
@@ -210,7 +210,7 @@ def _collect(session: Session, callbacks: Sequence[Callback], presses: Presses) 
 
 def _ratings(given: Iterable[Rating | str] | Mapping[Rating, int]) -> list[Rating]:
     if isinstance(given, Mapping):
-        return [Rating(rating) for rating, count in given.items() for _ in range(count)]
+        return [each for rating, count in given.items() for each in [Rating(rating)] * count]
     return [Rating(rating) for rating in given]
 
 
@@ -235,7 +235,8 @@ def weekly_report(
     ``presses``: the evaluator presses to count by window id (default: those made in the week, local time)."""
     callbacks = _week_callbacks(session, hall, week)
     start, end = week_bounds(week, _tz(hall))
-    buckets, total = _collect(session, callbacks, _presses(session, hall, start, end, presses))
+    answers = _answers_by_callback(session, [c.id for c in callbacks])
+    buckets, total = _collect(callbacks, answers, _presses(session, hall, start, end, presses))
     cases = _cases(session, [c.id for c in callbacks])
     for case in cases:
         buckets[case.window_id].cases.append(case)
@@ -260,6 +261,35 @@ def weekly_report(
     }
 
 
+def weekly_totals(session: Session, hall: Hall, weeks: Sequence[str], now: datetime, *,
+                  rules: ScoringRules = DEFAULT_RULES) -> list[dict[str, Any]]:
+    """The hall's row (``totals``) of `weekly_report` for each of ``weeks``, in their order — the same rules and
+    figures — read with one statement per kind of row for all the weeks together (the console's 12-week trend
+    would otherwise run a whole report a week)."""
+    tz = _tz(hall)
+    callbacks = list(session.scalars(
+        select(Callback)
+        .where(Callback.hall_id == hall.id, Callback.week.in_(weeks), Callback.revisit_of_id.is_(None))
+        .order_by(Callback.id)
+    ))
+    answers = _answers_by_callback(session, [c.id for c in callbacks])
+    week_of_callback = {c.id: c.week for c in callbacks}
+    cases: dict[str, list[Rectification]] = defaultdict(list)
+    for case in _cases(session, list(week_of_callback)):
+        cases[week_of_callback[case.callback_id]].append(case)
+    presses = presses_by_window_per_period(session, hall.id, [week_bounds(week, tz) for week in weeks])
+    totals = []
+    for week, pressed in zip(weeks, presses, strict=True):
+        total = _Bucket()  # the hall's bucket only, as _collect fills it
+        for callback in callbacks:
+            if callback.week == week:
+                _add_callback(total, callback, answers.get(callback.id, ()))
+        total.presses = [rating for given in pressed.values() for rating in _ratings(given)]
+        totals.append(_figures(TOTAL_LABEL, total, rules, COUNT_FIELDS)
+                      | {"rectifications": _rectification_figures(cases[week], now)})
+    return totals
+
+
 def monthly_report(
     session: Session, hall: Hall, month: str, now: datetime, *, presses: Presses | None = None,
     rules: ScoringRules = DEFAULT_RULES,
@@ -270,7 +300,8 @@ def monthly_report(
     tz = _tz(hall)
     start, end = month_bounds(month, tz)
     responses = _month_responses(session, hall, start, end)
-    buckets, total = _collect(session, responses, _presses(session, hall, start, end, presses))
+    answers = _answers_by_callback(session, [c.id for c in responses])
+    buckets, total = _collect(responses, answers, _presses(session, hall, start, end, presses))
     names = _window_names(session, list(buckets))
     windows = [_figures(names[wid], buckets[wid], rules, RESPONSE_FIELDS)
                for wid in sorted(buckets, key=lambda w: names[w])]

@@ -518,7 +518,7 @@ def callback_reveal(callback_id: int) -> Any:
                       user_id=current_user.id, ip=client_ip())
     except RevealRefused as exc:
         session.rollback()
-        form.form_errors.append(str(exc))
+        flash(str(exc), "error")  # at the top: a callback with no number (an on-site form) has no reveal box
         return _detail_page(callback, status=400, reveals={name: form})
     session.commit()
     shown = text.removeprefix("+86") if name == "phone" else text

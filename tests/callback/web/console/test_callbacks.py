@@ -417,3 +417,23 @@ def test_every_label_the_services_use_is_marked_for_translation() -> None:
 
     labels |= set(CASE_STATES.values())
     assert labels - set(page.SERVICE_LABELS) == set()
+
+
+def test_an_onsite_form_has_a_page_without_a_case_or_a_number(as_user, db: Session, site) -> None:  # noqa: ANN001
+    from datetime import date
+
+    from callback.models import Hall
+    from callback.responses.entry import read_answers
+    from callback.responses.onsite import OnsiteForm, add_form
+
+    form = add_form(db, db.get(Hall, site.hall.id), OnsiteForm("税务窗口", date(2026, 11, 24), read_answers("112111")),
+                    NOW, actor="tests")
+    db.commit()
+    client = as_user("zhang")
+    html = client.get(f"/console/callbacks/{form.callback_id}").get_data(as_text=True)
+    text = text_of(html)
+    assert "现场问卷" in text and "税务窗口" in text and "按章办事 基本满意" in text
+    assert "查看完整号码" not in text and "办件编号" not in text and "此回访没有录音" in text
+    assert form.callback_id in listed(client.get(f"/console/callbacks?week={WEEK}&channel=onsite").get_data(as_text=True))
+    response = reveal(client, db.get(Callback, form.callback_id), "phone", "回电")
+    assert response.status_code == 400 and "没有号码" in text_of(response.get_data(as_text=True))
