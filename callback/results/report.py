@@ -117,6 +117,10 @@ def _add_response(bucket: _Bucket, callback: Callback, answers: Sequence[Answer]
 
 
 def _add_callback(bucket: _Bucket, callback: Callback, answers: Sequence[Answer]) -> None:
+    """A superseded callback was withdrawn with its draw before anyone called (a redraw replaced it): it is not
+    part of the week's sample, so it counts nowhere (not as drawn, not as pending)."""
+    if callback.state == CallbackState.SUPERSEDED:
+        return
     if callback.channel == ONSITE:  # an on-site form: a response, never drawn
         if callback.state in ANSWERED:
             _add_response(bucket, callback, answers)

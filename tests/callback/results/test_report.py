@@ -149,6 +149,17 @@ def test_weekly_figures_by_hand(session: Session) -> None:
     _check(report["totals"], TOTAL_ROW)
 
 
+def test_callbacks_withdrawn_by_a_redraw_count_nowhere(session: Session) -> None:
+    """A redraw supersedes the old draw's callbacks before anyone called: they are not drawn and not pending."""
+    hall = build_week(session)
+    add_callback(session, TAX, state="superseded")
+    add_callback(session, MARKET, state="superseded")
+    report = weekly_report(session, hall, WEEK, REPORT_AT)
+    _check(report["windows"][0], MARKET_ROW)
+    _check(report["windows"][1], TAX_ROW)
+    _check(report["totals"], TOTAL_ROW)
+
+
 def test_cases_listed_with_deadline_status(session: Session) -> None:
     hall = build_week(session)
     cases = weekly_report(session, hall, WEEK, REPORT_AT)["cases"]
