@@ -39,7 +39,7 @@ from typing import Any
 from celery import Celery, signals
 from celery.schedules import crontab
 
-from callback.config import InsecureSettings, Settings, check_production_settings
+from callback.config import ConfigError, InsecureSettings, Settings, check_production_settings
 from worker.recovery import RecoverySettings
 
 SETTINGS_KEY = "callback_settings"
@@ -115,4 +115,14 @@ def refuse_development_secrets(sender: Any = None, **_: Any) -> None:
         sys.exit(2)
 
 
-app = create_celery()
+def _app_or_exit() -> Celery:
+    """The module's app, built when `celery -A worker.celery_app` loads it: settings it cannot run with (a
+    recovery time that is not a positive number, say) end in one line on stderr and exit 2, not a traceback."""
+    try:
+        return create_celery()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+app = _app_or_exit()

@@ -40,13 +40,19 @@ import os
 from dataclasses import dataclass, fields
 from datetime import timedelta
 
+from callback.config import ConfigError
 from ivr.dialer import GIVE_UP_AFTER, STALE_AFTER
 from worker.dispatch import CLAIM_LEASE, LOCK_SECONDS
 
 
 def _env_seconds(name: str, default: float) -> float:
     raw = os.environ.get(name, "")
-    return float(raw) if raw.strip() else float(default)
+    if not raw.strip():
+        return float(default)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} 应为秒数，而不是 {raw!r}（{name} must be a number of seconds）") from None
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,12 @@ class RecoverySettings:
 
     def __post_init__(self) -> None:
         if self.lock_seconds > self.claim_lease_seconds:
-            raise ValueError("LOCK_SECONDS must not exceed CLAIM_LEASE_SECONDS: a claim re-enqueued while the "
-                             "dead worker's lock is still held would wait a whole lease more")
-        if min(getattr(self, f.name) for f in fields(self)) <= 0:
-            raise ValueError("recovery settings are positive numbers of seconds")
+            raise ConfigError("LOCK_SECONDS 不得大于 CLAIM_LEASE_SECONDS（LOCK_SECONDS must not exceed "
+                              "CLAIM_LEASE_SECONDS: a claim re-enqueued while the dead worker's lock is still held "
+                              "would wait a whole lease more）")
+        for f in fields(self):
+            if not getattr(self, f.name) > 0:  # also refuses NaN
+                raise ConfigError(f"{f.name.upper()} 应为正的秒数（recovery settings are positive numbers of seconds）")
 
     @classmethod
     def from_env(cls) -> RecoverySettings:
