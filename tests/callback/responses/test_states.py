@@ -172,8 +172,9 @@ def test_any_sequence_of_moves_follows_the_table(targets: list[CallbackState]) -
 
 
 def test_every_state_change_in_the_code_goes_through_the_table() -> None:
-    """No ``x.state = …`` outside states.py (a rectification case's ``case.state`` is another machine)."""
-    assignment = re.compile(r"(?<!case)\.state\s*(?:,\s*[\w.]+\s*)*=[^=]")
+    """No ``x.state = …`` outside states.py (a rectification case's ``case.state`` and a staff call's
+    ``call.state``, responses/staff_calls.py, are machines of their own)."""
+    assignment = re.compile(r"(?<!case)(?<!call)\.state\s*(?:,\s*[\w.]+\s*)*=[^=]")
     found = []
     for package in ("callback", "ivr", "worker"):
         for path in (ROOT / package).rglob("*.py"):
