@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from callback.assessment.entries import LEAVE, LEAVE_KINDS, MATERNITY, EntryError, EntryInput, add_entry
 from callback.ledger.headers import normalise_header
-from callback.ledger.reader import UnreadableFile, open_rows
+from callback.ledger.reader import HeaderRowNotFound, UnreadableFile, named_records
 from callback.ledger.values import cell_text, parse_datetime
 from callback.models import Hall, Staff, Window
 from callback.models.assessment import AssessmentEntry
@@ -42,7 +42,6 @@ _FIELDS = {"工作人员": "staff", "姓名": "staff", "日期": "day", "条款"
 _LOOKUP = {normalise_header(header): name for header, name in _FIELDS.items()}
 REQUIRED = ("staff", "day", "clause")
 _CLAUSE_NOISE = str.maketrans("", "", "()（） \u3000")  # "(一)1" and "（一）1" are 一1
-MAX_SCAN = 10
 ENTRY_SHEET, CLAUSE_SHEET, STAFF_SHEET = "考核录入", "条款", "工作人员"
 TEMPLATE_ROWS = 500  # rows that offer the staff and clause lists
 
@@ -168,28 +167,12 @@ def import_entries(session: Session, hall: Hall, path: str | Path, now: Any, *, 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, {field: cell}) below the header row, blank rows skipped."""
     try:
-        with open_rows(path) as rows:
-            pairs = iter(rows.pairs())
-            columns = _header(pairs)
-            for number, values in pairs:
-                record = {name: values[i] for name, i in columns.items() if i < len(values)}
-                if any(cell_text(v) for v in record.values()):
-                    yield number, record
+        yield from named_records(path, _LOOKUP, lambda columns: all(name in columns for name in REQUIRED))
+    except HeaderRowNotFound:
+        raise TemplateFileError("未找到表头行：须有“工作人员”“日期”“条款”三列（可用 callback assess template 生成模板）"
+                                " (no header row with 工作人员, 日期, 条款)") from None
     except UnreadableFile as exc:
         raise TemplateFileError(f"{exc.zh} ({exc.en})") from None
-
-
-def _header(pairs: Iterator[tuple[int, list[Any]]]) -> dict[str, int]:
-    for _, (_number, values) in zip(range(MAX_SCAN), pairs, strict=False):
-        columns: dict[str, int] = {}
-        for index, cell in enumerate(values):
-            name = _LOOKUP.get(normalise_header(cell_text(cell)))
-            if name is not None:
-                columns.setdefault(name, index)
-        if all(name in columns for name in REQUIRED):
-            return columns
-    raise TemplateFileError("未找到表头行：须有“工作人员”“日期”“条款”三列（可用 callback assess template 生成模板）"
-                            " (no header row with 工作人员, 日期, 条款)")
 
 
 def _content_key(record: dict[str, Any]) -> str:

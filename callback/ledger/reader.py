@@ -19,7 +19,14 @@ from os import PathLike
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from callback.ledger.headers import LEDGER, HeaderMap, LedgerFileError, Vocabulary, find_header_row
+from callback.ledger.headers import (
+    LEDGER,
+    HeaderMap,
+    LedgerFileError,
+    Vocabulary,
+    find_header_row,
+    normalise_header,
+)
 from callback.ledger.values import cell_text
 
 Cell = str | int | float | bool | datetime | date | time
@@ -80,6 +87,44 @@ class RowSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+HEADER_SCAN_ROWS = 10  # a header row further down than this is not looked for
+
+
+class HeaderRowNotFound(Exception):
+    """None of the first `HEADER_SCAN_ROWS` rows names the columns the caller needs (its own message says which)."""
+
+
+def named_records(path: str | PathLike[str], lookup: dict[str, str],
+                  complete: Callable[[dict[str, int]], bool]) -> Iterator[tuple[int, dict[str, Cell]]]:
+    """(row number, {column name: cell}) of every non-blank row below the header row of a CSV or XLSX file.
+
+    The header row is the first of the first `HEADER_SCAN_ROWS` rows whose cells, matched by `normalise_header`
+    in ``lookup`` (normalised header → column name; the first of two same-named columns wins), give columns
+    for which ``complete`` holds. For the small files people fill in by hand (on-site forms, assessment
+    entries); the ledger and the evaluator use `find_header_row` with their vocabularies. Raises `UnreadableFile`
+    or `HeaderRowNotFound` while iterating."""
+    with open_rows(path) as rows:
+        pairs = iter(rows.pairs())
+        columns = _named_header(pairs, lookup, complete)
+        for number, values in pairs:
+            record = {name: values[i] for name, i in columns.items() if i < len(values)}
+            if any(cell_text(v) for v in record.values()):
+                yield number, record
+
+
+def _named_header(pairs: Iterator[tuple[int, list[Cell]]], lookup: dict[str, str],
+                  complete: Callable[[dict[str, int]], bool]) -> dict[str, int]:
+    for _, (_number, values) in zip(range(HEADER_SCAN_ROWS), pairs, strict=False):
+        columns: dict[str, int] = {}
+        for index, cell in enumerate(values):
+            name = lookup.get(normalise_header(cell_text(cell)))
+            if name is not None:
+                columns.setdefault(name, index)
+        if complete(columns):
+            return columns
+    raise HeaderRowNotFound
 
 
 def open_rows(path: str | PathLike[str], sheet: str | None = None) -> RowSource:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callback.ledger.headers import normalise_header
-from callback.ledger.reader import UnreadableFile, open_rows
+from callback.ledger.reader import HeaderRowNotFound, UnreadableFile, named_records
 from callback.ledger.values import cell_text, parse_datetime
 from callback.models import Answer, AuditEvent, Callback, Hall, Window
 from callback.rectification.services import get_for_callback
@@ -166,7 +166,6 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "overall": ("总体评价", "总体满意度", "总体", "overall"),
 }
 _LOOKUP = {normalise_header(text): name for name, texts in HEADERS.items() for text in texts}
-MAX_SCAN = 10
 
 
 class FormFileError(EntryError):
@@ -221,31 +220,14 @@ def _imported_refs(session: Session, hall: Hall) -> set[str]:
 
 
 def _records(path: str | Path) -> Iterator[tuple[int, dict[str, str | Any]]]:
-    """(row number, {column name: cell}) below the header row, skipping blank rows."""
+    """(row number, {column name: cell}) below the header row (窗口, 日期 and the answers), skipping blank rows."""
     try:
-        with open_rows(path) as rows:
-            pairs = iter(rows.pairs())
-            columns = _header(pairs)
-            for number, values in pairs:
-                record = {name: values[i] for name, i in columns.items() if i < len(values)}
-                if any(cell_text(v) for v in record.values()):
-                    yield number, record
+        yield from named_records(path, _LOOKUP, lambda c: WINDOW in c and DAY in c and _has_answers(c))
+    except HeaderRowNotFound:
+        raise FormFileError("未找到表头行：须有“窗口”“日期”两列，以及“答案”一列或各项答案列（服务态度…总体评价）"
+                            " (no header row with 窗口, 日期 and the answers)") from None
     except UnreadableFile as exc:
         raise FormFileError(exc.zh + f" ({exc.en})") from None
-
-
-def _header(pairs: Iterator[tuple[int, list[Any]]]) -> dict[str, int]:
-    """Column name → index of the first row (of the first 10) that names 窗口, 日期 and the answers."""
-    for _, (_number, values) in zip(range(MAX_SCAN), pairs, strict=False):
-        columns: dict[str, int] = {}
-        for index, cell in enumerate(values):
-            name = _LOOKUP.get(normalise_header(cell_text(cell)))
-            if name is not None:
-                columns.setdefault(name, index)
-        if WINDOW in columns and DAY in columns and _has_answers(columns):
-            return columns
-    raise FormFileError("未找到表头行：须有“窗口”“日期”两列，以及“答案”一列或各项答案列（服务态度…总体评价）"
-                        " (no header row with 窗口, 日期 and the answers)")
 
 
 def _has_answers(columns: dict[str, int]) -> bool:
