@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +36,40 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    name = f"cb_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+@contextmanager
+def created_pg_database(prefix: str) -> Iterator[str]:
+    """The URL of a new PostgreSQL database with no schema, dropped (with its sessions) afterwards."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade_to_head(url)
-    yield url
-    dispose_all()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        dispose_all()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    with created_pg_database("cb_test") as url:
+        upgrade_to_head(url)
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database that exists (or can be created) but holds no schema — `init-db` never run, or a database to
+    migrate step by step: a SQLite file not yet written, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        (tmp_path / "instance").mkdir()
+        yield f"sqlite:///{tmp_path / 'instance' / 'callback.sqlite3'}"
+        dispose_all()
+        return
+    with created_pg_database("cb_empty") as url:
+        yield url
 
 
 def _empty_pg(url: str) -> None:

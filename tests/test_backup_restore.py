@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from callback.cli import main
@@ -22,7 +21,7 @@ from callback.migrate import upgrade_to_head
 from callback.models import AuditEvent, Hall
 from callback.results import cli_report
 from tests.callback.retention.week_support import REPORT_AT, WEEK, every_row, report, run_finished_week
-from tests.conftest import PG_ADMIN_URL, _empty_pg
+from tests.conftest import _empty_pg, created_pg_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -43,16 +42,8 @@ def source(pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 def fresh_database() -> Iterator[str]:
-    name = f"cb_restore_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with created_pg_database("cb_restore") as url:
+        yield url
 
 
 def cli_json(url: str, *args: str) -> tuple[int, object]:

@@ -1,21 +1,18 @@
 """The migrations build exactly the schema the models describe, on both backends, and init-db is idempotent."""
 
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from callback.cli import main
-from callback.db import dispose_all, get_engine
+from callback.db import get_engine
 from callback.migrate import alembic_config, upgrade_to_head
 from callback.models import Base
-from tests.conftest import BACKENDS, PG_ADMIN_URL
 
 
 def test_migrations_match_models(database_url: str) -> None:
@@ -55,26 +52,6 @@ BAD_CASE = ("INSERT INTO cases (id, hall_id, case_no, window_id, contact_id, pho
 FOREIGN_KEY = "(?i)foreign key"  # PostgreSQL: "violates foreign key constraint"; SQLite: "FOREIGN KEY constraint failed"
 
 
-@pytest.fixture(params=BACKENDS)
-def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
-    """A database with no schema at all: a new SQLite file, or a new PostgreSQL database dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        dispose_all()
-        return
-    name = f"cb_test_schema_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        dispose_all()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def _at_0005_with_rows(url: str) -> None:
     command.upgrade(alembic_config(url), "0005")
     with get_engine(url).begin() as conn:
@@ -87,12 +64,12 @@ def _revision(url: str) -> str:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def test_a_database_at_0005_with_rows_upgrades_to_foreign_keys(empty_url: str) -> None:
+def test_a_database_at_0005_with_rows_upgrades_to_foreign_keys(empty_database_url: str) -> None:
     """0006 drops 0003's triggers and restores the keys; the rows stay, the keys are enforced and the schema is
     the models' (SQLite rebuilds cases and contacts, which callbacks point at, with its keys off meanwhile)."""
-    _at_0005_with_rows(empty_url)
-    upgrade_to_head(empty_url)
-    engine = get_engine(empty_url)
+    _at_0005_with_rows(empty_database_url)
+    upgrade_to_head(empty_database_url)
+    engine = get_engine(empty_database_url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id, case_no, staff_id, contact_id FROM cases ORDER BY id")).all() == [
             (1, "A1", 1, 1), (2, "A2", None, None)]
@@ -110,11 +87,11 @@ def test_a_database_at_0005_with_rows_upgrades_to_foreign_keys(empty_url: str) -
             conn.execute(text("DELETE FROM contacts WHERE id = 1"))
 
 
-def test_an_upgrade_that_finds_a_dangling_reference_changes_nothing(empty_url: str) -> None:
+def test_an_upgrade_that_finds_a_dangling_reference_changes_nothing(empty_database_url: str) -> None:
     """A case whose contact is another hall's (0003's checks bypassed: PostgreSQL's replica role skips triggers,
     on SQLite the trigger is dropped and put back): the upgrade fails and the database stays at 0005."""
-    _at_0005_with_rows(empty_url)
-    engine = get_engine(empty_url)
+    _at_0005_with_rows(empty_database_url)
+    engine = get_engine(empty_database_url)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL session_replication_role = replica"))
@@ -125,7 +102,7 @@ def test_an_upgrade_that_finds_a_dangling_reference_changes_nothing(empty_url: s
             conn.execute(text(BAD_CASE), {"now": NOW})
             conn.execute(text(trigger))
     with pytest.raises((IntegrityError, RuntimeError), match=f"{FOREIGN_KEY}|broken references"):
-        upgrade_to_head(empty_url)
-    assert _revision(empty_url) == "0005"
+        upgrade_to_head(empty_database_url)
+    assert _revision(empty_database_url) == "0005"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM cases")).scalar() == 3

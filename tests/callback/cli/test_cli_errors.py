@@ -8,17 +8,15 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from callback.cli import main
-from callback.db import dispose_all
 from callback.db_problems import NOT_INITIALISED, explain, hide_password
-from tests.conftest import BACKENDS, PG_ADMIN_URL
+from tests.conftest import PG_ADMIN_URL
 
 SAMPLE_LEDGER = Path(__file__).resolve().parents[3] / "callback" / "samples" / "sample-ledger-2026-11.csv"
 COMMANDS = [
@@ -33,26 +31,6 @@ COMMANDS = [
     ["calendar", "show", "--year", "2026"],
     ["hall", "show"],
 ]
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database that exists (or can be created) but holds no schema: `init-db` was never run."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'instance' / 'callback.sqlite3'}"
-        dispose_all()
-        return
-    name = f"cb_empty_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        dispose_all()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _invoke(database_url: str, args: list[str]):  # noqa: ANN202

@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import select, text, update
 
 from callback.cli import main
-from callback.db import dispose_all, get_engine, session_factory
+from callback.db import get_engine, session_factory
 from callback.halls.services import ensure_hall
 from callback.halls.tokens import DEFAULT_EXPIRY_DAYS, create_token, hall_for_token, list_tokens, revoke_token
 from callback.models import ApiToken, AuditEvent
 from callback.web.app import create_app
-from tests.conftest import BACKENDS, PG_ADMIN_URL
 
 RECORD = {"case_no": "TOK-1", "phone": "13800138000", "window": "税务窗口", "accepted_at": "2026-11-03 09:12"}
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -161,40 +158,22 @@ def test_a_refused_token_records_no_use(session) -> None:
 # --- migration 0005 ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=BACKENDS)
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
-    """A database with no schema at all, to migrate step by step."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        dispose_all()
-        return
-    name = f"cb_tok_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    dispose_all()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def test_migration_gives_existing_tokens_a_year_from_their_creation(empty_database: str) -> None:
+def test_migration_gives_existing_tokens_a_year_from_their_creation(empty_database_url: str) -> None:
     from alembic import command
 
     from callback.migrate import alembic_config, upgrade_to_head
 
-    command.upgrade(alembic_config(empty_database), "0004")
+    command.upgrade(alembic_config(empty_database_url), "0004")
     created = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
-    engine = get_engine(empty_database)
+    engine = get_engine(empty_database_url)
     stored = created.replace(tzinfo=None) if engine.dialect.name == "sqlite" else created  # as UTCDateTime stores it
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO halls (id, code, name, timezone, created_at) "
                           "VALUES (1, 'H', 'h', 'Asia/Shanghai', :at)"), {"at": stored})
         conn.execute(text("INSERT INTO api_tokens (hall_id, token_hash, created_at) VALUES (1, :digest, :at)"),
                      {"digest": "a" * 64, "at": stored})
-    upgrade_to_head(empty_database)
-    with session_factory(empty_database)() as s:
+    upgrade_to_head(empty_database_url)
+    with session_factory(empty_database_url)() as s:
         row = s.scalar(select(ApiToken))
         assert row.expires_at == created + timedelta(days=365) == datetime(2027, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
         assert row.last_used_at is None and row.revoked_at is None

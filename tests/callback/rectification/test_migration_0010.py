@@ -5,17 +5,12 @@ first callback and a revisit's own case are not. Down again drops what 0010 adde
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from callback.db import dispose_all, get_engine
+from callback.db import get_engine
 from callback.migrate import alembic_config, upgrade_to_head
-from tests.conftest import BACKENDS, PG_ADMIN_URL
 
 NOW = "2026-11-02 01:00:00"
 ROWS_AT_0009 = [
@@ -38,42 +33,23 @@ CASE = ("INSERT INTO rectifications (id, hall_id, callback_id, window_id, reason
         ":excerpt, 'open', :now, :now, :f, :now, :now, :now)")
 
 
-@pytest.fixture(params=BACKENDS)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'at_0009.sqlite3'}"
-        dispose_all()
-        return
-    name = f"cb_test_0010_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        dispose_all()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def test_0010_marks_the_revisits_old_cases_are_owed(empty_url: str) -> None:
-    command.upgrade(alembic_config(empty_url), "0009")
-    with get_engine(empty_url).begin() as conn:
+def test_0010_marks_the_revisits_old_cases_are_owed(empty_database_url: str) -> None:
+    command.upgrade(alembic_config(empty_database_url), "0009")
+    with get_engine(empty_database_url).begin() as conn:
         for statement in ROWS_AT_0009:
             conn.execute(text(statement), {"now": NOW})
         for case_id, excerpt in EXCERPTS.items():
             conn.execute(text(CASE), {"id": case_id, "excerpt": json.dumps(excerpt), "now": NOW, "f": False})
-    upgrade_to_head(empty_url)
-    with get_engine(empty_url).connect() as conn:
+    upgrade_to_head(empty_database_url)
+    with get_engine(empty_database_url).connect() as conn:
         rows = conn.execute(text("SELECT id, revisit_required, closed_without_feedback, close_reason, revisit_skipped "
                                  "FROM rectifications ORDER BY id")).all()
         assert [(r[0], bool(r[1]), bool(r[2]), r[3], r[4]) for r in rows] == [
             (1, True, False, None, None), (2, False, False, None, None), (3, False, False, None, None),
             (4, False, False, None, None)]
         assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 0
-    command.downgrade(alembic_config(empty_url), "0009")
-    with get_engine(empty_url).connect() as conn:
+    command.downgrade(alembic_config(empty_database_url), "0009")
+    with get_engine(empty_database_url).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM rectifications")).scalar() == 4
         columns = conn.execute(text("SELECT * FROM rectifications")).keys()
         assert "revisit_required" not in columns and "close_reason" not in columns
