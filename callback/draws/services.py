@@ -201,20 +201,28 @@ def _fingerprint_line(case_id: int, case_no: str) -> bytes:
 
 
 def derive_candidates(session: Session, hall_id: int, params: DrawParams) -> CandidateSet:
-    """The candidate set of a hall as of ``params.as_of``. One query classifies every stored case of the
-    ledger window under the first exclusion that applies (`_classified`: the few excluded contacts and drawn
-    cases are joined to the month's cases); its rows stream in case-id order, in batches, and the eligible ones
-    are hashed into the fingerprint and kept as integer arrays as they pass. A million-case month takes 2–3 s
-    on PostgreSQL on a 2-core machine (README, "Benchmarks")."""
-    cl = _classified(hall_id, params).subquery("classified")
+    """The candidate set of a hall as of ``params.as_of``: every stored case of the ledger window, classified
+    under the first exclusion that applies (`_exclusion_code`).
+
+    The few excluded contacts and drawn cases are read first (`_excluded_contacts`, `_drawn_case_ids`: tens of
+    thousands at most, found through indexes); then the window's cases stream in case-id order, in batches,
+    straight from the (hall_id, id) index, and each is classified against those two as it passes — the
+    eligible ones hashed into the fingerprint and kept as integer arrays. Keeping the exclusions out of the
+    cases query leaves PostgreSQL one plan whatever its statistics: it cannot choose a nested loop over a
+    mis-estimated exclusion set or a scan of every hall's cases (README, "Benchmarks"). A million-case month
+    takes 2–3 s on a 2-core machine, most of it in Python (fetching, hashing)."""
+    excluded_contacts: dict[int, int] = dict(session.execute(_excluded_contacts(hall_id, params)).all())
+    drawn_cases = set(session.scalars(_drawn_case_ids(hall_id, params.as_of)))
+    c = Case.__table__.c
     rows = session.execute(
-        select(cl.c.id, cl.c.case_no, cl.c.window_id, cl.c.contact_id, cl.c.code).order_by(cl.c.id)
+        select(c.id, c.case_no, c.window_id, c.contact_id).where(*_in_window(hall_id, params)).order_by(c.id)
         .execution_options(yield_per=_STREAM_ROWS)
     )
     excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
     digest = hashlib.sha256()
     case_ids, window_ids, contact_ids = array("i"), array("i"), array("i")
-    for case_id, case_no, window_id, contact_id, code in rows:
+    for case_id, case_no, window_id, contact_id in rows:
+        code = _exclusion_code(case_id, contact_id, excluded_contacts, drawn_cases)
         if code is None:
             digest.update(_fingerprint_line(case_id, case_no))
             case_ids.append(case_id)
@@ -225,24 +233,17 @@ def derive_candidates(session: Session, hall_id: int, params: DrawParams) -> Can
     return CandidateSet(case_ids, excluded, digest.hexdigest(), window_ids, contact_ids)
 
 
-def _classified(hall_id: int, p: DrawParams) -> Select[Any]:
-    """Every stored case of the ledger window with the code (1-based index into EXCLUSION_REASONS) of the
-    first exclusion that applies, NULL when eligible."""
-    c = Case.__table__.c
-    ex = _excluded_contacts(hall_id, p).subquery("ex")
-    drawn = _drawn_case_ids(hall_id, p.as_of).distinct().subquery("drawn")
-    code = case(
-        (c.contact_id.is_(None), _code("no_dialable_number")),
-        (ex.c.code < _code("already_drawn"), ex.c.code),
-        (drawn.c.case_id.is_not(None), _code("already_drawn")),
-        else_=ex.c.code,
-    )
-    joined = Case.__table__.outerjoin(ex, ex.c.id == c.contact_id).outerjoin(drawn, drawn.c.case_id == c.id)
-    return (
-        select(c.id, c.case_no, c.window_id, c.contact_id, code.label("code"))
-        .select_from(joined)
-        .where(*_in_window(hall_id, p))
-    )
+def _exclusion_code(case_id: int, contact_id: int | None, excluded_contacts: dict[int, int],
+                   drawn_cases: set[int]) -> int | None:
+    """The code (1-based index into EXCLUSION_REASONS) of the first exclusion that applies to a case, None when
+    it is eligible. ``excluded_contacts`` maps an excluded contact to its own first reason (`_excluded_contacts`);
+    a drawn case comes after the number's own reasons and before its cooldown (the order of EXCLUSION_REASONS)."""
+    if contact_id is None:
+        return _NO_NUMBER
+    code = excluded_contacts.get(contact_id)
+    if case_id in drawn_cases and (code is None or code > _ALREADY_DRAWN):
+        return _ALREADY_DRAWN
+    return code
 
 
 def _in_window(hall_id: int, p: DrawParams) -> tuple[Any, ...]:
@@ -253,6 +254,9 @@ def _in_window(hall_id: int, p: DrawParams) -> tuple[Any, ...]:
 
 def _code(reason: str) -> int:
     return EXCLUSION_REASONS.index(reason) + 1
+
+
+_NO_NUMBER, _ALREADY_DRAWN = _code("no_dialable_number"), _code("already_drawn")
 
 
 def _excluded_contacts(hall_id: int, p: DrawParams) -> Select[Any]:

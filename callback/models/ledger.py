@@ -110,10 +110,13 @@ class Case(Base):
     # The window, staff member and contact of a case belong to its hall: each is a composite foreign key with
     # the hall (migration 0006), pointing at the referenced table's unique (hall_id, id). The window's key also
     # proves that the hall exists (windows.hall_id is a key to halls). A NULL staff or contact is not checked.
-    # The unique key serves lookups by hall; (hall_id, accepted_at) serves the weekly draw's month window.
+    # The unique key serves lookups by hall; (hall_id, accepted_at) serves reads of a hall's month; (hall_id, id)
+    # lets the weekly draw stream a hall's cases in case-id order without reading other halls' or sorting
+    # (migration 0016; callback/draws/services.py, `derive_candidates`).
     __table_args__ = (
         UniqueConstraint("hall_id", "case_no"),
         Index("ix_cases_hall_accepted", "hall_id", "accepted_at"),
+        Index("ix_cases_hall_id_id", "hall_id", "id"),
         ForeignKeyConstraint(["hall_id", "window_id"], ["windows.hall_id", "windows.id"],
                              name="fk_cases_hall_window_windows"),
         ForeignKeyConstraint(["hall_id", "staff_id"], ["staff.hall_id", "staff.id"], name="fk_cases_hall_staff_staff"),

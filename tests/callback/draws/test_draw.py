@@ -193,6 +193,24 @@ def test_every_exclusion_is_counted_by_reason(session: Session) -> None:
     assert not {same_number.id, called.id, texted.id, marked.id} & set(candidate_ids(cands))
 
 
+def test_a_drawn_case_counts_under_its_numbers_own_reason_first(session: Session) -> None:
+    """The reasons' order decides: a drawn case whose number opted out since is `opted_out`; one whose number
+    was only drawn recently is `already_drawn`; a drawn case long ago (outside the cooldown) is `already_drawn`."""
+    hall = make_hall(session)
+    opted = add_case(session, hall)
+    prior_callback(session, opted, NOW - timedelta(days=7))
+    opted.contact.opted_out_at = NOW - timedelta(days=1)
+    recent = add_case(session, hall)
+    prior_callback(session, recent, NOW - timedelta(days=7))
+    old = add_case(session, hall)
+    prior_callback(session, old, NOW - timedelta(days=60), week="2026-W40")
+    session.flush()
+    cands = derive_candidates(session, hall.id, DrawParams.build(WEEK, NOW, SH, Settings()))
+    assert len(cands) == 0
+    assert cands.excluded == {"no_dialable_number": 0, "opted_out": 1, "deny_listed": 0, "already_drawn": 2,
+                              "contacted_recently": 0}
+
+
 def test_cooldown_days_are_configurable(session: Session) -> None:
     hall = make_hall(session)
     case = add_case(session, hall)
