@@ -13,6 +13,12 @@ must be durable before it and the provider's answer durable right after it.
 Counting: ``attempts_used`` is raised with the claim and given back if the provider did not accept the call, so an
 attempt counts only once the provider accepted it. A transient provider error retries later without using an
 attempt; a permanent one hands the callback on as if its calls were used up.
+
+Pacing: the calls-per-second slot (ivr.ratelimit) is taken right before the provider is asked, after the claim, so
+the provider sees the calls as far apart as the slots (taken before the claim, a slow claim transaction let one
+call drift into the next call's second). A claimed row waits at most for the slots queued ahead of it; if its
+worker dies meanwhile, the reconciler gives the attempt back. The wait is real time, so the calling hours and an
+opt-out are checked again for the moment of the call; either one gives the claim back unplaced.
 """
 
 from __future__ import annotations
@@ -89,18 +95,10 @@ def dial_callback(
     early = _before_dialing(session, callback, settings, now)
     if early is not None:
         return early
-    waited = (limiter or get_limiter(settings)).acquire()  # before the claim: a claimed row never waits on it
-    if waited > 0:
-        # The wait was real time (seconds under a backlog): the calling hours, and an opt-out meanwhile, are
-        # checked again for the moment the call is placed — never a call after the window closed (the chaos run).
-        now += timedelta(seconds=waited)
-        early = _before_dialing(session, session.get(Callback, callback_id, populate_existing=True), settings, now)
-        if early is not None:
-            return early
     attempt = _claim(session, callback_id, now)
     if attempt is None:
         return DialResult(callback_id, "skipped", detail="claimed elsewhere")
-    return _place(session, attempt, provider, settings, now)
+    return _place(session, attempt, provider, settings, now, limiter or get_limiter(settings))
 
 
 def _due(callback: Callback, now: datetime) -> bool:
@@ -159,7 +157,8 @@ def _claim(session: Session, callback_id: int, now: datetime) -> Attempt | None:
     return attempt
 
 
-def _place(session: Session, attempt: Attempt, provider: Provider, settings: Settings, now: datetime) -> DialResult:
+def _place(session: Session, attempt: Attempt, provider: Provider, settings: Settings, now: datetime,
+           limiter: RateLimiter) -> DialResult:
     callback = session.get(Callback, attempt.callback_id)
     contact = session.get(Contact, callback.contact_id)
     request = CallRequest(
@@ -168,12 +167,48 @@ def _place(session: Session, attempt: Attempt, provider: Provider, settings: Set
         status_callback=webhook_url(settings, callback.token, "status", a=attempt.id),
         timeout_seconds=RING_TIMEOUT_SECONDS, machine_detection=True,
     )
-    session.commit()  # no transaction stays open while the provider is on the line
+    session.commit()  # no transaction stays open while waiting for the slot or while the provider is on the line
+    waited = limiter.acquire()  # the slot right before the call: nothing slow between the two
+    if waited > 0:
+        now += timedelta(seconds=waited)
+        withdrawn = _withdraw_if_no_longer_callable(session, attempt.id, settings, now)
+        if withdrawn is not None:
+            return withdrawn
     try:
         placed = provider.place_call(request)
     except ProviderError as exc:
         return _not_placed(session, attempt.id, exc, settings, now)
     return _placed(session, attempt.id, placed.sid, placed.status, now)
+
+
+def _withdraw_if_no_longer_callable(session: Session, attempt_id: int, settings: Settings,
+                                    now: datetime) -> DialResult | None:
+    """After a wait for the slot (real time, long under a backlog): opted out meanwhile → closed; the calling hours
+    over → deferred to the next calling moment — never a call after the window closed (the chaos run). Either way
+    the claim is given back unplaced (the attempt does not count). None: still callable now."""
+    attempt = session.get(Attempt, attempt_id, populate_existing=True)
+    callback = session.get(Callback, attempt.callback_id, populate_existing=True)
+    contact = session.get(Contact, callback.contact_id, populate_existing=True)
+    opted_out = contact is not None and contact.opted_out_at is not None
+    moment = next_call_moment(session, settings, now)
+    if callback.state != CallbackState.CALLING:  # released meanwhile (the reconciler): not ours to place
+        session.rollback()
+        return DialResult(callback.id, "skipped", attempt_id=attempt.id, detail="no longer claimed")
+    if not opted_out and moment <= now:
+        session.rollback()
+        return None
+    attempt.status, attempt.error = "not_placed", "withdrawn before dialing"
+    callback.attempts_used -= 1
+    move_to(callback, CallbackState.DRAWN)
+    if opted_out:
+        callback.next_action_at = None
+        session.flush()
+        _close_opted_out(session, callback, now)
+        return DialResult(callback.id, "opted_out", attempt_id=attempt.id)
+    callback.next_action_at = moment
+    _log(session, callback, attempt, now, "等待呼叫名额时已过呼叫时段，改到下一呼叫时段")
+    session.commit()
+    return DialResult(callback.id, "deferred", attempt_id=attempt.id, detail=moment.isoformat())
 
 
 def _placed(session: Session, attempt_id: int, sid: str, status: str, now: datetime) -> DialResult:

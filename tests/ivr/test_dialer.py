@@ -17,7 +17,7 @@ from callback.db import session_factory
 from callback.models import Attempt, Callback, Contact
 from callback.telephony import CallStatus, FetchCall, MockProvider, PlacedCall, ProviderError, ProviderRequest
 from ivr.dialer import GIVE_UP_AFTER, STALE_AFTER, dial_callback, dial_due, reconcile_stale_calls
-from ivr.ratelimit import LocalRateLimiter, NoLimit, RedisRateLimiter
+from ivr.ratelimit import LocalRateLimiter, NoLimit, RedisRateLimiter, get_limiter
 from tests.ivr.ivr_support import NOW, make_callback, query, reload
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -184,7 +184,66 @@ def test_a_limiter_wait_past_the_end_of_calling_hours_defers_the_call(db: Sessio
     result = dial_callback(db, callback.id, provider, settings, before_close, limiter=Backlog(30))
 
     assert result.result == "deferred" and provider.calls() == []
-    assert reload(db, callback).next_action_at == datetime(2026, 11, 4, 14, 0, tzinfo=SHANGHAI)
+    callback = reload(db, callback)
+    assert (callback.state, callback.attempts_used) == ("drawn", 0)  # the claim given back: no attempt used
+    assert callback.next_action_at == datetime(2026, 11, 4, 14, 0, tzinfo=SHANGHAI)
+    assert db.get(Attempt, result.attempt_id).status == "not_placed"
+    assert dial(db, callback, provider, settings, callback.next_action_at).result == "placed"
+    assert reload(db, callback).attempts_used == 1
+
+
+class OptOutWhileWaiting:
+    """A limiter during whose wait the citizen opts out (another transaction commits it)."""
+
+    def __init__(self, database_url: str, contact_id: int) -> None:
+        self.database_url, self.contact_id = database_url, contact_id
+
+    def acquire(self) -> float:
+        with session_factory(self.database_url)() as other:
+            other.get(Contact, self.contact_id).opted_out_at = NOW
+            other.commit()
+        return 0.2
+
+
+def test_an_opt_out_during_the_limiter_wait_closes_the_callback_uncalled(database_url: str, db: Session,
+                                                                        settings: Settings) -> None:
+    callback, provider = drawn(db), switchboard()
+    limiter = OptOutWhileWaiting(database_url, callback.contact_id)
+    result = dial_callback(db, callback.id, provider, settings, NOW, limiter=limiter)
+    assert result.result == "opted_out" and provider.calls() == []
+    callback = reload(db, callback)
+    assert (callback.state, callback.outcome, callback.attempts_used) == ("opted_out", "opted_out", 0)
+    assert db.get(Attempt, result.attempt_id).status == "not_placed"
+
+
+class Witness:
+    """A limiter that records, when a slot is taken, the callback's state as another session sees it and how many
+    calls the provider has been asked for."""
+
+    def __init__(self, database_url: str, callback_id: int, provider: MockProvider) -> None:
+        self.database_url, self.callback_id, self.provider = database_url, callback_id, provider
+        self.seen: list[tuple[str, int]] = []
+
+    def acquire(self) -> float:
+        with session_factory(self.database_url)() as other:
+            self.seen.append((other.get(Callback, self.callback_id).state, len(self.provider.calls())))
+        return 0.0
+
+
+def test_the_slot_is_taken_after_the_claim_right_before_the_call(database_url: str, db: Session,
+                                                                 settings: Settings) -> None:
+    """The provider sees the calls as far apart as the slots: nothing but the call follows the slot."""
+    callback, provider = drawn(db), switchboard()
+    limiter = Witness(database_url, callback.id, provider)
+    assert dial_callback(db, callback.id, provider, settings, NOW, limiter=limiter).result == "placed"
+    assert limiter.seen == [("calling", 0)] and len(provider.calls()) == 1
+
+
+def test_the_configured_rate_is_a_cap_with_headroom() -> None:
+    """CALLS_PER_SECOND=10 → slots 1 / 9.7 s apart, so a call a few ms late cannot make 11 in a second."""
+    limiter = get_limiter(Settings(calls_per_second=10.0, redis_url=""))
+    assert isinstance(limiter, LocalRateLimiter)
+    assert limiter.interval == pytest.approx(1 / 9.7)
 
 
 def test_local_limiter_spaces_slots_by_the_rate() -> None:
