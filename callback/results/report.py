@@ -27,8 +27,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -45,6 +46,7 @@ from callback.responses.states import ANSWERED, CallbackState
 from callback.results.spreadsheet import append_row
 from survey.privacy import mask_text
 from survey.questionnaire import ITEMS
+from survey.questionnaire import Answer as ItemAnswer
 from survey.scale import Rating
 from survey.scoring import (
     DEFAULT_THRESHOLDS,
@@ -105,18 +107,25 @@ def _item_values(code: str) -> tuple[str, ...]:
     return ("S", "B", "U") if item.kind == "rating" else ("Y", "N")
 
 
-def _add_response(bucket: _Bucket, callback: Callback, answers: Sequence[Answer]) -> None:
+def _add_response(bucket: _Bucket, callback: Callback, answers: Sequence[StoredAnswer]) -> None:
     """A finished callback or on-site form: counted by channel; scored when it has an answered item."""
     bucket.counts[CHANNEL_FIELD.get(callback.channel, "reached_phone")] += 1
-    given = item_answers(answers)
+    given, scored = _interpret(tuple(answers))
     for answer in given:
         bucket.items[answer.item][(answer.rating or answer.yes_no).value] += 1
-    scored = score_response(given)
     if scored is not None:
         bucket.responses.append(scored)
 
 
-def _add_callback(bucket: _Bucket, callback: Callback, answers: Sequence[Answer]) -> None:
+@lru_cache(maxsize=4096)
+def _interpret(answers: tuple[StoredAnswer, ...]) -> tuple[tuple[ItemAnswer, ...], ResponseScore | None]:
+    """What a response's stored answers mean and its score. Both are pure functions of the (few distinct) sets of
+    answers, so each set is worked out once: a 12-week trend reads a few hundred responses."""
+    given = tuple(item_answers(answers))  # type: ignore[arg-type]  # item and value are all it reads
+    return given, score_response(given)
+
+
+def _add_callback(bucket: _Bucket, callback: Callback, answers: Sequence[StoredAnswer]) -> None:
     """A superseded callback was withdrawn with its draw before anyone called (a redraw replaced it): it is not
     part of the week's sample, so it counts nowhere (not as drawn, not as pending)."""
     if callback.state == CallbackState.SUPERSEDED:
@@ -181,11 +190,21 @@ def _month_responses(session: Session, hall: Hall, start: datetime, end: datetim
     ))
 
 
-def _answers_by_callback(session: Session, ids: list[int]) -> dict[int, list[Answer]]:
-    out: dict[int, list[Answer]] = defaultdict(list)
+class StoredAnswer(NamedTuple):
+    """An answer's item and value: all a report reads of a stored answer (through `item_answers`)."""
+
+    item: str
+    value: str
+
+
+def _answers_by_callback(session: Session, ids: list[int]) -> dict[int, list[StoredAnswer]]:
+    """The callbacks' answers (item and value only: whole ORM rows cost the 12-week trend most of its time)."""
+    out: dict[int, list[StoredAnswer]] = defaultdict(list)
     if ids:
-        for answer in session.scalars(select(Answer).where(Answer.callback_id.in_(ids)).order_by(Answer.id)):
-            out[answer.callback_id].append(answer)
+        rows = session.execute(select(Answer.callback_id, Answer.item, Answer.value)
+                               .where(Answer.callback_id.in_(ids)).order_by(Answer.id))
+        for callback_id, item, value in rows:
+            out[callback_id].append(StoredAnswer(item, value))
     return out
 
 
@@ -196,7 +215,7 @@ def _cases(session: Session, ids: list[int]) -> list[Rectification]:
     return list(session.scalars(query))
 
 
-def _collect(callbacks: Sequence[Callback], answers: Mapping[int, Sequence[Answer]],
+def _collect(callbacks: Sequence[Callback], answers: Mapping[int, Sequence[StoredAnswer]],
              presses: Presses) -> tuple[dict[int, _Bucket], _Bucket]:
     """Every callback (with its answers) and press into its window's bucket and the hall's."""
     buckets: dict[int, _Bucket] = defaultdict(_Bucket)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
@@ -203,7 +204,7 @@ def find_callbacks(session: Session, hall: Hall, f: Filters) -> tuple[list[Row],
         page = list(session.scalars(query.limit(PAGE_SIZE).offset((f.page - 1) * PAGE_SIZE)))
         return build_rows(session, page), total
     candidates = session.execute(query.with_only_columns(Callback.id, Callback.flags)).all()
-    values = _answer_values(session, [cid for cid, _flags in candidates])
+    values = _answer_values(session, query.with_only_columns(Callback.id).order_by(None))
     matching = [cid for cid, flags in candidates if _matches(Facts.of(flags, values.get(cid, {})), f)]
     wanted = matching[(f.page - 1) * PAGE_SIZE: f.page * PAGE_SIZE]
     page = sorted(session.scalars(select(Callback).where(Callback.id.in_(wanted))), key=lambda c: -c.id)
@@ -222,11 +223,17 @@ class Facts:
     @classmethod
     def of(cls, flags_json: dict[str, Any] | None, values: dict[str, str]) -> Facts:
         flags = CallbackFlags.from_json(flags_json)
-        stored = [_Stored(item, value) for item, value in values.items()]
-        rating = overall_rating(item_answers(stored))  # type: ignore[arg-type]
         integrity = (flags.integrity_alert or flags.integrity or flags.integrity_in_suggestion
                      or values.get("integrity") == "Y")
-        return cls(rating.value if rating else None, flags.complaint, integrity)
+        return cls(_rating(frozenset(values.items())), flags.complaint, integrity)
+
+
+@lru_cache(maxsize=4096)
+def _rating(values: frozenset[tuple[str, str]]) -> str | None:
+    """The overall rating (S/B/U or None) of a callback's answers ({item: value}, one per item). A pure function of
+    the few distinct sets of answers, worked out once each: a filter reads every callback of the year."""
+    rating = overall_rating(item_answers([_Stored(item, value) for item, value in values]))  # type: ignore[arg-type]
+    return rating.value if rating else None
 
 
 @dataclass(frozen=True)
@@ -237,13 +244,14 @@ class _Stored:
     value: str
 
 
-def _answer_values(session: Session, ids: list[int]) -> dict[int, dict[str, str]]:
+def _answer_values(session: Session, callback_ids: Select[Any]) -> dict[int, dict[str, str]]:
+    """{callback id: {item: value}} for the callbacks ``callback_ids`` selects (a subquery, so a year's ids are not
+    sent back to the database as parameters)."""
     out: dict[int, dict[str, str]] = defaultdict(dict)
-    for chunk in (ids[i:i + 5000] for i in range(0, len(ids), 5000)):
-        rows = session.execute(select(Answer.callback_id, Answer.item, Answer.value)
-                               .where(Answer.callback_id.in_(chunk)))
-        for callback_id, item, value in rows:
-            out[callback_id][item] = value
+    rows = session.execute(select(Answer.callback_id, Answer.item, Answer.value)
+                           .where(Answer.callback_id.in_(callback_ids)))
+    for callback_id, item, value in rows:
+        out[callback_id][item] = value
     return out
 
 
