@@ -8,15 +8,14 @@ from sqlalchemy import inspect, text
 
 from callback.db import get_engine
 from callback.migrate import alembic_config
-from tests.test_schema import empty_url  # noqa: F401  (the fixture: a database with no schema)
 
 NOW = "2026-11-02 01:00:00"
 
 
-def test_0011_up_and_down_with_rows(empty_url: str) -> None:  # noqa: F811
-    config = alembic_config(empty_url)
+def test_0011_up_and_down_with_rows(empty_database_url: str) -> None:
+    config = alembic_config(empty_database_url)
     command.upgrade(config, "0011")
-    with get_engine(empty_url).begin() as conn:
+    with get_engine(empty_database_url).begin() as conn:
         conn.execute(text("INSERT INTO halls (id, code, name, timezone, created_at) VALUES (1, 'H', 'h', 'UTC', :now)"),
                      {"now": NOW})
         conn.execute(text("INSERT INTO users (id, hall_id, username, password_hash, display_name, role, created_at, "
@@ -28,7 +27,7 @@ def test_0011_up_and_down_with_rows(empty_url: str) -> None:  # noqa: F811
         conn.execute(text("DELETE FROM users"))
         assert conn.execute(text("SELECT user_id, ip FROM audit_events")).one() == (None, "192.0.2.1")
     command.downgrade(config, "0010")
-    engine = get_engine(empty_url)
+    engine = get_engine(empty_database_url)
     engine.dispose()
     assert "users" not in inspect(engine).get_table_names()
     assert {"user_id", "ip"}.isdisjoint(c["name"] for c in inspect(engine).get_columns("audit_events"))

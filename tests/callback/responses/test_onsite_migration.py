@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from callback.db import get_engine
 from callback.migrate import alembic_config, upgrade_to_head
-from tests.test_schema import NOW, ROWS_AT_0005, empty_url  # noqa: F401  (empty_url is a fixture)
+from tests.test_schema import NOW, ROWS_AT_0005
 
 ONSITE = [
     "INSERT INTO callbacks (id, hall_id, case_id, contact_id, window_id, week, state, channel, attempts_used, token, "
@@ -32,16 +32,16 @@ def _count(url: str, query: str) -> int:
         return conn.execute(text(query)).scalar()
 
 
-def test_0009_up_and_down_with_rows(empty_url: str) -> None:  # noqa: F811
-    command.upgrade(alembic_config(empty_url), "0008")
-    _rows(empty_url, ROWS_AT_0005)
-    command.upgrade(alembic_config(empty_url), "0009")
-    _rows(empty_url, ONSITE)
-    assert _count(empty_url, "SELECT count(*) FROM callbacks WHERE case_id IS NULL AND contact_id IS NULL") == 1
-    command.downgrade(alembic_config(empty_url), "0008")
-    with get_engine(empty_url).connect() as conn:
+def test_0009_up_and_down_with_rows(empty_database_url: str) -> None:
+    command.upgrade(alembic_config(empty_database_url), "0008")
+    _rows(empty_database_url, ROWS_AT_0005)
+    command.upgrade(alembic_config(empty_database_url), "0009")
+    _rows(empty_database_url, ONSITE)
+    assert _count(empty_database_url, "SELECT count(*) FROM callbacks WHERE case_id IS NULL AND contact_id IS NULL") == 1
+    command.downgrade(alembic_config(empty_database_url), "0008")
+    with get_engine(empty_database_url).connect() as conn:
         assert conn.execute(text("SELECT id, case_id, contact_id FROM callbacks")).all() == [(1, 1, 1)]
         assert conn.execute(text("SELECT count(*) FROM answers")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM transcript_events")).scalar() == 0
-    upgrade_to_head(empty_url)
-    assert _count(empty_url, "SELECT count(*) FROM callbacks") == 1
+    upgrade_to_head(empty_database_url)
+    assert _count(empty_database_url, "SELECT count(*) FROM callbacks") == 1

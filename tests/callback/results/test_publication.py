@@ -37,7 +37,6 @@ from tests.callback.results.test_report import (
     build_week,
 )
 from tests.factories import make_hall
-from tests.test_schema import empty_url  # noqa: F401  (the fixture: a database with no schema)
 
 PUBLIC_ROW_KEYS = {"window", "n", "score", "grade", "satisfied", "ci_low", "ci_high", "sources"}
 PUBLIC_SOURCE_KEYS = {"questionnaire": {"n", "score", "satisfied"}, "evaluator": {"n", "score", "S", "B", "U"}}
@@ -283,7 +282,7 @@ def test_cli_publishes_a_complete_week_without_force_or_warning(session: Session
 # --- migration 0007: a publication is a week or a month ----------------------------------------------------
 
 
-def test_a_published_week_survives_migration_0007(empty_url: str) -> None:  # noqa: F811 (the imported fixture)
+def test_a_published_week_survives_migration_0007(empty_database_url: str) -> None:
     """A database at 0006 with a published week upgrades: the row keeps its week as ``period``, ``kind`` is week,
     and versions stay unique per (hall, period)."""
     from alembic import command
@@ -293,15 +292,15 @@ def test_a_published_week_survives_migration_0007(empty_url: str) -> None:  # no
     from callback.db import get_engine
     from callback.migrate import alembic_config, upgrade_to_head
 
-    command.upgrade(alembic_config(empty_url), "0006")
+    command.upgrade(alembic_config(empty_database_url), "0006")
     insert = ("INSERT INTO published_reports (hall_id, {col}, version, figures, approved_by, published_at) "
               "VALUES (1, '2026-W45', {version}, '{{}}', 'a', '2026-11-09 02:00:00')")
-    with get_engine(empty_url).begin() as conn:
+    with get_engine(empty_database_url).begin() as conn:
         conn.execute(text("INSERT INTO halls (id, code, name, timezone, created_at) "
                           "VALUES (1, 'H', 'h', 'UTC', '2026-11-02 01:00:00')"))
         conn.execute(text(insert.format(col="week", version=1)))
-    upgrade_to_head(empty_url)
-    with get_engine(empty_url).connect() as conn:
+    upgrade_to_head(empty_database_url)
+    with get_engine(empty_database_url).connect() as conn:
         assert conn.execute(text("SELECT kind, period, version FROM published_reports")).all() == [
             ("week", "2026-W45", 1)]
         with pytest.raises(IntegrityError):
