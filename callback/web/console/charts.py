@@ -110,7 +110,7 @@ def line_chart(points: Sequence[Point], *, title: str, desc: str, maximum: float
                marks: Sequence[Mark] = ()) -> Markup:
     """A line over evenly spaced x labels from ``minimum`` to ``maximum``; a None value breaks the line; ``marks``
     as dashed horizontal lines labelled in the right margin."""
-    height, top, bottom, left, right = 240, 12, 206, 40, WIDTH - 44
+    height, top, bottom, left, right = 240, 12, 206, 40, WIDTH - 52  # the right margin: a 6-px dot, then the label
     head, tail = _open(title, desc, height, "line")
     step = (right - left) / max(len(points) - 1, 1)
 
@@ -125,7 +125,7 @@ def line_chart(points: Sequence[Point], *, title: str, desc: str, maximum: float
     for mark in marks:
         y = y_of(mark.value)
         parts.append(f'<line class="mark" x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}"/>'
-                     f'<text class="mark-label" x="{right + 5}" y="{y + 5:.1f}" font-size="13">'
+                     f'<text class="mark-label" x="{right + 10}" y="{y + 5:.1f}" font-size="13">'
                      f'{escape(mark.label)}</text>')
     xy = [(left + i * step, y_of(p.value) if p.value is not None else None) for i, p in enumerate(points)]
     parts.extend(_segments(xy))
