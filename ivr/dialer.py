@@ -14,11 +14,12 @@ Counting: ``attempts_used`` is raised with the claim and given back if the provi
 attempt counts only once the provider accepted it. A transient provider error retries later without using an
 attempt; a permanent one hands the callback on as if its calls were used up.
 
-Pacing: the calls-per-second slot (ivr.ratelimit) is taken right before the provider is asked, after the claim, so
-the provider sees the calls as far apart as the slots (taken before the claim, a slow claim transaction let one
-call drift into the next call's second). A claimed row waits at most for the slots queued ahead of it; if its
-worker dies meanwhile, the reconciler gives the attempt back. The wait is real time, so the calling hours and an
-opt-out are checked again for the moment of the call; either one gives the claim back unplaced.
+Pacing: the calls-per-second slot (ivr.ratelimit) is reserved after the claim, and the provider is asked the moment
+the slot comes, so the provider sees the calls as far apart as the slots (taken before the claim, a slow claim
+transaction let one call drift into the next call's second). A claimed row waits at most for the slots reserved
+ahead of it — one per dialing worker; if its worker dies meanwhile, the reconciler gives the attempt back. The wait
+is real time, so calling hours and opt-out are checked again during it, for the slot's moment (an opt-out is
+seen as of the reservation, at most that short wait before the call); either one gives the claim back unplaced.
 """
 
 from __future__ import annotations
@@ -168,12 +169,13 @@ def _place(session: Session, attempt: Attempt, provider: Provider, settings: Set
         timeout_seconds=RING_TIMEOUT_SECONDS, machine_detection=True,
     )
     session.commit()  # no transaction stays open while waiting for the slot or while the provider is on the line
-    waited = limiter.acquire()  # the slot right before the call: nothing slow between the two
-    if waited > 0:
-        now += timedelta(seconds=waited)
+    slot = limiter.reserve()
+    if slot.wait > 0:  # checked during the wait, for the slot's moment: nothing slow between the slot and the call
+        now += timedelta(seconds=slot.wait)
         withdrawn = _withdraw_if_no_longer_callable(session, attempt.id, settings, now)
         if withdrawn is not None:
             return withdrawn
+        limiter.sleep_until(slot)
     try:
         placed = provider.place_call(request)
     except ProviderError as exc:
@@ -183,9 +185,9 @@ def _place(session: Session, attempt: Attempt, provider: Provider, settings: Set
 
 def _withdraw_if_no_longer_callable(session: Session, attempt_id: int, settings: Settings,
                                     now: datetime) -> DialResult | None:
-    """After a wait for the slot (real time, long under a backlog): opted out meanwhile → closed; the calling hours
-    over → deferred to the next calling moment — never a call after the window closed (the chaos run). Either way
-    the claim is given back unplaced (the attempt does not count). None: still callable now."""
+    """For a call at ``now``, the slot's moment: opted out since the claim → closed; the calling hours over by
+    then → deferred to the next calling moment — never a call after the window closed (the chaos run). Either way
+    the claim is given back unplaced (the attempt does not count). None: still callable then."""
     attempt = session.get(Attempt, attempt_id, populate_existing=True)
     callback = session.get(Callback, attempt.callback_id, populate_existing=True)
     contact = session.get(Contact, callback.contact_id, populate_existing=True)

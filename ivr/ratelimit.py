@@ -1,6 +1,8 @@
 """A calls-per-second cap shared by every dialing worker (CALLS_PER_SECOND).
 
-Each caller reserves the next free slot and sleeps until it: slots are ``1 / rate`` seconds apart. With REDIS_URL
+Each caller reserves the next free slot and sleeps until it: slots are ``1 / rate`` seconds apart. Reserving and
+sleeping are two steps, so a caller can use the wait (the dialer checks calling hours and opt-out meanwhile) and
+still place its call the moment its slot comes. With REDIS_URL
 the reservation is one atomic Lua script on the Redis server's own clock, so workers on different machines share
 one cap; without Redis it is a lock in this process (the embedded mode runs one dialer).
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from callback.config import Settings
@@ -34,10 +37,29 @@ return math.floor(slot - now)
 """
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A reserved slot: ``wait`` seconds after the reservation, at ``at`` on the limiter's monotonic clock."""
+
+    wait: float
+    at: float
+
+
 class RateLimiter(Protocol):
-    def acquire(self) -> float:
-        """Block until this caller may place one call; returns the seconds waited."""
+    def reserve(self) -> Slot:
+        """Reserve the next free slot for one call, without waiting for it."""
         ...
+
+    def sleep_until(self, slot: Slot) -> None:
+        """Block until the slot (at once if it has come)."""
+        ...
+
+
+def acquire(limiter: RateLimiter) -> float:
+    """Reserve the next slot and wait for it; the seconds waited."""
+    slot = limiter.reserve()
+    limiter.sleep_until(slot)
+    return slot.wait
 
 
 class LocalRateLimiter:
@@ -48,15 +70,16 @@ class LocalRateLimiter:
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
+    def reserve(self) -> Slot:
         with self._lock:
             now = self._clock()
             slot = max(now, self._next)
             self._next = slot + self.interval
-        wait = slot - now
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        return Slot(slot - now, slot)
+
+    def sleep_until(self, slot: Slot) -> None:
+        if (left := slot.at - self._clock()) > 0:
+            self._sleep(left)
 
 
 class RedisRateLimiter:
@@ -69,16 +92,21 @@ class RedisRateLimiter:
         self._reserve = self._client.register_script(_RESERVE)
         self._key, self._sleep = key, sleep
 
-    def acquire(self) -> float:
+    def reserve(self) -> Slot:
         wait = int(self._reserve(keys=[self._key], args=[self.interval_us])) / 1_000_000
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        return Slot(wait, time.monotonic() + wait)  # Redis's clock gives the wait; this process's clock the moment
+
+    def sleep_until(self, slot: Slot) -> None:
+        if (left := slot.at - time.monotonic()) > 0:
+            self._sleep(left)
 
 
 class NoLimit:
-    def acquire(self) -> float:
-        return 0.0
+    def reserve(self) -> Slot:
+        return Slot(0.0, 0.0)
+
+    def sleep_until(self, slot: Slot) -> None:
+        return None
 
 
 _limiters: dict[tuple[str, float], RateLimiter] = {}

@@ -17,7 +17,7 @@ from callback.db import session_factory
 from callback.models import Attempt, Callback, Contact
 from callback.telephony import CallStatus, FetchCall, MockProvider, PlacedCall, ProviderError, ProviderRequest
 from ivr.dialer import GIVE_UP_AFTER, STALE_AFTER, dial_callback, dial_due, reconcile_stale_calls
-from ivr.ratelimit import LocalRateLimiter, NoLimit, RedisRateLimiter, get_limiter
+from ivr.ratelimit import LocalRateLimiter, NoLimit, RedisRateLimiter, Slot, acquire, get_limiter
 from tests.ivr.ivr_support import NOW, make_callback, query, reload
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -167,13 +167,17 @@ def test_dialer_waits_on_the_limiter_before_each_call(db: Session, settings: Set
 
 
 class Backlog:
-    """A limiter that made its caller wait: ``seconds`` of calls queued ahead of it."""
+    """A limiter whose next free slot is ``seconds`` away (calls reserved ahead); its sleep only records."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        self.slept: list[Slot] = []
 
-    def acquire(self) -> float:
-        return self.seconds
+    def reserve(self) -> Slot:
+        return Slot(self.seconds, 0.0)
+
+    def sleep_until(self, slot: Slot) -> None:
+        self.slept.append(slot)
 
 
 def test_a_limiter_wait_past_the_end_of_calling_hours_defers_the_call(db: Session, settings: Settings) -> None:
@@ -181,9 +185,10 @@ def test_a_limiter_wait_past_the_end_of_calling_hours_defers_the_call(db: Sessio
     provider = switchboard()
     before_close = datetime(2026, 11, 4, 11, 29, 50, tzinfo=SHANGHAI)  # the morning window ends at 11:30
 
-    result = dial_callback(db, callback.id, provider, settings, before_close, limiter=Backlog(30))
+    limiter = Backlog(30)
+    result = dial_callback(db, callback.id, provider, settings, before_close, limiter=limiter)
 
-    assert result.result == "deferred" and provider.calls() == []
+    assert result.result == "deferred" and provider.calls() == [] and limiter.slept == []
     callback = reload(db, callback)
     assert (callback.state, callback.attempts_used) == ("drawn", 0)  # the claim given back: no attempt used
     assert callback.next_action_at == datetime(2026, 11, 4, 14, 0, tzinfo=SHANGHAI)
@@ -192,17 +197,18 @@ def test_a_limiter_wait_past_the_end_of_calling_hours_defers_the_call(db: Sessio
     assert reload(db, callback).attempts_used == 1
 
 
-class OptOutWhileWaiting:
-    """A limiter during whose wait the citizen opts out (another transaction commits it)."""
+class OptOutWhileWaiting(Backlog):
+    """A limiter with calls queued ahead, meanwhile the citizen opts out (another transaction commits it)."""
 
     def __init__(self, database_url: str, contact_id: int) -> None:
+        super().__init__(0.2)
         self.database_url, self.contact_id = database_url, contact_id
 
-    def acquire(self) -> float:
+    def reserve(self) -> Slot:
         with session_factory(self.database_url)() as other:
             other.get(Contact, self.contact_id).opted_out_at = NOW
             other.commit()
-        return 0.2
+        return super().reserve()
 
 
 def test_an_opt_out_during_the_limiter_wait_closes_the_callback_uncalled(database_url: str, db: Session,
@@ -216,22 +222,22 @@ def test_an_opt_out_during_the_limiter_wait_closes_the_callback_uncalled(databas
     assert db.get(Attempt, result.attempt_id).status == "not_placed"
 
 
-class Witness:
-    """A limiter that records, when a slot is taken, the callback's state as another session sees it and how many
-    calls the provider has been asked for."""
+class Witness(Backlog):
+    """A limiter with a call queued ahead that records, when its caller's slot comes, the callback's state as
+    another session sees it and how many calls the provider has been asked for."""
 
     def __init__(self, database_url: str, callback_id: int, provider: MockProvider) -> None:
+        super().__init__(0.1)
         self.database_url, self.callback_id, self.provider = database_url, callback_id, provider
         self.seen: list[tuple[str, int]] = []
 
-    def acquire(self) -> float:
+    def sleep_until(self, slot: Slot) -> None:
         with session_factory(self.database_url)() as other:
             self.seen.append((other.get(Callback, self.callback_id).state, len(self.provider.calls())))
-        return 0.0
 
 
-def test_the_slot_is_taken_after_the_claim_right_before_the_call(database_url: str, db: Session,
-                                                                 settings: Settings) -> None:
+def test_the_slot_comes_after_the_claim_right_before_the_call(database_url: str, db: Session,
+                                                              settings: Settings) -> None:
     """The provider sees the calls as far apart as the slots: nothing but the call follows the slot."""
     callback, provider = drawn(db), switchboard()
     limiter = Witness(database_url, callback.id, provider)
@@ -250,9 +256,24 @@ def test_local_limiter_spaces_slots_by_the_rate() -> None:
     clock = [0.0]
     waits: list[float] = []
     limiter = LocalRateLimiter(4.0, sleep=waits.append, clock=lambda: clock[0])
-    assert [limiter.acquire() for _ in range(3)] == [0.0, 0.25, 0.5]
+    assert [acquire(limiter) for _ in range(3)] == [0.0, 0.25, 0.5]
     clock[0] = 10.0  # idle time is not banked as a burst
-    assert limiter.acquire() == 0.0 and limiter.acquire() == 0.25
+    assert acquire(limiter) == 0.0 and acquire(limiter) == 0.25
+    assert waits == [0.25, 0.5, 0.25]
+
+
+def test_a_reserved_slot_is_slept_to_from_when_the_caller_comes_back() -> None:
+    """Time spent between reserving and sleeping (the dialer's checks) is not added to the wait."""
+    clock = [0.0]
+    waits: list[float] = []
+    limiter = LocalRateLimiter(4.0, sleep=waits.append, clock=lambda: clock[0])
+    limiter.reserve()
+    slot = limiter.reserve()
+    clock[0] = 0.1
+    limiter.sleep_until(slot)
+    clock[0] = 0.3
+    limiter.sleep_until(slot)  # already come: no sleep
+    assert (slot.wait, waits) == (0.25, [pytest.approx(0.15)])
 
 
 def test_redis_limiter_is_shared_by_every_worker(redis_url: str) -> None:
@@ -263,7 +284,7 @@ def test_redis_limiter_is_shared_by_every_worker(redis_url: str) -> None:
 
     def worker(limiter: RedisRateLimiter) -> None:
         for _ in range(5):
-            limiter.acquire()
+            acquire(limiter)
             with lock:
                 stamps.append(time.monotonic())
 
