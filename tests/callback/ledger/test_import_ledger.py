@@ -48,9 +48,16 @@ def import_json(database_url: str, monkeypatch: pytest.MonkeyPatch, path: Path, 
     return json.loads(result.stdout)
 
 
-def cases(database_url: str) -> dict[str, Case]:
+def cases(database_url: str, hall_code: str | None = None) -> dict[str, Case]:
+    """{case number: case} of one hall (by code), or of every hall — where numbers repeat across halls, name one."""
+    from callback.models import Hall
+
+    query = select(Case)
+    if hall_code is not None:
+        query = query.join(Hall, Hall.id == Case.hall_id).where(Hall.code == hall_code)
     with session_factory(database_url)() as s:
-        return {c.case_no: c for c in s.scalars(select(Case)).unique()}
+        found = list(s.scalars(query).unique())
+    return {c.case_no: c for c in found}
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
@@ -532,15 +539,8 @@ def test_the_copy_stage_holds_what_the_insert_stage_holds(database_url, monkeypa
             assert (summary.imported, summary.rejected) == (len(odd), [])
         stored[copy] = {no: (c.window.name, c.staff_id is not None, c.contact_id is not None, c.phone_raw,
                              c.phone_kind, c.accepted_at, c.completed_at, c.item_name, c.applicant, c.row_hash)
-                        for no, c in cases(database_url).items() if c.hall_id == summary_hall(database_url, copy)}
+                        for no, c in cases(database_url, f"HALL{copy}").items()}
     assert stored[True] == stored[False] and len(stored[True]) == len(odd)
-
-
-def summary_hall(database_url: str, copy: bool) -> int:
-    from callback.models import Hall
-
-    with session_factory(database_url)() as s:
-        return s.scalar(select(Hall.id).where(Hall.code == f"HALL{copy}"))
 
 
 def test_read_ahead_gives_the_items_in_order_and_raises_where_they_failed():
