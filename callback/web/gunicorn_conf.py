@@ -26,8 +26,12 @@ threads = 8  # a webhook waits mostly on the database: threads keep the cores bu
 timeout = 30  # Twilio gives a webhook 15 s; a request still running after 30 s is stuck
 graceful_timeout = 30
 keepalive = 5  # seconds; nginx reuses the upstream connection
-max_requests = 5000  # recycle workers now and then (bounded memory growth); jitter so both never restart at once
-max_requests_jitter = 500
+# Recycle a worker now and then (bounded memory growth), rarely: while one restarts (about a second: the import and
+# create_app), the other carries every request. At 5,000 that happened every ~50 s at the benchmark's 200 requests/s
+# and queued answers for up to 0.9 s (README "Benchmarks"); at a province's peak (~10 requests/s) 100,000 is a few
+# hours. The jitter keeps both workers from restarting together.
+max_requests = 100_000
+max_requests_jitter = 10_000
 accesslog = None  # nginx keeps the access log; the URLs carry callback tokens, never personal data
 errorlog = "-"
 loglevel = "info"
