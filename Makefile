@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: $(STAMP) services lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2  # two processes, one per core: each has its own PostgreSQL database and Redis numbers
 
 # The full chaos run (tests/chaos): a week of five halls on real processes while faults strike; prints the table of
 # faults, times to settle and invariants. `make test` runs the short version.
