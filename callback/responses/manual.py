@@ -78,20 +78,39 @@ def _locked(session: Session, callback_id: int) -> Callback | None:
     return session.scalars(query.execution_options(populate_existing=True)).first()
 
 
+def staff_contact(session: Session, callback: Callback) -> tuple[str | None, Contact | None]:
+    """Whether a staff member may call this callback's citizen, or record such a call (篇2 四): ``(None, contact)``,
+    or why not — ``"onsite"`` (an on-site form has no number), ``"live"`` (an automatic call is in progress),
+    ``"ended"`` (the callback is final) or ``"opted_out"`` — with no contact. The one rule for `record_manual`
+    and the staff calls (callback.responses.staff_calls); each says the reason in its own words."""
+    if callback.contact_id is None:
+        return "onsite", None
+    if callback.state in LIVE_CALL:
+        return "live", None
+    if callback.state not in MANUAL_RESULT:
+        return "ended", None
+    contact = session.get(Contact, callback.contact_id)
+    if contact is None or contact.opted_out_at is not None:
+        return "opted_out", None
+    return None, contact
+
+
+_REFUSED = {
+    "onsite": "回访#{id} 是现场征求意见表，没有电话号码，不能录入电话回访结果 (an on-site form)",
+    "live": "回访#{id} 正在通话中（{label}），请在通话结束后再录入 (a call is in progress)",
+    "ended": "回访#{id} 已结束（{label}），不能再录入人工回访结果 (the callback has ended)",
+    "opted_out": "回访#{id} 的号码已退订，不得再回访 (the number has opted out)",
+}
+
+
 def _check(session: Session, callback: Callback | None, callback_id: int) -> Contact:
     """The callback's contact, if a staff call may be recorded on it; else `EntryError`."""
     if callback is None:
         raise EntryError(f"找不到回访#{callback_id} (no such callback)")
-    if callback.contact_id is None:
-        raise EntryError(f"回访#{callback_id} 是现场征求意见表，没有电话号码，不能录入电话回访结果 (an on-site form)")
-    label = STATE_LABELS.get(callback.state, callback.state)
-    if callback.state in LIVE_CALL:
-        raise EntryError(f"回访#{callback_id} 正在通话中（{label}），请在通话结束后再录入 (a call is in progress)")
-    if callback.state not in MANUAL_RESULT:
-        raise EntryError(f"回访#{callback_id} 已结束（{label}），不能再录入人工回访结果 (the callback has ended)")
-    contact = session.get(Contact, callback.contact_id)
-    if contact is None or contact.opted_out_at is not None:
-        raise EntryError(f"回访#{callback_id} 的号码已退订，不得再回访 (the number has opted out)")
+    reason, contact = staff_contact(session, callback)
+    if contact is None:
+        label = STATE_LABELS.get(callback.state, callback.state)
+        raise EntryError(_REFUSED[reason or "opted_out"].format(id=callback_id, label=label))
     return contact
 
 

@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 from callback.config import Settings
 from callback.models import Callback, Contact, User
 from callback.models.staff_calls import StaffCall
-from callback.responses.states import LIVE_CALL, MANUAL_RESULT, STATE_LABELS, CallbackState
+from callback.responses.manual import staff_contact
+from callback.responses.states import STATE_LABELS, CallbackState
 from callback.responses.transcript import add_event
 from callback.telephony import CallRequest, Provider, ProviderError
 
@@ -89,19 +90,21 @@ def start_staff_call(session: Session, callback_id: int, user: User, now: dateti
     return call
 
 
+_REFUSED = {
+    "onsite": "回访#{id} 是现场征求意见表，没有电话号码 (an on-site form)",
+    "live": "回访#{id} 正在自动回访通话中（{label}），请稍后再拨 (a call is in progress)",
+    "ended": "回访#{id} 已结束（{label}），不能再专人回访 (the callback has ended)",
+    "opted_out": "回访#{id} 的号码已退订，不得再回访 (the number has opted out)",
+}
+
+
 def _check_callable(session: Session, callback: Callback) -> Contact:
-    """The callback's contact, if a staff call may reach it (the rules of a staff call's record,
-    callback.responses.manual); else `StaffCallError`."""
-    if callback.contact_id is None:
-        raise StaffCallError(f"回访#{callback.id} 是现场征求意见表，没有电话号码 (an on-site form)")
-    label = STATE_LABELS.get(callback.state, callback.state)
-    if callback.state in LIVE_CALL:
-        raise StaffCallError(f"回访#{callback.id} 正在自动回访通话中（{label}），请稍后再拨 (a call is in progress)")
-    if callback.state not in MANUAL_RESULT:
-        raise StaffCallError(f"回访#{callback.id} 已结束（{label}），不能再专人回访 (the callback has ended)")
-    contact = session.get(Contact, callback.contact_id)
-    if contact is None or contact.opted_out_at is not None:
-        raise StaffCallError(f"回访#{callback.id} 的号码已退订，不得再回访 (the number has opted out)")
+    """The callback's contact, if a staff call may reach it (`callback.responses.manual.staff_contact`, the rule
+    a staff call's record follows too); else `StaffCallError`."""
+    reason, contact = staff_contact(session, callback)
+    if contact is None:
+        label = STATE_LABELS.get(callback.state, callback.state)
+        raise StaffCallError(_REFUSED[reason or "opted_out"].format(id=callback.id, label=label))
     return contact
 
 
