@@ -127,8 +127,12 @@ def _wait_until_up(server: Server, seconds: float = 30) -> None:
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} missing: run `make services` (scripts/ensure-services.sh installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect(...) waits for a page to settle after a click navigates (a bare is_visible() reads the page as it is,
+    # which raced the navigation on a loaded CI machine); the wait is generous because two test processes share
+    # two cores, and it never passes a test that would fail.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser

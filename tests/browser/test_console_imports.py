@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import Server, log_in
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -34,7 +36,7 @@ def test_a_supervisor_uploads_the_ledger_and_draws_from_it(page: Any, console_se
     log_in(page, console_server, "zhang")
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="台账与评价器").click()
     page.wait_for_url(console_server.url("/console/imports"))
-    assert page.get_by_text("还没有导入记录").is_visible()
+    expect(page.get_by_text("还没有导入记录")).to_be_visible()
     shot(page, "20-imports-empty")
 
     page.get_by_label("台账文件").set_input_files(str(_ledger(tmp_path)))
@@ -48,17 +50,17 @@ def test_a_supervisor_uploads_the_ledger_and_draws_from_it(page: Any, console_se
     shot(page, "21-import-result")
 
     page.get_by_role("link", name="返回导入页面").click()
-    assert "受理台账-本月.csv" in page.locator("table").inner_text()
+    expect(page.locator("table")).to_contain_text("受理台账-本月.csv")
     shot(page, "22-imports-recent")
 
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="抽样").click()
     page.get_by_label("抽取人数").fill("5")
     page.get_by_role("button", name="立即抽取").click()
-    assert "候选 10 件，抽中 5 件" in page.get_by_role("status").first.inner_text()
+    expect(page.get_by_role("status").first).to_contain_text("候选 10 件，抽中 5 件")
     sample = page.locator("table").first.inner_text()
     assert sample.count("139****") == 5 and "13900130" not in page.content()
     page.get_by_role("button", name="核验抽样").click()
-    assert "抽样核验通过" in page.get_by_role("status").first.inner_text()
+    expect(page.get_by_role("status").first).to_contain_text("抽样核验通过")
     shot(page, "23-draw-verified")
 
 
@@ -86,13 +88,13 @@ def test_an_administrator_creates_a_token_and_edits_a_prompt(page: Any, console_
     page.locator("#p-thanks").get_by_role("link", name="修改").click()
     page.get_by_label("提示文字").fill("感谢您对{centre}工作的支持，再见！")
     page.get_by_role("button", name="保存").click()
-    assert "已保存提示 thanks" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("已保存提示 thanks")
     row = page.locator("#p-thanks").inner_text()
     assert "已修改" in row and "感谢您对{centre}工作的支持，再见！" in row
     shot(page, "27-prompts-edited")
     page.locator("#p-thanks").get_by_role("link", name="修改").click()
     page.get_by_role("button", name="恢复默认文字").click()
-    assert "已恢复默认文字" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("已恢复默认文字")
 
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="中心与窗口").click()
     shot(page, "28-admin-hall")
@@ -101,5 +103,5 @@ def test_an_administrator_creates_a_token_and_edits_a_prompt(page: Any, console_
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="退订查询").click()
     page.get_by_label("电话号码").fill("139 0013 0001")
     page.get_by_role("button", name="查询").click()
-    assert "139****0001：未退订" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("139****0001：未退订")
     shot(page, "30-optout-lookup")

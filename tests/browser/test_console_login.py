@@ -6,20 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import HALL, PASSWORD, Server, log_in
 
 
 def test_log_in_wrong_then_right_and_log_out(page: Any, console_server: Server, shot) -> None:  # noqa: ANN001
     page.goto(console_server.url("/console/"))
     assert page.url == console_server.url("/console/login?next=%2Fconsole%2F")
-    assert page.get_by_role("heading", name="登录监督工作台").is_visible()
-    assert page.get_by_text("请先登录").is_visible()
+    expect(page.get_by_role("heading", name="登录监督工作台")).to_be_visible()
+    expect(page.get_by_text("请先登录")).to_be_visible()
     shot(page, "01-login")
 
     page.get_by_label("用户名").fill("zhang")
     page.get_by_label("密码").fill("not-the-password")
     page.get_by_role("button", name="登录").click()
-    assert page.get_by_role("alert").inner_text() == "用户名或密码错误"
+    expect(page.get_by_role("alert")).to_have_text("用户名或密码错误")
     assert page.get_by_label("用户名").input_value() == "zhang"  # kept; the password is not
     assert page.get_by_label("密码").input_value() == ""
     shot(page, "02-login-wrong-password")
@@ -27,14 +29,14 @@ def test_log_in_wrong_then_right_and_log_out(page: Any, console_server: Server, 
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(console_server.url("/console/"))
-    assert page.get_by_role("heading", name="您好，张督查").is_visible()
+    expect(page.get_by_role("heading", name="您好，张督查")).to_be_visible()
     header = page.locator("header").inner_text()
     assert HALL in header and "督查科" in header
     shot(page, "03-home-supervisor")
 
     page.get_by_role("button", name="退出登录").click()
     page.wait_for_url(console_server.url("/console/login"))
-    assert page.get_by_text("您已退出登录").is_visible()
+    expect(page.get_by_text("您已退出登录")).to_be_visible()
     page.goto(console_server.url("/console/"))
     assert "/console/login" in page.url
 
@@ -46,7 +48,7 @@ def test_the_admin_creates_an_account_on_the_users_page(page: Any, console_serve
     rows = page.locator("table tbody tr")
     before = rows.count()
     assert before >= 4  # the four accounts the server starts with
-    assert "0536****1234" in page.locator("table").inner_text()
+    expect(page.locator("table")).to_contain_text("0536****1234")
     assert "05368881234" not in page.content()
 
     page.get_by_label("用户名").fill("chen")
@@ -56,37 +58,37 @@ def test_the_admin_creates_an_account_on_the_users_page(page: Any, console_serve
     page.get_by_label("初始密码").fill("chen-pass-2026")
     page.get_by_label("再次输入密码").fill("chen-pass-2026x")  # a slip: refused, nothing stored
     page.get_by_role("button", name="新建账号").click()
-    assert page.get_by_role("alert").inner_text() == "未保存：请更正下面标出的内容"
-    assert page.locator("#password2-error").inner_text() == "两次输入的密码不一致"
+    expect(page.get_by_role("alert")).to_have_text("未保存：请更正下面标出的内容")
+    expect(page.locator("#password2-error")).to_have_text("两次输入的密码不一致")
     assert page.get_by_label("再次输入密码").get_attribute("aria-invalid") == "true"
     shot(page, "04-admin-users-error")
 
     page.get_by_label("初始密码").fill("chen-pass-2026")
     page.get_by_label("再次输入密码").fill("chen-pass-2026")
     page.get_by_role("button", name="新建账号").click()
-    assert page.get_by_role("status").filter(has_text="已新建账号 chen").is_visible()
+    expect(page.get_by_role("status").filter(has_text="已新建账号 chen")).to_be_visible()
     assert rows.count() == before + 1
     shot(page, "05-admin-users")
 
     page.get_by_role("button", name="退出登录").click()
     page.wait_for_url(console_server.url("/console/login"))
     log_in(page, console_server, "chen", "chen-pass-2026")
-    assert page.get_by_role("heading", name="您好，陈督查").is_visible()
+    expect(page.get_by_role("heading", name="您好，陈督查")).to_be_visible()
 
 
 def test_a_window_lead_on_a_phone(phone: Any, console_server: Server, shot) -> None:  # noqa: ANN001
     phone.goto(console_server.url("/console/login"))
     shot(phone, "06-login-phone")
     log_in(phone, console_server, "li")
-    assert phone.get_by_role("heading", name="您好，李窗口").is_visible()
-    assert "市场监管窗口" in phone.locator("main").inner_text()
+    expect(phone.get_by_role("heading", name="您好，李窗口")).to_be_visible()
+    expect(phone.locator("main")).to_contain_text("市场监管窗口")
     menu = phone.get_by_role("navigation", name="主菜单").inner_text()
     assert "账号管理" not in menu  # not an administrator
     assert _fits(phone), "the page is wider than the phone"
     shot(phone, "07-home-window-lead-phone")
 
     phone.goto(console_server.url("/console/admin/users"))
-    assert phone.get_by_role("heading", name="无权访问").is_visible()
+    expect(phone.get_by_role("heading", name="无权访问")).to_be_visible()
     shot(phone, "08-forbidden-phone")
 
 
@@ -111,11 +113,11 @@ def test_a_window_lead_switches_to_traditional_chinese_on_a_phone(phone: Any, co
     phone.get_by_role("navigation", name="主菜单").get_by_role("link", name="我的账号").click()
     phone.get_by_role("combobox", name="界面语言").select_option(label="繁體中文")
     phone.get_by_role("button", name="保存语言").click()
-    assert phone.get_by_role("heading", name="我的帳號").is_visible()
-    assert phone.get_by_role("status").inner_text() == "界面語言已更改"
+    expect(phone.get_by_role("heading", name="我的帳號")).to_be_visible()
+    expect(phone.get_by_role("status")).to_have_text("界面語言已更改")
     assert phone.locator("html").get_attribute("lang") == "zh-Hant"
     assert _fits(phone)
     shot(phone, "10-account-zh-hant-phone")
     phone.get_by_role("combobox", name="界面語言").select_option(label="简体中文")  # back, for the other tests
     phone.get_by_role("button", name="保存語言").click()
-    assert phone.get_by_role("heading", name="我的账号").is_visible()
+    expect(phone.get_by_role("heading", name="我的账号")).to_be_visible()

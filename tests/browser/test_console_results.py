@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from callback.accounts.roles import Role
@@ -88,9 +89,9 @@ def test_the_leader_approves_the_week_and_the_board_shows_it(page: Any, console_
 
     log_in(page, console_server, "zhang")
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="结果与公示").click()
-    assert page.get_by_role("heading", name=f"周回访结果 {week}").is_visible()
-    assert page.get_by_text("待领导审核").is_visible()
-    assert page.get_by_text("发布前须由中心领导审核当前结果。").is_visible()
+    expect(page.get_by_role("heading", name=f"周回访结果 {week}")).to_be_visible()
+    expect(page.get_by_text("待领导审核")).to_be_visible()
+    expect(page.get_by_text("发布前须由中心领导审核当前结果。")).to_be_visible()
     table = page.locator("table.figures").inner_text()
     assert MARKET in table and TAX in table
     shot(page, "60-results-week-supervisor")
@@ -103,15 +104,15 @@ def test_the_leader_approves_the_week_and_the_board_shows_it(page: Any, console_
     log_in(page, console_server, "wang")
     page.goto(console_server.url(f"/console/results?week={week}"))
     page.get_by_role("button", name="审核通过当前结果").click()
-    assert page.get_by_role("status").filter(has_text=f"已审核 {week} 的结果（审核人：王主任）").is_visible()
-    assert page.get_by_text("已审核", exact=True).is_visible()
+    expect(page.get_by_role("status").filter(has_text=f"已审核 {week} 的结果（审核人：王主任）")).to_be_visible()
+    expect(page.get_by_text("已审核", exact=True)).to_be_visible()
     shot(page, "62-results-approved-leader")
     log_out(page, console_server)
 
     log_in(page, console_server, "zhang")
     page.goto(console_server.url(f"/console/results?week={week}"))
     page.get_by_role("button", name="发布到公示板").click()
-    assert page.get_by_role("status").filter(has_text=f"已发布 {week} 第 1 版").is_visible()
+    expect(page.get_by_role("status").filter(has_text=f"已发布 {week} 第 1 版")).to_be_visible()
     shot(page, "63-results-published-supervisor")
     page.get_by_role("link", name="查看公示板").click()
     assert page.locator("#period").inner_text().startswith(label)
@@ -128,43 +129,43 @@ def test_a_supervisor_records_an_entry_and_the_leader_approves_the_bulletin(page
     month = data["month"]
     log_in(page, console_server, "zhang")
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="考核").click()
-    assert page.get_by_role("heading", name=f"月度考核 {month}").is_visible()
+    expect(page.get_by_role("heading", name=f"月度考核 {month}")).to_be_visible()
     shot(page, "65-assessment-month")
     page.get_by_role("row", name="张伟").get_by_role("link", name="录入").click()
     page.get_by_role("link", name="一1", exact=True).click()
-    assert page.get_by_text("上班迟到、早退但自觉录入考勤机的，每次扣1分").is_visible()
+    expect(page.get_by_text("上班迟到、早退但自觉录入考勤机的，每次扣1分")).to_be_visible()
     page.get_by_label("情形（等次）").select_option(label="迟到、早退但自觉录入考勤机（-1 分）")
     page.get_by_label("说明").fill("上午迟到 10 分钟，已自行录入")
     shot(page, "66-assessment-entry-form")
     page.get_by_role("button", name="保存录入").click()
-    assert page.get_by_role("status").filter(has_text="已录入").is_visible()
+    expect(page.get_by_role("status").filter(has_text="已录入")).to_be_visible()
     shot(page, "67-assessment-entries")
     page.get_by_role("link", name="张伟 的本月得分").click()
-    assert page.get_by_role("heading", name=f"张伟 {month} 考核明细").is_visible()
+    expect(page.get_by_role("heading", name=f"张伟 {month} 考核明细")).to_be_visible()
     shot(page, "68-assessment-staff")
     log_out(page, console_server)
 
     log_in(page, console_server, "wang")
     page.goto(console_server.url(f"/console/assessment/{month}/bulletin"))
     page.get_by_role("button", name="审批通过本月简报").click()
-    assert page.get_by_role("status").filter(has_text=f"已审批 {month} 的考核简报").is_visible()
+    expect(page.get_by_role("status").filter(has_text=f"已审批 {month} 的考核简报")).to_be_visible()
     shot(page, "69-assessment-bulletin-approved")
     page.get_by_role("link", name="查看简报全文（可打印）").click()
-    assert "已审批" in page.locator(".status").inner_text()
+    expect(page.locator(".status")).to_contain_text("已审批")
     shot(page, "70-assessment-bulletin-print")
     page.goto(console_server.url(f"/console/assessment/year?year={month[:4]}"))
-    assert page.get_by_text("按 25% 向下取整").is_visible()
+    expect(page.get_by_text("按 25% 向下取整")).to_be_visible()
     shot(page, "71-assessment-year")
 
 
 def test_a_staff_member_reads_their_own_sheet_on_a_phone(phone: Any, console_server: Server, data, shot) -> None:  # noqa: ANN001
     log_in(phone, console_server, "zhangwei")
     phone.get_by_role("navigation", name="主菜单").get_by_role("link", name="我的得分").click()
-    assert phone.get_by_role("heading", name="我的得分").is_visible()
+    expect(phone.get_by_role("heading", name="我的得分")).to_be_visible()
     main = phone.locator("main").inner_text()
     assert "张伟" in main and "月度得分" in main and "三2" in main
     assert "张督查" not in main  # who entered it is not shown
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shot(phone, "72-my-scores-phone")
     phone.goto(console_server.url("/console/assessment"))
-    assert phone.get_by_role("heading", name="无权访问").is_visible()
+    expect(phone.get_by_role("heading", name="无权访问")).to_be_visible()

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from callback.db import dispose_all, session_factory
@@ -63,7 +64,7 @@ def test_a_supervisor_opens_the_week_plays_a_recording_and_corrects_an_answer(  
     log_in(page, console_server, "zhang")
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="本周概况").click()
     page.wait_for_url(console_server.url("/console/week"))
-    assert page.get_by_role("heading", name="本周概况").is_visible()
+    expect(page.get_by_role("heading", name="本周概况")).to_be_visible()
     counts = page.locator("ul.cb-counts").inner_text()
     assert "8\n已抽取" in counts and "5\n完成" not in counts  # 4 complete, 1 partial
     assert page.locator("svg.chart.bars").get_attribute("role") == "img"
@@ -72,14 +73,14 @@ def test_a_supervisor_opens_the_week_plays_a_recording_and_corrects_an_answer(  
 
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="回访记录").click()
     page.wait_for_url("**/console/callbacks")
-    assert "139****5678" in page.locator("table").inner_text()
+    expect(page.locator("table")).to_contain_text("139****5678")
     shot(page, "41-callbacks")
 
     page.get_by_role("link", name=f"#{the_week['id']}", exact=True).click()
     page.wait_for_url(console_server.url(f"/console/callbacks/{the_week['id']}"))
     html = page.content()
     assert RECORDING_HOST not in html and SID not in html and "13912345678" not in html
-    assert "139****5678" in page.locator("dl.details").inner_text()
+    expect(page.locator("dl.details")).to_contain_text("139****5678")
 
     audio = page.locator("audio")
     assert audio.get_attribute("src") == f"/console/callbacks/{the_week['id']}/recording"
@@ -95,15 +96,15 @@ def test_a_supervisor_opens_the_week_plays_a_recording_and_corrects_an_answer(  
     row.get_by_label("更正理由").fill("复听录音：市民说的是“满意”")
     row.get_by_role("button", name="保存更正").click()
     page.wait_for_load_state()
-    assert page.get_by_role("status").filter(has_text="已更正办事效率：基本满意 → 满意（原答案已保留）").is_visible()
-    assert "原答案：基本满意（按键 2）" in page.locator("table.answer-table").inner_text()
+    expect(page.get_by_role("status").filter(has_text="已更正办事效率：基本满意 → 满意（原答案已保留）")).to_be_visible()
+    expect(page.locator("table.answer-table")).to_contain_text("原答案：基本满意（按键 2）")
     shot(page, "43-callback-corrected")
 
     page.get_by_text("查看完整号码").click()
     page.locator("#phone-reason").fill("市民投诉需人工回电")
     page.get_by_role("button", name="确认查看").first.click()
     page.wait_for_load_state()
-    assert "13912345678" in page.locator(".revealed").inner_text()
+    expect(page.locator(".revealed")).to_contain_text("13912345678")
     shot(page, "44-callback-number-revealed")
 
     with session_factory(_database(console_server))() as s:
@@ -119,7 +120,7 @@ def test_the_leader_reads_the_audit_log(page: Any, console_server: Server, the_w
     log_in(page, console_server, "wang")
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="审计日志").click()
     page.wait_for_url("**/console/audit")
-    assert "登录" in page.locator("table").inner_text()
+    expect(page.locator("table")).to_contain_text("登录")
     page.get_by_label("操作", exact=True).select_option(label="登录")
     page.get_by_role("button", name="筛选").click()
     page.wait_for_load_state()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from callback.db import dispose_all, session_factory
@@ -70,7 +71,7 @@ def test_a_window_lead_answers_a_rectification_on_a_phone(phone: Any, page: Any,
     shot(phone, "11-rectifications-window-lead-phone")
 
     phone.get_by_role("link", name=f"整改#{cases['market']}").click()
-    assert phone.get_by_role("heading", name=f"整改#{cases['market']}").is_visible()
+    expect(phone.get_by_role("heading", name=f"整改#{cases['market']}")).to_be_visible()
     said = phone.locator("blockquote.said").inner_text()
     assert "态度不好" in said and "张*" in said and "139****4321" in said
     assert "13987654321" not in phone.content() and "张三" not in phone.content()
@@ -82,32 +83,32 @@ def test_a_window_lead_answers_a_rectification_on_a_phone(phone: Any, page: Any,
     phone.get_by_label("已当面或电话告知申请人（登记）").check()
     shot(phone, "13-rectification-form-filled-phone")
     phone.get_by_role("button", name="提交").click()
-    assert phone.get_by_role("status").filter(has_text="已反馈申请人，等待督查科验收").is_visible()
+    expect(phone.get_by_role("status").filter(has_text="已反馈申请人，等待督查科验收")).to_be_visible()
     facts = phone.locator("dl.facts").inner_text()
     assert "已反馈" in facts and "按期反馈" in facts
-    assert not phone.get_by_role("button", name="提交").is_visible()  # answered: waiting for the review
+    expect(phone.get_by_role("button", name="提交")).not_to_be_visible()  # answered: waiting for the review
     assert _fits(phone)
     shot(phone, "14-rectification-answered-phone")
 
     log_in(page, console_server, "zhang")
     page.goto(console_server.url(f"/console/rectifications/{cases['market']}"))
-    assert page.get_by_role("heading", name="督查科验收").is_visible()
+    expect(page.get_by_role("heading", name="督查科验收")).to_be_visible()
     shot(page, "15-rectification-supervisor-review")
     page.locator("summary", has_text="退回窗口").click()
     page.get_by_label("退回原因").fill("请写明培训的时间和参加人员")
     page.get_by_role("button", name="退回窗口").click()
-    assert page.get_by_role("status").filter(has_text="已退回窗口重新整改").is_visible()
+    expect(page.get_by_role("status").filter(has_text="已退回窗口重新整改")).to_be_visible()
 
     phone.goto(console_server.url("/console/rectifications"))
-    assert "已退回" in phone.locator("main").inner_text()
+    expect(phone.locator("main")).to_contain_text("已退回")
     phone.get_by_role("link", name=f"整改#{cases['market']}").click()
-    assert "请写明培训的时间和参加人员" in phone.locator(".returned").inner_text()
+    expect(phone.locator(".returned")).to_contain_text("请写明培训的时间和参加人员")
     assert phone.get_by_label("整改措施").input_value().startswith("已约谈当事窗口人员")
     assert _fits(phone)
     shot(phone, "16-rectification-returned-phone")
 
     phone.goto(console_server.url(f"/console/rectifications/{cases['integrity']}"))
-    assert phone.get_by_role("heading", name="页面或记录不存在").is_visible()
+    expect(phone.get_by_role("heading", name="页面或记录不存在")).to_be_visible()
 
 
 def test_the_on_site_form_page_on_a_phone(phone: Any, console_server: Server, shot) -> None:  # noqa: ANN001
@@ -123,8 +124,8 @@ def test_the_on_site_form_page_on_a_phone(phone: Any, console_server: Server, sh
     assert _fits(phone)
     shot(phone, "17-onsite-form-phone")
     phone.get_by_role("button", name="保存这份征求意见表").click()
-    assert phone.get_by_role("status").filter(has_text="已录入税务窗口").is_visible()
-    assert "已录入 1 份，目标每周 5 份，还差 4 份" in phone.locator("main").inner_text()
+    expect(phone.get_by_role("status").filter(has_text="已录入税务窗口")).to_be_visible()
+    expect(phone.locator("main")).to_contain_text("已录入 1 份，目标每周 5 份，还差 4 份")
     assert _fits(phone)
     shot(phone, "18-onsite-week-phone")
 
@@ -158,16 +159,16 @@ def drawn(console_server: Server) -> int:
 def test_a_staff_call_from_the_console(page: Any, console_server: Server, drawn: int, shot) -> None:  # noqa: ANN001
     log_in(page, console_server, "zhang")
     page.goto(console_server.url(f"/console/callbacks/{drawn}/staff-call"))
-    assert "139****3344" in page.locator("dl.facts").inner_text()
+    expect(page.locator("dl.facts")).to_contain_text("139****3344")
     shot(page, "19-staff-call")
     page.get_by_role("button", name="拨打").click()
-    assert page.get_by_role("status").filter(has_text="正在呼叫您的座机").is_visible()
+    expect(page.get_by_role("status").filter(has_text="正在呼叫您的座机")).to_be_visible()
     for _ in range(50):  # the simulator rings the desk phone, then the citizen, over real HTTP
         if "已接通申请人" in page.locator("#call").inner_text():
             break
         page.wait_for_timeout(200)
         page.get_by_role("button", name="刷新通话状态").click()
-    assert "已接通申请人（通话 60 秒）" in page.locator("#call").inner_text()
+    expect(page.locator("#call")).to_contain_text("已接通申请人（通话 60 秒）")
     shot(page, "20-staff-call-connected")
     contents = [page.content()]
     for item in ("attitude", "efficiency", "by_the_rules", "overall"):
@@ -175,7 +176,7 @@ def test_a_staff_call_from_the_console(page: Any, console_server: Server, drawn:
     page.locator("#in_hall").get_by_label("是", exact=True).check()
     page.locator("#integrity").get_by_label("没有", exact=True).check()
     page.get_by_role("button", name="保存回访结果").click()
-    assert page.get_by_role("status").filter(has_text="已保存专人回访结果：完成").is_visible()
+    expect(page.get_by_role("status").filter(has_text="已保存专人回访结果：完成")).to_be_visible()
     contents.append(page.content())
     assert all("13911223344" not in html and "1122" not in html for html in contents)
     assert "13911223344" not in console_server.log.read_text()  # nor in the server's output
