@@ -20,6 +20,9 @@ transaction let one call drift into the next call's second). A claimed row waits
 ahead of it — one per dialing worker; if its worker dies meanwhile, the reconciler gives the attempt back. The wait
 is real time, so calling hours and opt-out are checked again during it, for the slot's moment (an opt-out is
 seen as of the reservation, at most that short wait before the call); either one gives the claim back unplaced.
+The call itself is sent inside the limiter's window (``placing``), which holds it back only while the calls of the
+last second reached the provider late — the lateness of earlier calls, milliseconds — so the cap holds at the
+provider (ivr.ratelimit).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from callback.models import Attempt, Callback, Contact
 from callback.responses.states import CallbackState, Outcome, checked_move, flags_of, move_to, set_flags
 from callback.responses.transcript import add_event
 from callback.telephony import CallRequest, Provider, ProviderError
-from ivr.ratelimit import RateLimiter, get_limiter
+from ivr.ratelimit import RateLimiter, get_limiter, placing
 from ivr.status import CLOSED, TERMINAL, StatusUpdate, hand_off, next_call_moment, record_status
 from ivr.urls import webhook_url
 
@@ -177,7 +180,8 @@ def _place(session: Session, attempt: Attempt, provider: Provider, settings: Set
             return withdrawn
         limiter.sleep_until(slot)
     try:
-        placed = provider.place_call(request)
+        with placing(limiter):
+            placed = provider.place_call(request)
     except ProviderError as exc:
         return _not_placed(session, attempt.id, exc, settings, now)
     return _placed(session, attempt.id, placed.sid, placed.status, now)

@@ -1,29 +1,41 @@
-"""A calls-per-second cap shared by every dialing worker (CALLS_PER_SECOND).
+"""A calls-per-second cap shared by every dialing worker (CALLS_PER_SECOND), in two parts.
 
-Each caller reserves the next free slot and sleeps until it: slots are ``1 / rate`` seconds apart. Reserving and
-sleeping are two steps, so a caller can use the wait (the dialer checks calling hours and opt-out meanwhile) and
-still place its call the moment its slot comes. With REDIS_URL
-the reservation is one atomic Lua script on the Redis server's own clock, so workers on different machines share
-one cap; without Redis it is a lock in this process (the embedded mode runs one dialer).
+**Slots spread the calls.** Each caller reserves the next free slot and sleeps until it: slots are ``1 / rate``
+seconds apart. Reserving and sleeping are two steps, so a caller can use the wait (the dialer checks calling hours
+and opt-out meanwhile) and still place its call the moment its slot comes.
 
-CALLS_PER_SECOND is a cap for every 1-second window, so the slots are laid out ``HEADROOM`` (3%) wider than
-``1 / rate``: a call reaches the provider a few milliseconds after its slot, more when the machine is busy, and with
-slots exactly ``1 / rate`` apart one late call and a punctual one ten slots later would make eleven in a second.
-At 10 calls a second that leaves 31 ms of such jitter and a rate of 9.7 (README, "Benchmarks").
+**A window makes the cap hard at the provider.** A call reaches the provider some milliseconds after its slot —
+more when the machine is busy — so slots alone let one late call and a punctual one ten slots later make eleven in
+a second (README, "Benchmarks"). So each call also holds a place in a window from the moment it is sent until a
+second after the provider answered (``placing``), and a call is sent only while fewer than ``cap`` places are
+held. Why that is enough: take any second of the provider's clock and the call in it that was sent last; every
+other call in that second was sent before it, and the provider answered each at or after the second began, so
+each still held its place when the last one was admitted — at most ``cap - 1`` of them. A worker killed while
+its call is on the wire holds its place for ``IN_FLIGHT_LEASE`` and no longer.
+
+With REDIS_URL both are atomic Lua scripts on the Redis server's own clock, so workers on different machines
+share one cap (the proof needs the provider's clock and Redis's to agree to the milliseconds it tolerates: one
+machine, or NTP); without Redis they are a lock in this process (the embedded mode runs one dialer).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 from callback.config import Settings
 
 KEY = "callback:ivr:calls-per-second:next-slot"
-HEADROOM = 0.97  # slots 1 / (0.97 × CALLS_PER_SECOND) apart
+WINDOW_KEY = "callback:ivr:calls-per-second:window"
+WINDOW_SECONDS = 1.0
+IN_FLIGHT_LEASE = 30.0  # seconds a sent call holds its place if its worker never reports the provider's answer
+POLL_SECONDS = 0.02  # how often a caller looks again while every place is held by a call still on the wire
 
 # KEYS[1] next free slot (µs since the epoch); ARGV[1] slot width (µs). Returns how long the caller must wait (µs).
 _RESERVE = """
@@ -34,6 +46,29 @@ local slot = math.max(now, free)
 local after = slot + tonumber(ARGV[1])
 redis.call('SET', KEYS[1], string.format('%.0f', after), 'PX', math.floor((after - now) / 1000) + 1000)
 return math.floor(slot - now)
+"""
+
+# KEYS[1] the window (member → µs since the epoch: the end of a sent call's lease, or the moment the provider
+# answered it); ARGV[1] cap; ARGV[2] lease (µs); ARGV[3] member. Returns -1 if admitted, else how long to wait (µs).
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000000)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], string.format('%.0f', now + tonumber(ARGV[2])), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) / 1000) + 2000)
+  return -1
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.floor(tonumber(first[2]) + 1000000 - now)
+"""
+
+# KEYS[1] the window; ARGV[1] member: the provider has answered its call now.
+_ANSWERED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[1], 'XX', string.format('%.0f', now), ARGV[1])
+return 0
 """
 
 
@@ -54,6 +89,15 @@ class RateLimiter(Protocol):
         """Block until the slot (at once if it has come)."""
         ...
 
+    def admit(self) -> Hashable:
+        """Block until a place in the window is free and take it for a call about to be sent; its token."""
+        ...
+
+    def answered(self, token: Hashable) -> None:
+        """The provider has answered the call that holds ``token`` (accepted or refused it): its place is freed a
+        second from now."""
+        ...
+
 
 def acquire(limiter: RateLimiter) -> float:
     """Reserve the next slot and wait for it; the seconds waited."""
@@ -62,12 +106,35 @@ def acquire(limiter: RateLimiter) -> float:
     return slot.wait
 
 
+@contextmanager
+def placing(limiter: RateLimiter) -> Iterator[None]:
+    """Hold a place in the limiter's window while a call goes to the provider (the body sends it)."""
+    token = limiter.admit()
+    try:
+        yield
+    finally:
+        limiter.answered(token)
+
+
+def cap_per_window(rate: float) -> int:
+    """The most calls any one second may hold at ``rate`` calls a second (at least one)."""
+    return max(1, math.floor(rate * WINDOW_SECONDS))
+
+
+def _pause(wait: float) -> float:
+    """How long to sleep before looking again: until the first place frees, or a short poll while every place is
+    held by a call still on the wire (its lease ends later than a window from now)."""
+    return wait if wait <= WINDOW_SECONDS else POLL_SECONDS
+
+
 class LocalRateLimiter:
     def __init__(self, rate: float, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.cap = cap_per_window(rate) if rate > 0 else None
         self._sleep, self._clock = sleep, clock
         self._next = 0.0
+        self._held: dict[object, float] = {}  # token → lease end while on the wire, then the answer's moment
         self._lock = threading.Lock()
 
     def reserve(self) -> Slot:
@@ -81,16 +148,37 @@ class LocalRateLimiter:
         if (left := slot.at - self._clock()) > 0:
             self._sleep(left)
 
+    def admit(self) -> Hashable:
+        token = object()
+        while self.cap is not None:
+            with self._lock:
+                now = self._clock()
+                self._held = {t: at for t, at in self._held.items() if at > now - WINDOW_SECONDS}
+                if len(self._held) < self.cap:
+                    self._held[token] = now + IN_FLIGHT_LEASE
+                    break
+                wait = min(self._held.values()) + WINDOW_SECONDS - now
+            self._sleep(_pause(wait))
+        return token
+
+    def answered(self, token: Hashable) -> None:
+        with self._lock:
+            if token in self._held:
+                self._held[token] = self._clock()
+
 
 class RedisRateLimiter:
-    def __init__(self, redis_url: str, rate: float, key: str = KEY,
+    def __init__(self, redis_url: str, rate: float, key: str = KEY, window_key: str = WINDOW_KEY,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         import redis
 
         self.interval_us = int(1_000_000 / rate) if rate > 0 else 0
+        self.cap = cap_per_window(rate)
         self._client = redis.Redis.from_url(redis_url)
         self._reserve = self._client.register_script(_RESERVE)
-        self._key, self._sleep = key, sleep
+        self._admit = self._client.register_script(_ADMIT)
+        self._answered = self._client.register_script(_ANSWERED)
+        self._key, self._window_key, self._sleep = key, window_key, sleep
 
     def reserve(self) -> Slot:
         wait = int(self._reserve(keys=[self._key], args=[self.interval_us])) / 1_000_000
@@ -100,12 +188,28 @@ class RedisRateLimiter:
         if (left := slot.at - time.monotonic()) > 0:
             self._sleep(left)
 
+    def admit(self) -> Hashable:
+        token = uuid.uuid4().hex
+        lease_us = int(IN_FLIGHT_LEASE * 1_000_000)
+        while (wait_us := int(self._admit(keys=[self._window_key], args=[self.cap, lease_us, token]))) >= 0:
+            self._sleep(_pause(wait_us / 1_000_000))
+        return token
+
+    def answered(self, token: Hashable) -> None:
+        self._answered(keys=[self._window_key], args=[token])
+
 
 class NoLimit:
     def reserve(self) -> Slot:
         return Slot(0.0, 0.0)
 
     def sleep_until(self, slot: Slot) -> None:
+        return None
+
+    def admit(self) -> Hashable:
+        return None
+
+    def answered(self, token: Hashable) -> None:
         return None
 
 
@@ -125,7 +229,6 @@ def get_limiter(settings: Settings) -> RateLimiter:
 def _build(settings: Settings) -> RateLimiter:
     if settings.calls_per_second <= 0:
         return NoLimit()
-    rate = settings.calls_per_second * HEADROOM
     if settings.redis_url:
-        return RedisRateLimiter(settings.redis_url, rate)
-    return LocalRateLimiter(rate)
+        return RedisRateLimiter(settings.redis_url, settings.calls_per_second)
+    return LocalRateLimiter(settings.calls_per_second)

@@ -149,7 +149,7 @@ def wait_for(url: str, server: subprocess.Popen, seconds: float = 30) -> request
         if server.poll() is not None:
             pytest.fail(f"the server exited: {server.stdout.read() if server.stdout else ''}")
         try:
-            return requests.get(url, timeout=2)
-        except requests.ConnectionError:
+            return requests.get(url, timeout=10)
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still booting on a busy machine
             time.sleep(0.2)
     pytest.fail("the server did not answer")
