@@ -11,7 +11,11 @@ second after the provider answered (``placing``), and a call is sent only while 
 held. Why that is enough: take any second of the provider's clock and the call in it that was sent last; every
 other call in that second was sent before it, and the provider answered each at or after the second began, so
 each still held its place when the last one was admitted — at most ``cap - 1`` of them. A worker killed while
-its call is on the wire holds its place for ``IN_FLIGHT_LEASE`` and no longer.
+its call is on the wire holds its place for ``IN_FLIGHT_LEASE`` and no longer (a call the provider takes longer
+than that to receive could then share a second with ``cap`` others: a stalled network, not a busy machine). A
+caller that finds no place within ``ADMIT_TIMEOUT`` gets `WindowFull` and gives its claim back for the next tick —
+it never waits while the reconciler could take the claim as stale. And a worker that cannot report the answer
+(Redis gone) still records its call: the place frees itself when the lease ends.
 
 With REDIS_URL both are atomic Lua scripts on the Redis server's own clock, so workers on different machines
 share one cap (the proof needs the provider's clock and Redis's to agree to the milliseconds it tolerates: one
@@ -20,6 +24,7 @@ machine, or NTP); without Redis they are a lock in this process (the embedded mo
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -31,11 +36,14 @@ from typing import Protocol
 
 from callback.config import Settings
 
+log = logging.getLogger(__name__)
+
 KEY = "callback:ivr:calls-per-second:next-slot"
 WINDOW_KEY = "callback:ivr:calls-per-second:window"
 WINDOW_SECONDS = 1.0
-IN_FLIGHT_LEASE = 30.0  # seconds a sent call holds its place if its worker never reports the provider's answer
+IN_FLIGHT_LEASE = 5.0  # seconds a sent call holds its place if its worker never reports the provider's answer
 POLL_SECONDS = 0.02  # how often a caller looks again while every place is held by a call still on the wire
+ADMIT_TIMEOUT = 2.0  # the longest a caller waits for a place; far below the reconciler's stale-call limit
 
 # KEYS[1] next free slot (µs since the epoch); ARGV[1] slot width (µs). Returns how long the caller must wait (µs).
 _RESERVE = """
@@ -72,6 +80,10 @@ return 0
 """
 
 
+class WindowFull(Exception):
+    """No place in the calls-per-second window came free within ADMIT_TIMEOUT."""
+
+
 @dataclass(frozen=True)
 class Slot:
     """A reserved slot: ``wait`` seconds after the reservation, at ``at`` on the limiter's monotonic clock."""
@@ -90,7 +102,8 @@ class RateLimiter(Protocol):
         ...
 
     def admit(self) -> Hashable:
-        """Block until a place in the window is free and take it for a call about to be sent; its token."""
+        """Block until a place in the window is free and take it for a call about to be sent; its token. Raises
+        `WindowFull` after ADMIT_TIMEOUT."""
         ...
 
     def answered(self, token: Hashable) -> None:
@@ -113,7 +126,10 @@ def placing(limiter: RateLimiter) -> Iterator[None]:
     try:
         yield
     finally:
-        limiter.answered(token)
+        try:
+            limiter.answered(token)
+        except Exception as exc:  # noqa: BLE001 — the call is placed: record it; the place frees at the lease's end
+            log.warning("calls-per-second window: could not record the provider's answer (%s)", type(exc).__name__)
 
 
 def cap_per_window(rate: float) -> int:
@@ -121,10 +137,14 @@ def cap_per_window(rate: float) -> int:
     return max(1, math.floor(rate * WINDOW_SECONDS))
 
 
-def _pause(wait: float) -> float:
+def _pause_or_give_up(wait: float, waited: float) -> float:
     """How long to sleep before looking again: until the first place frees, or a short poll while every place is
-    held by a call still on the wire (its lease ends later than a window from now)."""
-    return wait if wait <= WINDOW_SECONDS else POLL_SECONDS
+    held by a call still on the wire (its lease ends later than a window from now). `WindowFull` once the caller
+    would have waited ADMIT_TIMEOUT."""
+    pause = wait if wait <= WINDOW_SECONDS else POLL_SECONDS
+    if waited + pause > ADMIT_TIMEOUT:
+        raise WindowFull(f"no place in the calls-per-second window within {ADMIT_TIMEOUT:g} s")
+    return pause
 
 
 class LocalRateLimiter:
@@ -149,7 +169,7 @@ class LocalRateLimiter:
             self._sleep(left)
 
     def admit(self) -> Hashable:
-        token = object()
+        token, waited = object(), 0.0
         while self.cap is not None:
             with self._lock:
                 now = self._clock()
@@ -158,7 +178,9 @@ class LocalRateLimiter:
                     self._held[token] = now + IN_FLIGHT_LEASE
                     break
                 wait = min(self._held.values()) + WINDOW_SECONDS - now
-            self._sleep(_pause(wait))
+            pause = _pause_or_give_up(wait, waited)
+            self._sleep(pause)
+            waited += pause
         return token
 
     def answered(self, token: Hashable) -> None:
@@ -189,10 +211,12 @@ class RedisRateLimiter:
             self._sleep(left)
 
     def admit(self) -> Hashable:
-        token = uuid.uuid4().hex
+        token, waited = uuid.uuid4().hex, 0.0
         lease_us = int(IN_FLIGHT_LEASE * 1_000_000)
         while (wait_us := int(self._admit(keys=[self._window_key], args=[self.cap, lease_us, token]))) >= 0:
-            self._sleep(_pause(wait_us / 1_000_000))
+            pause = _pause_or_give_up(wait_us / 1_000_000, waited)
+            self._sleep(pause)
+            waited += pause
         return token
 
     def answered(self, token: Hashable) -> None:

@@ -10,20 +10,24 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
 from sqlalchemy.orm import Session
 
 from callback.config import Settings
 from callback.db import session_factory
 from callback.models import Attempt, Callback, Contact
+from callback.responses.states import flags_of
 from callback.telephony import CallStatus, FetchCall, MockProvider, PlacedCall, ProviderError, ProviderRequest
 from ivr.dialer import GIVE_UP_AFTER, STALE_AFTER, dial_callback, dial_due, reconcile_stale_calls
 from ivr.ratelimit import (
+    ADMIT_TIMEOUT,
     IN_FLIGHT_LEASE,
     POLL_SECONDS,
     LocalRateLimiter,
     NoLimit,
     RedisRateLimiter,
     Slot,
+    WindowFull,
     acquire,
     cap_per_window,
     get_limiter,
@@ -302,15 +306,56 @@ def test_a_call_waits_until_a_second_after_the_provider_answered_the_call_that_f
     assert clock.slept == [0.5]
 
 
-def test_while_every_place_is_on_the_wire_the_caller_polls_and_a_killed_caller_frees_its_place_after_the_lease(
-) -> None:
+def test_a_caller_gives_up_after_the_admit_timeout_and_a_killed_caller_frees_its_place_after_the_lease() -> None:
     clock = FakeClock()
     limiter = LocalRateLimiter(1.0, sleep=clock.sleep, clock=clock)
     limiter.admit()  # its worker is killed: answered() never comes
-    with placing(limiter):
-        assert clock.now == pytest.approx(IN_FLIGHT_LEASE + 1.0)  # a second after the lease ended
-    *polls, last = clock.slept
-    assert set(polls) == {POLL_SECONDS} and last <= 1.0
+    with pytest.raises(WindowFull):
+        limiter.admit()
+    assert set(clock.slept) == {POLL_SECONDS} and sum(clock.slept) <= ADMIT_TIMEOUT  # polled, never past it
+    clock.now = IN_FLIGHT_LEASE + 1.0  # a second after the lease ended
+    clock.slept.clear()
+    limiter.admit()
+    assert clock.slept == []
+
+
+class Full(Backlog):
+    """A limiter whose window stays full (a worker died while sending)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+
+    def admit(self) -> None:
+        raise WindowFull("full")
+
+
+def test_a_full_window_gives_the_claim_back_due_at_once_and_counts_nothing(db: Session, settings: Settings) -> None:
+    callback, provider = drawn(db), switchboard()
+    result = dial_callback(db, callback.id, provider, settings, NOW, limiter=Full())
+    assert result.result == "deferred" and provider.calls() == []
+    callback = reload(db, callback)
+    assert (callback.state, callback.attempts_used, callback.next_action_at) == ("drawn", 0, NOW)
+    assert flags_of(callback).dial_errors == 0
+    assert db.get(Attempt, result.attempt_id).status == "not_placed"
+    assert dial(db, callback, provider, settings).result == "placed"
+
+
+class RedisGoneAfterSending(Backlog):
+    """A limiter that cannot record the provider's answer: Redis went away while the call was being sent."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+
+    def answered(self, token: None) -> None:
+        raise redis.ConnectionError("Connection refused")
+
+
+def test_a_call_placed_while_redis_went_away_is_still_recorded(db: Session, settings: Settings) -> None:
+    callback, provider = drawn(db), switchboard()
+    result = dial_callback(db, callback.id, provider, settings, NOW, limiter=RedisGoneAfterSending())
+    assert result.result == "placed" and len(provider.calls()) == 1
+    assert reload(db, callback).attempts_used == 1
+    assert db.get(Attempt, result.attempt_id).provider_call_id == result.call_sid
 
 
 def test_local_limiter_spaces_slots_by_the_rate() -> None:

@@ -116,7 +116,7 @@ def test_killed_worker_leaves_exactly_one_draw_per_hall(pg_url: str, redis_url: 
     broker = redis.Redis.from_url(redis_url)
     try:
         wait_for(lambda: draw_count(pg_url) >= HALLS, 45, "every hall to be drawn", log)
-        wait_for(lambda: drained(broker, queue), 20, "the queue to drain", log)
+        wait_for(lambda: drained(broker, queue), 60, "the queue to drain", log)
     finally:
         kill_group(second, signal.SIGTERM)
 
