@@ -166,6 +166,7 @@ class ChaosRun:
         self.processes: dict[str, Process] = {}
         self.flood_before: dict[int, Any] = {}
         self.notes: list[str] = []
+        self.killed_pids: set[int] = set()  # the worker processes SIGKILLed mid-call
 
     # --- set-up ------------------------------------------------------------------------------------------------
     def _hours(self) -> str:
@@ -312,6 +313,7 @@ class ChaosRun:
         wait_until(a_worker_holds_a_call, 60, "a worker to hold a call in progress", step=0.05)
         name, calls = held[0], held[1:]
         fault = self._fault(f"SIGKILL {name} mid-call, restart it")
+        self.killed_pids |= set(self.processes[name].pids())
         self.processes[name].kill()
         after = {call.sid: call for call in self._sim_calls()}
         still_live = [sid for sid in (call.sid for call in calls) if after[sid].status == "in-progress"]
@@ -414,7 +416,7 @@ class ChaosRun:
         with session_factory(self.url)() as session:
             checks = [
                 ledger.every_callback_final(session),
-                ledger.dialled_once(session, calls),
+                ledger.dialled_once(session, calls, self.killed_pids),
                 ledger.sms_once(session, messages),
                 ledger.within_hours(session, self.settings, calls, messages),
                 ledger.answers_kept(session, facts),

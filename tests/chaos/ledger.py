@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -139,17 +140,29 @@ def every_callback_final(session: Session) -> Check:
                  f"{sum(states.values())} callbacks: {dict(sorted(states.items()))}; calls still open: {live}")
 
 
-def dialled_once(session: Session, calls: list[SimCall]) -> Check:
+def dialled_once(session: Session, calls: list[SimCall], killed_pids: Collection[int] = ()) -> Check:
+    """Every call the simulator placed is the one call of an attempt the product counted. One exception, named in
+    the detail: a call the SIGKILLed worker had just placed and was still simulating, killed with it before the
+    call rang (still queued or initiated) and before the worker wrote its sid. The simulator runs a call
+    inside the worker that placed it; a real provider would carry on and its status callbacks would bring the sid
+    (ivr.status), so the reconciler giving that attempt back and the callback dialled again is the product's
+    right answer to what it saw — the number rang once."""
     per_attempt = Counter(int(parse_qs(urlsplit(c.url).query)["a"][0]) for c in calls)
     twice = [a for a, n in per_attempt.items() if n > 1]
     by_sid = {c.sid: c for c in calls}
     accepted = session.scalars(select(Attempt).where(Attempt.provider_call_id.is_not(None))).all()
     missing = [a.id for a in accepted if a.provider_call_id not in by_sid or per_attempt[a.id] != 1]
     used = [(c.id, c.attempts_used, n) for c, n in _accepted_per_callback(session).items() if c.attempts_used != n]
-    held = not twice and not missing and not used and len(accepted) == len(calls)
+    sids = {a.provider_call_id for a in accepted}
+    unrecorded = [(int(parse_qs(urlsplit(c.url).query)["a"][0]), c.status, c.owner_pid, len(c.log))
+                  for c in calls if c.sid not in sids]
+    died_unrung = [u for u in unrecorded if u[2] in killed_pids and u[1] in ("queued", "initiated")]
+    held = not twice and not missing and not used and len(unrecorded) == len(died_unrung)
     return Check("no number dialled twice for the same attempt", held,
                  f"{len(calls)} calls for {len(per_attempt)} attempts; dialled twice {twice}; accepted attempts "
-                 f"without their one call {missing}; attempts_used ≠ accepted {used}")
+                 f"without their one call {missing}; attempts_used ≠ accepted {used}; calls whose attempt never "
+                 f"learned its sid (attempt, status, simulating pid, log entries) {unrecorded}, of them killed with the "
+                 f"worker before they rang {died_unrung}")
 
 
 def _accepted_per_callback(session: Session) -> dict[Callback, int]:
