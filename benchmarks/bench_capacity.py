@@ -8,13 +8,11 @@ and Redis local, each figure next to a baseline measured in the same run.
 |         | ≤ 3 s                                               (baseline: SELECT count(*) over the same cases)
 | dialer  | CALLS_PER_SECOND=10, two Celery workers, the simulator, 2 minutes: ≥ 9.5 calls started a second and never
 |         | more than 10 in any 1-second window                           (baseline: the configured rate)
-| ratecap | the limiter alone against a stand-in provider with late calls: never more than 10 in any 1-second window
-|         | at the provider                              (baseline: the slots alone, the limiter before the window)
 | webhook | the IVR answer webhook under gunicorn at a constant 200 requests/s for 60 s: p99 ≤ 50 ms, no errors; CPU
 |         | per request of the app and the database        (baseline: bare Flask + RequestValidator + VoiceResponse
 |         |                                                  + one single-row INSERT, the same load)
 
-    .venv/bin/python benchmarks/bench_capacity.py [--only import|draw|dialer|ratecap|webhook ...] [--quick] [--json FILE]
+    .venv/bin/python benchmarks/bench_capacity.py [--only import|draw|dialer|webhook ...] [--quick] [--json FILE]
 
 --quick runs every measure at small sizes (for the test that runs the harness; targets are then not judged).
 It needs PostgreSQL and Redis (scripts/ensure-services.sh); it creates and drops its own databases, claims a
@@ -34,14 +32,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from capacity import dialer, draws, imports, ratecap, webhook  # noqa: E402  (after the path set-up above)
+from capacity import dialer, draws, imports, webhook  # noqa: E402  (after the path set-up above)
 from capacity.figures import Figure, line, load_now, machine  # noqa: E402
 
 MEASURES: dict[str, tuple[str, Callable[[Path, bool], list[Figure]]]] = {
     "import": ("monthly ledger import, fresh hall, foreign keys on", imports.measure),
     "draw": ("weekly draw, 1,000 halls × 5,000 cases, and one hall of 1 M cases", draws.measure),
     "dialer": ("dialer on the simulator, CALLS_PER_SECOND=10, two Celery workers", dialer.measure),
-    "ratecap": ("the calls-per-second window alone, four threads, two provider latency profiles", ratecap.measure),
     "webhook": ("IVR answer webhook under gunicorn, constant 200 requests/s", webhook.measure),
 }
 

@@ -20,9 +20,6 @@ transaction let one call drift into the next call's second). A claimed row waits
 ahead of it — one per dialing worker; if its worker dies meanwhile, the reconciler gives the attempt back. The wait
 is real time, so calling hours and opt-out are checked again during it, for the slot's moment (an opt-out is
 seen as of the reservation, at most that short wait before the call); either one gives the claim back unplaced.
-The call itself is sent inside the limiter's window (``placing``), which holds it back only while the calls of the
-last second reached the provider late — the lateness of earlier calls, milliseconds — so the cap holds at the
-provider (ivr.ratelimit).
 """
 
 from __future__ import annotations
@@ -38,7 +35,7 @@ from callback.models import Attempt, Callback, Contact
 from callback.responses.states import CallbackState, Outcome, checked_move, flags_of, move_to, set_flags
 from callback.responses.transcript import add_event
 from callback.telephony import CallRequest, Provider, ProviderError
-from ivr.ratelimit import RateLimiter, WindowFull, get_limiter, placing
+from ivr.ratelimit import RateLimiter, get_limiter
 from ivr.status import CLOSED, TERMINAL, StatusUpdate, hand_off, next_call_moment, record_status
 from ivr.urls import webhook_url
 
@@ -180,10 +177,7 @@ def _place(session: Session, attempt: Attempt, provider: Provider, settings: Set
             return withdrawn
         limiter.sleep_until(slot)
     try:
-        with placing(limiter):
-            placed = provider.place_call(request)
-    except WindowFull:
-        return _window_full(session, attempt.id, now)
+        placed = provider.place_call(request)
     except ProviderError as exc:
         return _not_placed(session, attempt.id, exc, settings, now)
     return _placed(session, attempt.id, placed.sid, placed.status, now)
@@ -205,7 +199,9 @@ def _withdraw_if_no_longer_callable(session: Session, attempt_id: int, settings:
     if not opted_out and moment <= now:
         session.rollback()
         return None
-    _give_back(callback, attempt, "withdrawn before dialing")
+    attempt.status, attempt.error = "not_placed", "withdrawn before dialing"
+    callback.attempts_used -= 1
+    move_to(callback, CallbackState.DRAWN)
     if opted_out:
         callback.next_action_at = None
         session.flush()
@@ -230,27 +226,6 @@ def _placed(session: Session, attempt_id: int, sid: str, status: str, now: datet
     contact.last_contacted_at = now
     session.commit()
     return DialResult(attempt.callback_id, "placed", attempt_id=attempt.id, call_sid=sid)
-
-
-def _window_full(session: Session, attempt_id: int, now: datetime) -> DialResult:
-    """No place in the calls-per-second window came free (a worker died while sending, or a backlog): the claim is
-    given back unplaced and due again at once, for the next tick — not a provider error, so nothing counts."""
-    attempt = session.get(Attempt, attempt_id, populate_existing=True)
-    callback = session.get(Callback, attempt.callback_id, populate_existing=True)
-    if callback.state != CallbackState.CALLING:  # released meanwhile (the reconciler): not ours to give back
-        session.rollback()
-        return DialResult(callback.id, "skipped", attempt_id=attempt.id, detail="no longer claimed")
-    _give_back(callback, attempt, "calls-per-second window full")
-    callback.next_action_at = now
-    session.commit()
-    return DialResult(callback.id, "deferred", attempt_id=attempt.id, detail=attempt.error)
-
-
-def _give_back(callback: Callback, attempt: Attempt, reason: str) -> None:
-    """The claim ends before the call was sent: the attempt was never placed and does not count."""
-    attempt.status, attempt.error = "not_placed", reason
-    callback.attempts_used -= 1
-    move_to(callback, CallbackState.DRAWN)
 
 
 def _not_placed(session: Session, attempt_id: int, exc: ProviderError, settings: Settings, now: datetime) -> DialResult:

@@ -27,8 +27,7 @@ So, after any single fault, every callback is back in its normal course within
     T_recover = max(STALE_CALL, LOCK + CLAIM_LEASE) + RECONCILE + TICK + RESTART + SLACK
 
 where RESTART is how long the process supervisor takes to start a killed beat again (systemd ``RestartSec`` plus
-start-up) and SLACK the time a re-enqueued task waits and runs (queue and the calls-per-second limiter; a worker
-killed while sending a call holds its place in the limiter's window for ivr.ratelimit.IN_FLIGHT_LEASE, 5 s). With the
+start-up) and SLACK the time a re-enqueued task waits and runs (queue and the calls-per-second limiter). With the
 defaults: max(900, 300 + 600) + 300 + 30 + 30 + 30 = 1290 s, about 22 minutes. The chaos run
 (``make chaos``, tests/chaos) sets them to seconds and checks every fault settles within this bound.
 

@@ -23,8 +23,6 @@ FIGURES = {
     "import": {"import.2000.seconds", "import.2000.peak_rss_mb", "import.10000.seconds", "import.10000.peak_rss_mb"},
     "draw": {"draw.all.seconds", "draw.big.seconds", "draw.big_among_province.seconds", "draw.small.seconds"},
     "dialer": {"dialer.calls_per_second", "dialer.most_in_one_second"},
-    "ratecap": {"ratecap.simulator.calls_per_second", "ratecap.simulator.most_in_one_second",
-                "ratecap.provider_API.calls_per_second", "ratecap.provider_API.most_in_one_second"},
     "webhook": {"webhook.p99_ms", "webhook.p50_ms", "webhook.max_ms", "webhook.errors", "webhook.app_cpu_ms",
                 "webhook.db_cpu_ms"},
 }
@@ -33,7 +31,6 @@ DONE = {
     "import": [r"\b2,000 rows imported", r"\b10,000 rows imported"],
     "draw": [r"\b20 of 20 halls drawn", r"[\d,]+ candidates after exclusions"],
     "dialer": [r"\b[1-9][\d,]* calls in 15 s"],
-    "ratecap": [r"\b[1-9][\d,]* calls in 5 s \(slots alone: [1-9]"],
     "webhook": [r"\b800 requests in [\d.]+ s; 800 answers saved", r"the floor wrote 800 rows of 800"],
 }
 

@@ -102,13 +102,13 @@ class ChaosConfig:
     @classmethod
     def short(cls) -> ChaosConfig:
         """`make test`'s version: three halls, 24 callbacks, every fault once."""
-        return cls(halls=3, per_hall=8, calls_per_second=2.0, time_scale=0.05, fault_spacing=3.5,
+        return cls(halls=3, per_hall=8, calls_per_second=1.5, time_scale=0.05, fault_spacing=3.5,
                    settle_timeout=150, closed_gap=False)
 
     @classmethod
     def full(cls) -> ChaosConfig:
         """`make chaos`: five halls of twenty, calling hours that close for a minute on the way."""
-        return cls(halls=5, per_hall=20, calls_per_second=2.0, time_scale=0.06, fault_spacing=10.0,
+        return cls(halls=5, per_hall=20, calls_per_second=1.5, time_scale=0.06, fault_spacing=10.0,
                    settle_timeout=420, closed_gap=True)
 
 
