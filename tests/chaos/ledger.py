@@ -140,6 +140,11 @@ def every_callback_final(session: Session) -> Check:
                  f"{sum(states.values())} callbacks: {dict(sorted(states.items()))}; calls still open: {live}")
 
 
+def attempt_of(call: SimCall) -> int:
+    """The attempt a simulated call was placed for: its id travels in the answer URL (``?a=``)."""
+    return int(parse_qs(urlsplit(call.url).query)["a"][0])
+
+
 def dialled_once(session: Session, calls: list[SimCall], killed_pids: Collection[int] = ()) -> Check:
     """Every call the simulator placed is the one call of an attempt the product counted. One exception, named in
     the detail: a call the SIGKILLed worker had just placed and was still simulating, killed with it before the
@@ -147,14 +152,14 @@ def dialled_once(session: Session, calls: list[SimCall], killed_pids: Collection
     inside the worker that placed it; a real provider would carry on and its status callbacks would bring the sid
     (ivr.status), so the reconciler giving that attempt back and the callback dialled again is the product's
     right answer to what it saw — the number rang once."""
-    per_attempt = Counter(int(parse_qs(urlsplit(c.url).query)["a"][0]) for c in calls)
+    per_attempt = Counter(attempt_of(c) for c in calls)
     twice = [a for a, n in per_attempt.items() if n > 1]
     by_sid = {c.sid: c for c in calls}
     accepted = session.scalars(select(Attempt).where(Attempt.provider_call_id.is_not(None))).all()
     missing = [a.id for a in accepted if a.provider_call_id not in by_sid or per_attempt[a.id] != 1]
     used = [(c.id, c.attempts_used, n) for c, n in _accepted_per_callback(session).items() if c.attempts_used != n]
     sids = {a.provider_call_id for a in accepted}
-    unrecorded = [(int(parse_qs(urlsplit(c.url).query)["a"][0]), c.status, c.owner_pid, len(c.log))
+    unrecorded = [(attempt_of(c), c.status, c.owner_pid, len(c.log))
                   for c in calls if c.sid not in sids]
     died_unrung = [u for u in unrecorded if u[2] in killed_pids and u[1] in ("queued", "initiated")]
     held = not twice and not missing and not used and len(unrecorded) == len(died_unrung)

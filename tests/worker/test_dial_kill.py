@@ -28,7 +28,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -40,6 +39,7 @@ from callback.web.app import create_app
 from ivr.localserver import LocalServer
 from ivr.simulator import SimCall, SimulatorProvider, citizens
 from ivr.simulator.citizens import CitizenRegistry
+from tests.chaos.ledger import attempt_of
 from tests.ivr.ivr_support import make_callback
 from tests.worker.celery_process import ROOT, kill_group, start_worker
 from worker.recovery import RecoverySettings
@@ -190,7 +190,7 @@ def check_dropped_calls_closed_by_the_reconciler(session: Session, dropped: list
 
 def check_exactly_once(session: Session, provider: SimulatorProvider, ids: list[int]) -> None:
     calls = provider.calls()
-    dialed = Counter(int(parse_qs(urlsplit(c.url).query)["a"][0]) for c in calls)
+    dialed = Counter(attempt_of(c) for c in calls)
     assert dialed and max(dialed.values()) == 1, "an attempt was dialed twice"
     by_sid = {c.sid: c for c in calls}
     callbacks = session.scalars(select(Callback).where(Callback.id.in_(ids))).all()
